@@ -1,0 +1,374 @@
+"""The Slack Web API subset the bot uses, served at `POST|GET /api/<method>`."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+
+from bot.playground.blocks import block_errors, view_errors, with_generated_ids
+from bot.playground.interactions import InteractionError, TriggerRegistry
+from bot.playground.rate_limit import ChannelRateLimiter
+from bot.playground.seeds import BOT_ID, BOT_USER, BOT_USER_ID, TEAM_DOMAIN, TEAM_ID, TEAM_NAME, dm_channel_id
+from bot.playground.workspace import Workspace, bot_extra
+
+logger = logging.getLogger(__name__)
+
+JSON_FIELDS = ("blocks", "view", "attachments", "metadata")
+MAX_STACKED_MODALS = 3
+
+
+class ApiError(Exception):
+    def __init__(
+        self,
+        error: str,
+        messages: list[str] | None = None,
+        *,
+        status: int = 200,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(error)
+        self.error = error
+        self.messages = messages or []
+        self.status = status
+        self.headers = headers or {}
+
+
+Params = dict[str, Any]
+Handler = Callable[[Params], Params]
+
+
+async def read_params(request: web.Request) -> Params:
+    """Query string, form or JSON body merged, with JSON-encoded fields decoded (as Slack accepts all)."""
+    params: Params = dict(request.query)
+    if request.method == "POST" and request.can_read_body:
+        if request.content_type == "application/json":
+            body = await request.json()
+            if isinstance(body, dict):
+                params.update(body)
+        else:
+            form = await request.post()
+            params.update({key: value for key, value in form.items() if isinstance(value, str)})
+    for key in JSON_FIELDS:
+        value = params.get(key)
+        if isinstance(value, str) and value.strip():
+            try:
+                params[key] = json.loads(value)
+            except ValueError:
+                params[key] = _Unparseable(value)
+    return params
+
+
+class _Unparseable(str):
+    """A JSON field that did not parse; validation reports it."""
+
+
+def flag(value: Any) -> bool:
+    return value in (True, 1, "1", "true", "True")
+
+
+class WebApi:
+    def __init__(
+        self,
+        workspace: Workspace,
+        bot_token: str,
+        triggers: TriggerRegistry,
+        rate_limiter: ChannelRateLimiter | None,
+    ) -> None:
+        self.workspace = workspace
+        self._bot_token = bot_token
+        self.triggers = triggers
+        self.rate_limiter = rate_limiter
+        self._methods: dict[str, Handler] = {
+            "auth.test": self.auth_test,
+            "chat.postMessage": self.chat_post_message,
+            "chat.update": self.chat_update,
+            "chat.postEphemeral": self.chat_post_ephemeral,
+            "chat.delete": self.chat_delete,
+            "views.open": self.views_open,
+            "views.push": self.views_push,
+            "views.update": self.views_update,
+            "views.publish": self.views_publish,
+            "users.info": self.users_info,
+            "conversations.info": self.conversations_info,
+            "conversations.open": self.conversations_open,
+            "usergroups.users.list": self.usergroups_users_list,
+            "reactions.add": self.reactions_add,
+        }
+
+    def register(self, app: web.Application) -> None:
+        app.router.add_route("*", "/api/{method}", self.handle)
+
+    async def handle(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        try:
+            params = await read_params(request)
+        except ValueError:
+            return self._failure(method, {}, ApiError("invalid_json"))
+        token = _bearer_token(request) or params.pop("token", None)
+        params.pop("token", None)
+        try:
+            self._authenticate(token)
+            handler = self._methods.get(method)
+            if handler is None:
+                self.workspace.warn(f"bot called {method}, which the playground does not implement")
+                raise ApiError("unknown_method")
+            result = handler(params)
+        except ApiError as exc:
+            return self._failure(method, params, exc)
+        self.workspace.record_call(method, params, None)
+        return web.json_response({"ok": True, **result})
+
+    def _failure(self, method: str, params: Params, exc: ApiError) -> web.Response:
+        self.workspace.record_call(method, params, exc.error)
+        body: Params = {"ok": False, "error": exc.error}
+        if exc.messages:
+            body["response_metadata"] = {"messages": exc.messages}
+        return web.json_response(body, status=exc.status, headers=exc.headers)
+
+    def _authenticate(self, token: str | None) -> None:
+        if not token:
+            raise ApiError("not_authed")
+        if token != self._bot_token:
+            raise ApiError("invalid_auth")
+
+    # -- helpers -------------------------------------------------------------
+
+    def _channel(self, params: Params, key: str = "channel") -> str:
+        ref = params.get(key)
+        if not ref:
+            raise ApiError("channel_not_found")
+        channel = self.workspace.resolve_channel(str(ref))
+        if channel is None:
+            raise ApiError("channel_not_found")
+        return channel
+
+    def _blocks(self, params: Params, *, required: bool = False) -> list[dict[str, Any]] | None:
+        blocks = params.get("blocks")
+        if blocks is None or blocks == "":
+            if required:
+                raise ApiError("invalid_blocks", ["[ERROR] missing required field: blocks"])
+            return None
+        if isinstance(blocks, _Unparseable):
+            raise ApiError("invalid_blocks_format", ["[ERROR] blocks must be a JSON array"])
+        errors = block_errors(blocks)
+        if errors:
+            raise ApiError("invalid_blocks", errors)
+        return with_generated_ids(blocks)
+
+    def _thread(self, channel: str, params: Params) -> str | None:
+        thread_ts = params.get("thread_ts")
+        if not thread_ts:
+            return None
+        parent = self.workspace.find(channel, str(thread_ts))
+        if parent is None or parent.thread_ts is not None:
+            raise ApiError("thread_not_found")
+        return str(thread_ts)
+
+    def _text(self, method: str, params: Params, blocks: list[dict[str, Any]] | None) -> tuple[str, Params]:
+        text = params.get("text")
+        if text:
+            return str(text), {}
+        if blocks or params.get("attachments"):
+            self.workspace.warn(
+                f"{method} sent blocks without top-level text; notifications and screen readers get nothing"
+            )
+            return "", {"warning": "missing_text_in_blocks", "response_metadata": {"warnings": ["missing_text_in_blocks"]}}
+        raise ApiError("no_text")
+
+    def _view(self, params: Params, expected_type: str) -> dict[str, Any]:
+        view = params.get("view")
+        if isinstance(view, _Unparseable) or not isinstance(view, dict):
+            raise ApiError("invalid_arguments", ["[ERROR] view must be a JSON object [json-pointer:/view]"])
+        errors = view_errors(view, expected_type=expected_type)
+        if errors:
+            raise ApiError("invalid_arguments", errors)
+        return {**view, "blocks": with_generated_ids(view.get("blocks", []))}
+
+    def _user(self, params: Params, key: str = "user") -> str:
+        user = params.get(key)
+        if not user or user not in self.workspace.users:
+            raise ApiError("user_not_found")
+        return str(user)
+
+    # -- methods -------------------------------------------------------------
+
+    def auth_test(self, params: Params) -> Params:
+        return {
+            "url": f"https://{TEAM_DOMAIN}.slack.com/",
+            "team": TEAM_NAME,
+            "user": BOT_USER.name,
+            "team_id": TEAM_ID,
+            "user_id": BOT_USER_ID,
+            "bot_id": BOT_ID,
+            "is_enterprise_install": False,
+        }
+
+    def chat_post_message(self, params: Params) -> Params:
+        channel = self._channel(params)
+        blocks = self._blocks(params)
+        thread_ts = self._thread(channel, params)
+        text, extra = self._text("chat.postMessage", params, blocks)
+        if self.rate_limiter is not None and not self.rate_limiter.allow(channel):
+            raise ApiError("ratelimited", status=429, headers={"Retry-After": "1"})
+        message_extra = bot_extra()
+        if isinstance(params.get("metadata"), dict):
+            message_extra["metadata"] = params["metadata"]
+        message = self.workspace.post(channel, BOT_USER_ID, text, blocks, thread_ts, message_extra)
+        return {"channel": channel, "ts": message.ts, "message": message.raw, **extra}
+
+    def chat_update(self, params: Params) -> Params:
+        channel = self._channel(params)
+        ts = str(params.get("ts") or "")
+        current = self.workspace.find(channel, ts)
+        if current is None:
+            raise ApiError("message_not_found")
+        if current.user != BOT_USER_ID:
+            raise ApiError("cant_update_message")
+        blocks = self._blocks(params)
+        text = params.get("text")
+        if not text and blocks:
+            self.workspace.warn("chat.update sent blocks without top-level text")
+        updated = self.workspace.update(channel, ts, text=None if text is None else str(text), blocks=blocks)
+        return {"channel": channel, "ts": ts, "text": updated.text, "message": updated.raw}
+
+    def chat_post_ephemeral(self, params: Params) -> Params:
+        channel = self._channel(params)
+        user = self._user(params)
+        blocks = self._blocks(params)
+        thread_ts = self._thread(channel, params)
+        text, _ = self._text("chat.postEphemeral", params, blocks)
+        message = self.workspace.post_ephemeral(channel, user, BOT_USER_ID, text, blocks, thread_ts)
+        return {"message_ts": message.ts}
+
+    def chat_delete(self, params: Params) -> Params:
+        channel = self._channel(params)
+        ts = str(params.get("ts") or "")
+        current = self.workspace.find(channel, ts)
+        if current is None:
+            raise ApiError("message_not_found")
+        if current.user != BOT_USER_ID:
+            raise ApiError("cant_delete_message")
+        self.workspace.delete(channel, ts)
+        return {"channel": channel, "ts": ts}
+
+    def views_open(self, params: Params) -> Params:
+        view = self._view(params, "modal")
+        user = self._redeem(params)
+        if self.workspace.open_modal_of(user) is not None:
+            self.workspace.close_modal(user, "", everything=True)
+        return {"view": self.workspace.push_modal(user, view)}
+
+    def views_push(self, params: Params) -> Params:
+        view = self._view(params, "modal")
+        user = self._redeem(params)
+        if self.workspace.open_modal_of(user) is None:
+            raise ApiError("invalid_arguments", ["[ERROR] no modal is open to push onto"])
+        if len(self.workspace.modal_stacks.get(user, [])) >= MAX_STACKED_MODALS:
+            raise ApiError("push_limit_reached")
+        return {"view": self.workspace.push_modal(user, view)}
+
+    def views_update(self, params: Params) -> Params:
+        existing = self.workspace.find_view(params.get("view_id"), params.get("external_id"))
+        if existing is None:
+            raise ApiError("not_found")
+        if params.get("hash") and params["hash"] != existing["hash"]:
+            raise ApiError("hash_conflict")
+        view = self._view(params, existing["type"])
+        owner = self.workspace.view_owner[existing["id"]]
+        return {"view": self.workspace.store_view(owner, view, view_id=existing["id"])}
+
+    def views_publish(self, params: Params) -> Params:
+        user = self._user(params, "user_id")
+        view = self._view(params, "home")
+        current = self.workspace.home_of(user)
+        if params.get("hash") and current is not None and params["hash"] != current["hash"]:
+            raise ApiError("hash_conflict")
+        return {"view": self.workspace.publish_home(user, view)}
+
+    def _redeem(self, params: Params) -> str:
+        try:
+            return self.triggers.redeem(str(params.get("trigger_id") or ""))
+        except InteractionError as exc:
+            raise ApiError(exc.error) from exc
+
+    def users_info(self, params: Params) -> Params:
+        user = self.workspace.users[self._user(params)]
+        return {
+            "user": {
+                "id": user.id,
+                "team_id": TEAM_ID,
+                "name": user.name,
+                "deleted": False,
+                "real_name": user.real_name,
+                "tz": "Europe/Berlin",
+                "tz_offset": 3600,
+                "is_admin": False,
+                "is_owner": False,
+                "is_bot": user.is_bot,
+                "is_app_user": False,
+                "profile": {
+                    "real_name": user.real_name,
+                    "display_name": user.name,
+                    "email": user.email,
+                    "team": TEAM_ID,
+                },
+            }
+        }
+
+    def conversations_info(self, params: Params) -> Params:
+        channel = self.workspace.channels[self._channel(params)]
+        info: Params = {
+            "id": channel.id,
+            "created": 1700000000,
+            "is_archived": False,
+            "is_im": channel.is_im,
+            "is_member": True,
+        }
+        if channel.is_im:
+            info["user"] = channel.im_user
+        else:
+            info.update(
+                name=channel.name,
+                is_channel=not channel.is_private,
+                is_group=channel.is_private,
+                is_private=channel.is_private,
+                is_general=False,
+            )
+        return {"channel": info}
+
+    def conversations_open(self, params: Params) -> Params:
+        users = [u for u in str(params.get("users") or "").split(",") if u]
+        if len(users) != 1:
+            raise ApiError("not_implemented", ["[ERROR] the playground opens DMs with one user only"])
+        user = self._user({"user": users[0]})
+        return {"channel": {"id": dm_channel_id(user)}}
+
+    def usergroups_users_list(self, params: Params) -> Params:
+        members = self.workspace.usergroups.get(str(params.get("usergroup") or ""))
+        if members is None:
+            raise ApiError("no_such_subteam")
+        return {"users": list(members)}
+
+    def reactions_add(self, params: Params) -> Params:
+        channel = self._channel(params)
+        ts = str(params.get("timestamp") or "")
+        name = str(params.get("name") or "").strip(":")
+        if self.workspace.find(channel, ts) is None:
+            raise ApiError("message_not_found")
+        if not name:
+            raise ApiError("invalid_name")
+        if not self.workspace.add_reaction(channel, ts, name, BOT_USER_ID):
+            raise ApiError("already_reacted")
+        return {}
+
+
+def _bearer_token(request: web.Request) -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return token.strip() or None

@@ -1,0 +1,172 @@
+"""Configuration: a YAML file (``OPSPILOT_CONFIG``) plus environment variables for secrets and URLs.
+
+Relative paths in the file are resolved against the file's own folder. Secrets never come from the
+YAML file and are held as ``SecretStr`` so they do not show up in reprs or logs.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from core.errors import ConfigError
+from core.paths import POLICIES_DIR, SAMPLE_DATA_DIR
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///opspilot.db"
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class InventoryConfig(_Section):
+    path: Path = SAMPLE_DATA_DIR / "fleet.yaml"
+    data_dir: Path = SAMPLE_DATA_DIR
+
+
+class SimulateConfig(_Section):
+    error_rate: float = Field(default=0.1, ge=0, le=100)
+    failing_error_rate: float = Field(default=5.0, ge=0, le=100)
+    fail_assets: list[str] = Field(default_factory=list)
+
+
+class ExecutorConfig(_Section):
+    driver: Literal["simulate"] = "simulate"
+    wait_scale: float = Field(default=1.0, ge=0)
+    simulate: SimulateConfig = Field(default_factory=SimulateConfig)
+
+
+class LLMConfig(_Section):
+    provider: Literal["auto", "anthropic", "offline"] = "auto"
+    model: str = "claude-sonnet-4-5"
+    max_output_tokens: int = Field(default=2048, ge=64, le=64000)
+    tokens_per_minute: int = Field(default=50000, ge=0)
+    max_agent_steps: int = Field(default=6, ge=1, le=50)
+    timeout_seconds: float = Field(default=60.0, gt=0)
+
+
+class PoliciesConfig(_Section):
+    dir: Path = POLICIES_DIR
+    opa_url: str | None = None
+
+
+class ApprovalConfig(_Section):
+    # Off by default: a high quality score never skips the human unless a team opts in.
+    auto_approve_high_quality: bool = False
+
+
+class SlackSecrets(BaseModel):
+    bot_token: SecretStr | None = None
+    signing_secret: SecretStr | None = None
+    app_token: SecretStr | None = None
+    api_url: str = DEFAULT_SLACK_API_URL
+
+    @property
+    def has_credentials(self) -> bool:
+        return self.bot_token is not None or self.app_token is not None
+
+
+class Config(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    approvers: list[str] = Field(default_factory=list)
+    inventory: InventoryConfig = Field(default_factory=InventoryConfig)
+    executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
+    llm: LLMConfig = Field(default_factory=LLMConfig)
+    policies: PoliciesConfig = Field(default_factory=PoliciesConfig)
+    approval: ApprovalConfig = Field(default_factory=ApprovalConfig)
+    org_id: str = "default"
+    # From the environment only.
+    database_url: str = DEFAULT_DATABASE_URL
+    slack: SlackSecrets = Field(default_factory=SlackSecrets)
+    anthropic_api_key: SecretStr | None = None
+    anthropic_base_url: str | None = None
+    source: Path | None = None
+
+    @field_validator("approvers")
+    @classmethod
+    def _approver_ids(cls, value: list[str]) -> list[str]:
+        for user_id in value:
+            if not isinstance(user_id, str) or not user_id.strip():
+                raise ValueError("approvers must be Slack user IDs such as U0APPROVER1")
+        return [u.strip() for u in value]
+
+
+_FILE_KEYS = {"approvers", "inventory", "executor", "llm", "policies", "approval", "org_id"}
+
+
+def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None) -> Config:
+    """Read the YAML config (``path`` or ``OPSPILOT_CONFIG``) and the environment."""
+    env = os.environ if env is None else env
+    path = path or env.get("OPSPILOT_CONFIG") or None
+    data: dict = {}
+    base = Path.cwd()
+    source = None
+    if path:
+        source = Path(path).expanduser().resolve()
+        base = source.parent
+        try:
+            loaded = yaml.safe_load(source.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise ConfigError(f"config file not found: {source} (set OPSPILOT_CONFIG to an existing YAML file)") from exc
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"cannot read config {source}: {exc}") from exc
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"config {source} must be a YAML mapping, got {type(loaded).__name__}")
+        unknown = set(loaded) - _FILE_KEYS
+        if unknown:
+            raise ConfigError(
+                f"config {source}: unknown key(s) {', '.join(sorted(unknown))}; known keys: {', '.join(sorted(_FILE_KEYS))}"
+            )
+        data = _resolve_paths(loaded, base)
+
+    slack = SlackSecrets(
+        bot_token=env.get("SLACK_BOT_TOKEN") or None,
+        signing_secret=env.get("SLACK_SIGNING_SECRET") or None,
+        app_token=env.get("SLACK_APP_TOKEN") or None,
+        api_url=_with_slash(env.get("SLACK_API_URL") or DEFAULT_SLACK_API_URL),
+    )
+    data.update(
+        database_url=env.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
+        slack=slack,
+        anthropic_api_key=env.get("ANTHROPIC_API_KEY") or None,
+        anthropic_base_url=env.get("ANTHROPIC_BASE_URL") or None,
+        source=source,
+    )
+    if env.get("OPA_URL"):
+        data.setdefault("policies", {})
+        data["policies"] = {**data["policies"], "opa_url": env["OPA_URL"]}
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        where = f" in {source}" if source else ""
+        raise ConfigError(f"invalid configuration{where}:\n{_explain(exc)}") from exc
+
+
+def _resolve_paths(data: dict, base: Path) -> dict:
+    data = dict(data)
+    for section, key in (("inventory", "path"), ("inventory", "data_dir"), ("policies", "dir")):
+        value = (data.get(section) or {}).get(key) if isinstance(data.get(section), dict) else None
+        if isinstance(value, str):
+            data[section] = {**data[section], key: str((base / value).resolve())}
+    return data
+
+
+def _with_slash(url: str) -> str:
+    return url if url.endswith("/") else url + "/"
+
+
+def _explain(exc: ValidationError) -> str:
+    lines = []
+    for error in exc.errors():
+        where = ".".join(str(p) for p in error["loc"])
+        lines.append(f"  {where}: {error['msg']}")
+    return "\n".join(lines)

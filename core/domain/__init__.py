@@ -1,0 +1,25 @@
+"""The documents OpsPilot reasons about: TaskSpec, Task, Plan, Run (shapes of ``schemas/``)."""
+
+from core.domain.plan import (
+    Approval,
+    Change,
+    Finding,
+    HealthCheck,
+    Phase,
+    Plan,
+    PlanPayload,
+    Quality,
+    Step,
+    Validation,
+    ValidationCheck,
+)
+from core.domain.run import AssetResult, PhaseResult, Run, RunMetrics, RunProgress
+from core.domain.spec import AgentRef, Constraints, Scope, SpecContext, TaskSpec
+from core.domain.status import Status
+from core.domain.task import Task, Usage
+
+__all__ = [
+    "AgentRef", "Approval", "AssetResult", "Change", "Constraints", "Finding", "HealthCheck", "Phase",
+    "PhaseResult", "Plan", "PlanPayload", "Quality", "Run", "RunMetrics", "RunProgress", "Scope",
+    "SpecContext", "Status", "Step", "Task", "TaskSpec", "Usage", "Validation", "ValidationCheck",
+]

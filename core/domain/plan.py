@@ -1,0 +1,138 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import ConfigDict, Field
+
+from core.domain.spec import Environment
+from core.domain.status import Document, Status
+from core.timeutil import utcnow
+
+PlanType = Literal[
+    "drift_plan", "patch_plan", "compliance_report", "incident_report", "dr_runbook", "cost_report",
+    "security_report", "image_plan", "sop", "adapter_plan",
+]
+
+
+class HealthCheck(Document):
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["http_200", "error_rate", "latency_p99", "cpu", "service_running", "prometheus"]
+    target: str | None = None
+    threshold: str | None = None
+    query: str | None = None
+    timeout: str | None = None
+
+
+class Phase(Document):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    assets: list[str]
+    wait_time: str | None = None
+    health_checks: list[HealthCheck] = Field(default_factory=list)
+    rollback_if: str | None = None
+
+
+class Change(Document):
+    """What the executor does to one asset."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    asset_id: str
+    action: str
+    from_version: str | None = None
+    to_version: str | None = None
+    image: str | None = None
+    details: dict[str, Any] | None = None
+
+
+class Step(Document):
+    name: str
+    description: str | None = None
+    command: str | None = None
+    requires_confirmation: bool | None = None
+    retries: int | None = None
+    timeout: str | None = None
+    depends_on: list[str] | None = None
+
+
+class Finding(Document):
+    title: str
+    severity: Literal["info", "low", "medium", "high", "critical"] | None = None
+    detail: str | None = None
+    assets: list[str] | None = None
+    recommendation: str | None = None
+
+
+class PlanPayload(Document):
+    summary: str
+    affected_assets: list[str] = Field(default_factory=list)
+    total_assets: int | None = None
+    phases: list[Phase] = Field(default_factory=list)
+    changes: list[Change] = Field(default_factory=list)
+    steps: list[Step] = Field(default_factory=list)
+    findings: list[Finding] = Field(default_factory=list)
+    estimated_duration: str | None = None
+    risk_assessment: str | None = None
+    report_only: bool = False
+
+
+class ValidationCheck(Document):
+    name: str
+    passed: bool
+    messages: list[str] = Field(default_factory=list)
+
+
+class Validation(Document):
+    schema_valid: bool = False
+    opa_valid: bool = False
+    safety_valid: bool = False
+    overall_valid: bool = False
+    errors: list[str] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
+    checks: list[ValidationCheck] = Field(default_factory=list)
+
+
+class Quality(Document):
+    total: int = 0
+    structural: int = 0
+    policy_compliance: int = 0
+    test_coverage: int = 0
+    operational_history: int = 0
+    human_review: int = 0
+    requires_approval: bool = True
+    allowed_environments: list[str] = Field(default_factory=list)
+
+
+class Approval(Document):
+    decision: Literal["approved", "rejected"]
+    decided_by: str
+    decided_at: datetime = Field(default_factory=utcnow)
+    reason: str | None = None
+
+
+class Plan(Document):
+    """An agent's proposal (``schemas/plan.schema.json``)."""
+
+    id: str
+    task_id: str
+    type: PlanType
+    agent: str | None = None
+    environment: Environment | None = None
+    payload: PlanPayload
+    validation: Validation | None = None
+    quality_score: int | None = None
+    quality: Quality | None = None
+    approval: Approval | None = None
+    status: Status = Field(default_factory=lambda: Status(state="draft"))
+    created_at: datetime = Field(default_factory=utcnow)
+
+    @property
+    def state(self) -> str:
+        return self.status.state
+
+    @property
+    def is_report(self) -> bool:
+        return self.payload.report_only

@@ -1,0 +1,92 @@
+"""One exception tree for the whole core.
+
+    OpsPilotError
+    ├── ConfigError              bad or unreadable configuration / data files
+    ├── InvalidAsk               the ask cannot be turned into a task (empty, unknown, ambiguous)
+    ├── SpecError                a TaskSpec failed schema validation (after repair, for LLM output)
+    ├── PlanningError            an agent could not produce a plan
+    ├── ValidationFailed         a plan failed schema / policy / safety checks
+    ├── IllegalTransition        a state machine refused a transition; nothing changed
+    ├── NotFound                 no task / plan / run with that id
+    ├── NotAllowed               the actor may not do this (e.g. approve)
+    ├── ToolError                a registry tool failed or got bad input
+    │   └── ToolNotAllowed       the tool's risk class is not allowed in this context
+    ├── LLMError                 the language model failed (outage, budget, malformed output)
+    │   └── BudgetExceeded       the per-minute token budget is spent
+    ├── PolicyError              a policy file does not load or a policy errored at evaluation
+    └── ExecutionError           a driver or health probe failed during a run
+
+Library errors are translated at the boundary (``raise ... from exc``), so callers only
+need to know this tree.
+"""
+
+from __future__ import annotations
+
+
+class OpsPilotError(Exception):
+    """Base class of every error OpsPilot raises on purpose."""
+
+
+class ConfigError(OpsPilotError):
+    pass
+
+
+class InvalidAsk(OpsPilotError):
+    pass
+
+
+class SpecError(OpsPilotError):
+    def __init__(self, message: str, errors: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.errors = errors or []
+
+
+class PlanningError(OpsPilotError):
+    pass
+
+
+class ValidationFailed(OpsPilotError):
+    def __init__(self, message: str, errors: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.errors = errors or []
+
+
+class IllegalTransition(OpsPilotError):
+    def __init__(self, kind: str, entity_id: str, current: str, target: str) -> None:
+        super().__init__(f"{kind} {entity_id} cannot go from {current!r} to {target!r}")
+        self.kind = kind
+        self.entity_id = entity_id
+        self.current = current
+        self.target = target
+
+
+class NotFound(OpsPilotError):
+    pass
+
+
+class NotAllowed(OpsPilotError):
+    pass
+
+
+class ToolError(OpsPilotError):
+    pass
+
+
+class ToolNotAllowed(ToolError):
+    pass
+
+
+class LLMError(OpsPilotError):
+    pass
+
+
+class BudgetExceeded(LLMError):
+    pass
+
+
+class PolicyError(OpsPilotError):
+    pass
+
+
+class ExecutionError(OpsPilotError):
+    pass

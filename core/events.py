@@ -1,0 +1,134 @@
+"""Domain events and the in-process bus that carries them to fronts and notifiers.
+
+The core publishes; the Slack front (thread updates, card rewrites), notifiers and metrics
+subscribe. Handlers run in subscription order and one failing handler never stops the others
+or the core: delivery problems are logged, not raised.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar, TypeVar
+
+from core.timeutil import utcnow
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Event:
+    topic: ClassVar[str] = "event"
+    at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TaskCreated(Event):
+    topic: ClassVar[str] = "task.created"
+    task_id: str
+    user_intent: str
+    origin: dict[str, Any]
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlanProposed(Event):
+    topic: ClassVar[str] = "task.approval.required"
+    task_id: str
+    plan_id: str
+    requires_approval: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlanDecided(Event):
+    topic: ClassVar[str] = "plan.decided"
+    task_id: str
+    plan_id: str
+    decision: str
+    actor: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunStarted(Event):
+    topic: ClassVar[str] = "task.started"
+    task_id: str
+    plan_id: str
+    run_id: str
+    total_phases: int
+    total_assets: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class PhaseStarted(Event):
+    topic: ClassVar[str] = "run.phase.started"
+    task_id: str
+    plan_id: str
+    run_id: str
+    index: int
+    name: str
+    total_phases: int
+    assets: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class PhaseCompleted(Event):
+    topic: ClassVar[str] = "run.phase.completed"
+    task_id: str
+    plan_id: str
+    run_id: str
+    index: int
+    name: str
+    total_phases: int
+    assets_changed: int
+    health: dict[str, float]
+    next_wait_seconds: float | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunFinished(Event):
+    topic: ClassVar[str] = "task.completed"
+    task_id: str
+    plan_id: str
+    run_id: str
+    state: str  # completed | rolled_back | failed
+    reason: str | None
+    assets_changed: int
+    assets_rolled_back: int
+    phases_completed: int
+    total_phases: int
+    duration_seconds: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class AuditAppended(Event):
+    topic: ClassVar[str] = "audit.appended"
+    entity_type: str
+    entity_id: str
+    event: str
+    actor: str
+    details: dict[str, Any]
+
+
+E = TypeVar("E", bound=Event)
+Handler = Callable[[Any], Awaitable[None]]
+
+
+class EventBus:
+    def __init__(self) -> None:
+        self._handlers: list[tuple[tuple[type[Event], ...], Handler]] = []
+
+    def subscribe(self, handler: Handler, *types: type[Event]) -> Callable[[], None]:
+        """Call ``handler`` for events of ``types`` (all events if none given); returns an unsubscribe."""
+        entry = (types or (Event,), handler)
+        self._handlers.append(entry)
+        return lambda: self._handlers.remove(entry)
+
+    async def publish(self, event: Event) -> None:
+        for types, handler in list(self._handlers):
+            if not isinstance(event, types):
+                continue
+            try:
+                await handler(event)
+            except Exception:
+                logger.exception("event handler %r failed on %s", handler, event.topic)

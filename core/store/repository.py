@@ -1,0 +1,387 @@
+"""Repositories over the tables, and the one place where state transitions are written.
+
+A transition is a compare-and-set (``UPDATE … WHERE id = ? AND state = <current>``) plus an audit
+row in the same database transaction, so two approvers clicking at once cannot both win, and no
+state changes without leaving a trace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Table, func, insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from core.domain import Approval, Plan, PlanPayload, Quality, Run, Status, Task, TaskSpec, Usage, Validation
+from core.domain.run import PhaseResult, RunMetrics, RunProgress
+from core.domain.states import check_transition
+from core.errors import IllegalTransition, NotFound, OpsPilotError
+from core.events import AuditAppended, EventBus
+from core.store import tables
+from core.store.database import Database
+from core.timeutil import utcnow
+
+_TABLES: dict[str, Table] = {"task": tables.tasks, "plan": tables.plans, "run": tables.runs}
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    id: int
+    at: datetime
+    entity_type: str
+    entity_id: str
+    event: str
+    from_state: str | None
+    to_state: str | None
+    actor: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    if moment is not None and moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment
+
+
+class Store:
+    def __init__(self, database: Database, bus: EventBus | None = None) -> None:
+        self.database = database
+        self.bus = bus or EventBus()
+
+    @property
+    def _engine(self):
+        return self.database.engine
+
+    # -- audit -------------------------------------------------------------------------------
+
+    async def _audit(
+        self,
+        conn: AsyncConnection,
+        entity_type: str,
+        entity_id: str,
+        event: str,
+        actor: str,
+        details: dict[str, Any] | None = None,
+        from_state: str | None = None,
+        to_state: str | None = None,
+    ) -> AuditAppended:
+        details = details or {}
+        await conn.execute(
+            insert(tables.audit_log).values(
+                at=utcnow(), entity_type=entity_type, entity_id=entity_id, event=event,
+                from_state=from_state, to_state=to_state, actor=actor, details=details,
+            )
+        )
+        return AuditAppended(entity_type=entity_type, entity_id=entity_id, event=event, actor=actor, details=details)
+
+    async def append_audit(
+        self, entity_type: str, entity_id: str, event: str, actor: str, details: dict[str, Any] | None = None
+    ) -> None:
+        async with self._engine.begin() as conn:
+            appended = await self._audit(conn, entity_type, entity_id, event, actor, details)
+        await self.bus.publish(appended)
+
+    async def audit_entries(self, entity_ids: Iterable[str]) -> list[AuditEntry]:
+        ids = list(entity_ids)
+        if not ids:
+            return []
+        query = select(tables.audit_log).where(tables.audit_log.c.entity_id.in_(ids)).order_by(tables.audit_log.c.id)
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+        return [
+            AuditEntry(
+                id=r["id"], at=_aware(r["at"]), entity_type=r["entity_type"], entity_id=r["entity_id"],
+                event=r["event"], from_state=r["from_state"], to_state=r["to_state"], actor=r["actor"],
+                details=r["details"] or {},
+            )
+            for r in rows
+        ]
+
+    async def audit_trail(self, task_id: str) -> list[AuditEntry]:
+        """Every entry of a task, its plans and their runs, in the order they were written."""
+        plans = await self.plans_for_task(task_id)
+        ids = [task_id] + [p.id for p in plans]
+        for plan in plans:
+            ids += [r.id for r in await self.runs_for_plan(plan.id)]
+        return await self.audit_entries(ids)
+
+    # -- transitions -------------------------------------------------------------------------
+
+    async def transition(
+        self,
+        kind: str,
+        entity_id: str,
+        target: str,
+        *,
+        actor: str,
+        reason: str | None = None,
+        details: dict[str, Any] | None = None,
+        expect: Sequence[str] | None = None,
+        changes: dict[str, Any] | None = None,
+    ) -> str:
+        """Move an entity to ``target``; returns the state it left. Raises IllegalTransition, changing nothing."""
+        table = _TABLES[kind]
+        try:
+            async with self._engine.begin() as conn:
+                row = (await conn.execute(select(table.c.state).where(table.c.id == entity_id))).first()
+                if row is None:
+                    raise NotFound(f"no {kind} with id {entity_id}")
+                current = row.state
+                if expect is not None and current not in expect:
+                    raise IllegalTransition(kind, entity_id, current, target)
+                check_transition(kind, entity_id, current, target)
+                values = {"state": target, "reason": reason, "updated_at": utcnow(), **(changes or {})}
+                result = await conn.execute(
+                    update(table).where(table.c.id == entity_id, table.c.state == current).values(**values)
+                )
+                if result.rowcount != 1:
+                    raise IllegalTransition(kind, entity_id, current, target)
+                audit_details = dict(details or {})
+                if reason:
+                    audit_details.setdefault("reason", reason)
+                appended = await self._audit(
+                    conn, kind, entity_id, f"{kind}.{target}", actor, audit_details, current, target
+                )
+        except SQLAlchemyError as exc:
+            raise OpsPilotError(f"database error while moving {kind} {entity_id} to {target}: {exc}") from exc
+        await self.bus.publish(appended)
+        return current
+
+    # -- tasks -------------------------------------------------------------------------------
+
+    async def add_task(self, task: Task, actor: str) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                insert(tables.tasks).values(
+                    id=task.id, org_id=task.org_id, created_by=task.created_by, user_intent=task.user_intent,
+                    task_spec=task.task_spec.to_document() if task.task_spec else None, origin=task.origin,
+                    usage=task.usage.to_document() if task.usage else None, state=task.status.state,
+                    reason=task.status.reason, created_at=task.created_at, updated_at=task.created_at,
+                )
+            )
+            appended = await self._audit(
+                conn, "task", task.id, "task.created", actor, {"user_intent": task.user_intent[:500]},
+                None, task.status.state,
+            )
+        await self.bus.publish(appended)
+
+    async def update_task(self, task_id: str, *, task_spec: TaskSpec | None = None, usage: Usage | None = None) -> None:
+        values: dict[str, Any] = {"updated_at": utcnow()}
+        if task_spec is not None:
+            values["task_spec"] = task_spec.to_document()
+        if usage is not None:
+            values["usage"] = usage.to_document()
+        async with self._engine.begin() as conn:
+            await conn.execute(update(tables.tasks).where(tables.tasks.c.id == task_id).values(**values))
+
+    async def get_task(self, task_id: str) -> Task:
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(select(tables.tasks).where(tables.tasks.c.id == task_id))).mappings().first()
+        if row is None:
+            raise NotFound(f"no task with id {task_id}")
+        return Task(
+            id=row["id"], org_id=row["org_id"], created_by=row["created_by"], user_intent=row["user_intent"],
+            task_spec=TaskSpec.model_validate(row["task_spec"]) if row["task_spec"] else None,
+            origin=row["origin"] or {}, usage=Usage.model_validate(row["usage"]) if row["usage"] else None,
+            status=Status(state=row["state"], reason=row["reason"], updated_at=_aware(row["updated_at"])),
+            created_at=_aware(row["created_at"]),
+        )
+
+    async def recent_tasks(self, limit: int = 20, created_by: str | None = None) -> list[Task]:
+        query = select(tables.tasks.c.id).order_by(tables.tasks.c.created_at.desc()).limit(limit)
+        if created_by:
+            query = query.where(tables.tasks.c.created_by == created_by)
+        async with self._engine.connect() as conn:
+            ids = (await conn.execute(query)).scalars().all()
+        return [await self.get_task(i) for i in ids]
+
+    # -- plans -------------------------------------------------------------------------------
+
+    async def add_plan(self, plan: Plan, actor: str) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(insert(tables.plans).values(id=plan.id, **self._plan_values(plan), created_at=plan.created_at))
+            appended = await self._audit(
+                conn, "plan", plan.id, "plan.created", actor,
+                {"task_id": plan.task_id, "type": plan.type, "summary": plan.payload.summary[:500]},
+                None, plan.status.state,
+            )
+        await self.bus.publish(appended)
+
+    @staticmethod
+    def _plan_values(plan: Plan) -> dict[str, Any]:
+        return dict(
+            task_id=plan.task_id, type=plan.type, agent=plan.agent, environment=plan.environment,
+            payload=plan.payload.to_document(),
+            validation=plan.validation.to_document() if plan.validation else None,
+            quality=plan.quality.to_document() if plan.quality else None, quality_score=plan.quality_score,
+            approval=plan.approval.to_document() if plan.approval else None, state=plan.status.state,
+            reason=plan.status.reason, updated_at=utcnow(),
+        )
+
+    async def save_plan_review(self, plan: Plan) -> None:
+        """Store validation and quality results (never the state: that goes through ``transition``)."""
+        values = {
+            "validation": plan.validation.to_document() if plan.validation else None,
+            "quality": plan.quality.to_document() if plan.quality else None,
+            "quality_score": plan.quality_score,
+            "updated_at": utcnow(),
+        }
+        async with self._engine.begin() as conn:
+            await conn.execute(update(tables.plans).where(tables.plans.c.id == plan.id).values(**values))
+
+    async def set_message_ref(self, plan_id: str, ref: dict[str, Any]) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(update(tables.plans).where(tables.plans.c.id == plan_id).values(message_ref=ref))
+
+    async def message_ref(self, plan_id: str) -> dict[str, Any] | None:
+        async with self._engine.connect() as conn:
+            return (await conn.execute(select(tables.plans.c.message_ref).where(tables.plans.c.id == plan_id))).scalar()
+
+    def _row_to_plan(self, row: Any) -> Plan:
+        return Plan(
+            id=row["id"], task_id=row["task_id"], type=row["type"], agent=row["agent"],
+            environment=row["environment"], payload=PlanPayload.model_validate(row["payload"]),
+            validation=Validation.model_validate(row["validation"]) if row["validation"] else None,
+            quality=Quality.model_validate(row["quality"]) if row["quality"] else None,
+            quality_score=row["quality_score"],
+            approval=Approval.model_validate(row["approval"]) if row["approval"] else None,
+            status=Status(state=row["state"], reason=row["reason"], updated_at=_aware(row["updated_at"])),
+            created_at=_aware(row["created_at"]),
+        )
+
+    async def get_plan(self, plan_id: str) -> Plan:
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(select(tables.plans).where(tables.plans.c.id == plan_id))).mappings().first()
+        if row is None:
+            raise NotFound(f"no plan with id {plan_id}")
+        return self._row_to_plan(row)
+
+    async def plans_for_task(self, task_id: str) -> list[Plan]:
+        query = select(tables.plans).where(tables.plans.c.task_id == task_id).order_by(tables.plans.c.created_at)
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+        return [self._row_to_plan(r) for r in rows]
+
+    async def plans_by(self, *, agent: str | None = None, state: str | None = None, limit: int = 200) -> list[Plan]:
+        query = select(tables.plans).order_by(tables.plans.c.created_at.desc()).limit(limit)
+        if agent:
+            query = query.where(tables.plans.c.agent == agent)
+        if state:
+            query = query.where(tables.plans.c.state == state)
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+        return [self._row_to_plan(r) for r in rows]
+
+    # -- runs --------------------------------------------------------------------------------
+
+    async def add_run(self, run: Run, actor: str) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(insert(tables.runs).values(id=run.id, plan_id=run.plan_id, created_at=run.created_at, **self._run_values(run)))
+            appended = await self._audit(
+                conn, "run", run.id, "run.created", actor, {"plan_id": run.plan_id}, None, run.status.state
+            )
+        await self.bus.publish(appended)
+
+    @staticmethod
+    def _run_values(run: Run) -> dict[str, Any]:
+        return dict(
+            environment=run.environment, progress=run.progress.to_document(),
+            phases=[p.to_document() for p in run.phases], metrics=run.metrics.to_document(),
+            state=run.status.state, reason=run.status.reason, started_at=run.started_at,
+            completed_at=run.completed_at, updated_at=utcnow(),
+        )
+
+    async def save_run_progress(self, run: Run) -> None:
+        """Store progress, phases and metrics (never the state: that goes through ``transition``)."""
+        values = {
+            "progress": run.progress.to_document(), "phases": [p.to_document() for p in run.phases],
+            "metrics": run.metrics.to_document(), "started_at": run.started_at,
+            "completed_at": run.completed_at, "updated_at": utcnow(),
+        }
+        async with self._engine.begin() as conn:
+            await conn.execute(update(tables.runs).where(tables.runs.c.id == run.id).values(**values))
+
+    def _row_to_run(self, row: Any) -> Run:
+        return Run(
+            id=row["id"], plan_id=row["plan_id"], environment=row["environment"],
+            progress=RunProgress.model_validate(row["progress"]),
+            phases=[PhaseResult.model_validate(p) for p in row["phases"]],
+            metrics=RunMetrics.model_validate(row["metrics"]),
+            status=Status(state=row["state"], reason=row["reason"], updated_at=_aware(row["updated_at"])),
+            started_at=_aware(row["started_at"]), completed_at=_aware(row["completed_at"]),
+            created_at=_aware(row["created_at"]),
+        )
+
+    async def get_run(self, run_id: str, with_audit: bool = False) -> Run:
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(select(tables.runs).where(tables.runs.c.id == run_id))).mappings().first()
+        if row is None:
+            raise NotFound(f"no run with id {run_id}")
+        run = self._row_to_run(row)
+        if with_audit:
+            run.audit_log = [
+                {"timestamp": e.at.isoformat(), "event": e.event, "actor": e.actor, "details": e.details}
+                for e in await self.audit_entries([run_id])
+            ]
+        return run
+
+    async def runs_for_plan(self, plan_id: str) -> list[Run]:
+        query = select(tables.runs).where(tables.runs.c.plan_id == plan_id).order_by(tables.runs.c.created_at)
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+        return [self._row_to_run(r) for r in rows]
+
+    async def runs_in_states(self, states: Iterable[str]) -> list[Run]:
+        query = select(tables.runs).where(tables.runs.c.state.in_(list(states)))
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+        return [self._row_to_run(r) for r in rows]
+
+    async def run_outcomes(self, agent: str) -> dict[str, int]:
+        """Counts of finished runs by state for plans made by ``agent``."""
+        query = (
+            select(tables.runs.c.state, func.count())
+            .select_from(tables.runs.join(tables.plans, tables.runs.c.plan_id == tables.plans.c.id))
+            .where(tables.plans.c.agent == agent)
+            .group_by(tables.runs.c.state)
+        )
+        async with self._engine.connect() as conn:
+            return {state: count for state, count in (await conn.execute(query)).all()}
+
+    # -- applied asset versions (what the executor changed) ------------------------------------
+
+    async def asset_versions(self) -> dict[str, tuple[str, str]]:
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(select(tables.asset_versions))).mappings().all()
+        return {r["asset_id"]: (r["image"], r["image_version"]) for r in rows}
+
+    async def record_asset_version(self, asset_id: str, image: str, version: str, run_id: str | None) -> None:
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                update(tables.asset_versions)
+                .where(tables.asset_versions.c.asset_id == asset_id)
+                .values(image=image, image_version=version, run_id=run_id, updated_at=utcnow())
+            )
+            if result.rowcount == 0:
+                await conn.execute(
+                    insert(tables.asset_versions).values(
+                        asset_id=asset_id, image=image, image_version=version, run_id=run_id, updated_at=utcnow()
+                    )
+                )
+
+    # -- LLM usage ---------------------------------------------------------------------------
+
+    async def record_llm_usage(self, org_id: str, tokens: int, cost_usd: float) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(insert(tables.llm_usage).values(org_id=org_id, at=utcnow(), tokens=tokens, cost_usd=cost_usd))
+
+    async def llm_tokens_since(self, org_id: str, since: datetime) -> int:
+        query = select(func.coalesce(func.sum(tables.llm_usage.c.tokens), 0)).where(
+            tables.llm_usage.c.org_id == org_id, tables.llm_usage.c.at >= since
+        )
+        async with self._engine.connect() as conn:
+            return int((await conn.execute(query)).scalar() or 0)

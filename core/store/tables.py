@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+from sqlalchemy import JSON, Column, DateTime, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text
+
+metadata = MetaData()
+
+tasks = Table(
+    "tasks",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("org_id", String(100)),
+    Column("created_by", String(100)),
+    Column("user_intent", Text, nullable=False),
+    Column("task_spec", JSON),
+    Column("origin", JSON, nullable=False),
+    Column("usage", JSON),
+    Column("state", String(32), nullable=False),
+    Column("reason", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+plans = Table(
+    "plans",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("task_id", String(36), ForeignKey("tasks.id"), nullable=False, index=True),
+    Column("type", String(40), nullable=False),
+    Column("agent", String(60)),
+    Column("environment", String(20)),
+    Column("payload", JSON, nullable=False),
+    Column("validation", JSON),
+    Column("quality", JSON),
+    Column("quality_score", Integer),
+    Column("approval", JSON),
+    Column("message_ref", JSON),
+    Column("state", String(32), nullable=False),
+    Column("reason", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("plan_id", String(36), ForeignKey("plans.id"), nullable=False, index=True),
+    Column("environment", String(20), nullable=False),
+    Column("progress", JSON, nullable=False),
+    Column("phases", JSON, nullable=False),
+    Column("metrics", JSON, nullable=False),
+    Column("state", String(32), nullable=False),
+    Column("reason", Text),
+    Column("started_at", DateTime(timezone=True)),
+    Column("completed_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("entity_type", String(20), nullable=False),
+    Column("entity_id", String(36), nullable=False),
+    Column("event", String(60), nullable=False),
+    Column("from_state", String(32)),
+    Column("to_state", String(32)),
+    Column("actor", String(100), nullable=False),
+    Column("details", JSON, nullable=False),
+    Index("ix_audit_entity", "entity_type", "entity_id"),
+)
+
+asset_versions = Table(
+    "asset_versions",
+    metadata,
+    Column("asset_id", String(100), primary_key=True),
+    Column("image", String(100), nullable=False),
+    Column("image_version", String(60), nullable=False),
+    Column("run_id", String(36)),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+llm_usage = Table(
+    "llm_usage",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("org_id", String(100), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False, index=True),
+    Column("tokens", Integer, nullable=False),
+    Column("cost_usd", Float, nullable=False),
+)
