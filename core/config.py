@@ -54,11 +54,26 @@ class LLMConfig(_Section):
 class PoliciesConfig(_Section):
     dir: Path = POLICIES_DIR
     opa_url: str | None = None
+    # Production runs may only start inside one of these (UTC), e.g. "sat-sun 00:00-06:00"; empty: any time.
+    change_windows: list[str] = Field(default_factory=list)
+    max_resource_changes: int = Field(default=20, ge=1)
+    max_step_retries: int = Field(default=3, ge=0)
+    opa_timeout_seconds: float = Field(default=10.0, gt=0)
+
+    @field_validator("change_windows")
+    @classmethod
+    def _readable_windows(cls, value: list[str]) -> list[str]:
+        from core.validation.windows import parse_window  # late: validation imports the domain, not config
+
+        for text in value:
+            parse_window(text)
+        return value
 
 
 class ApprovalConfig(_Section):
     # Off by default: a high quality score never skips the human unless a team opts in.
     auto_approve_high_quality: bool = False
+    auto_approve_min_score: int = Field(default=80, ge=0, le=100)
 
 
 class SlackSecrets(BaseModel):

@@ -28,6 +28,7 @@ from core.intake import Ask
 from core.inventory import Inventory
 from core.llm import MetaPromptEngine, OfflinePlanner, SpecRequest
 from core.store import Database, Store
+from core.store.database import scratch_database_url
 from core.tools import ToolContext, ToolRegistry, default_registry
 from core.validation import PlanContext, SchemaCheck, ValidationPipeline
 
@@ -84,10 +85,13 @@ class OpsPilot:
     # -- wiring ------------------------------------------------------------------------------
 
     @classmethod
-    async def create(cls, config: Config, *, migrate: bool = True, bus: EventBus | None = None) -> OpsPilot:
+    async def create(
+        cls, config: Config, *, migrate: bool = True, bus: EventBus | None = None, read_only: bool = False
+    ) -> OpsPilot:
+        """Wire everything from config. ``read_only`` (dry runs) never creates or migrates a database."""
         bus = bus or EventBus()
-        database = Database(config.database_url)
-        if migrate:
+        database = Database(scratch_database_url(config.database_url) if read_only else config.database_url)
+        if migrate or database.is_scratch:
             await database.upgrade()
         store = Store(database, bus)
         inventory = Inventory(config.inventory.path, store)

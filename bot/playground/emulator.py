@@ -1,26 +1,33 @@
 """A local Slack workspace emulator: plays Slack for OpsPilot in the playground and in end-to-end tests.
 
-It serves the Web API methods the bot calls (`POST /api/<method>`), delivers slash
-commands, events and interactivity payloads to `bot_url` signed like Slack
-(v0 HMAC-SHA256), serves response URLs, and serves a Slack-like web page at `/`
-with live updates over server-sent events.
+It serves the Web API methods the bot calls (`GET|POST /api/<method>`, JSON, form or
+query encoded, bearer token checked), delivers slash commands, events and
+interactivity payloads to `bot_url` signed like Slack (v0 HMAC-SHA256), serves
+response URLs (`POST /response/<id>`), and serves a Slack-like page at `/` that
+updates live over server-sent events (`GET /events/stream`).
 
-    emu = SlackEmulator(signing_secret="s3cret", bot_token="xoxb-playground")
-    await emu.start()                       # or emu.register(app) on a shared aiohttp app
+    emu = SlackEmulator(signing_secret="s3cret", bot_token="xoxb-playground", rate_limit=None)
+    await emu.start()                       # own server; or emu.register(app) + emu.base_url = ...
     emu.bot_url = "http://127.0.0.1:3000/slack/events"
     client = AsyncWebClient(token="xoxb-playground", base_url=emu.api_url)
 
+User actions return the bot's HTTP answer as a Delivery(status, body, headers):
     await emu.send_slash_command(REQUESTER, OPS_CHANNEL, "/ops", "fix drift")
-    await emu.send_message(user, channel, text, thread_ts=None)
-    await emu.click_button(user, channel, message_ts, action_id)
-    await emu.submit_view(user, view_id, values)
+    await emu.send_message(user, channel, text, thread_ts=None)   # None unless something was delivered
+    await emu.click_button(user, channel, message_ts, action_id, block_id=None)
+    await emu.click_view_button(user, view_id, action_id)         # buttons in modals / App Home
+    await emu.submit_view(user, view_id, values) / await emu.close_view(user, view_id)
     await emu.open_home(user)
-    # each returns the bot's HTTP answer as a Delivery(status, body, headers)
+They raise DeliveryError when the bot cannot be reached, LookupError for unknown ids.
 
-    emu.calls / emu.calls_to("chat.update") / emu.messages(channel) / emu.thread(channel, ts)
-    emu.ephemerals(user) / emu.find_message(channel, ts) / emu.home_view(user) / emu.views
-    emu.warnings
+Observation:
+    emu.calls, emu.calls_to("chat.update"), emu.deliveries, emu.warnings
+    emu.messages(channel), emu.thread(channel, ts), emu.ephemerals(user), emu.find_message(channel, ts)
+    emu.open_modal(user), emu.home_view(user), emu.views
     await emu.wait_for(lambda: ..., timeout=10.0)
+
+Channels may be given as ids or "#names". `message_events=True` also delivers plain
+`message` events; `trigger_ttl` is how long trigger ids stay valid (Slack: 3 s).
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -393,9 +400,9 @@ class SlackEmulator:
         envelope = self._payloads.event_callback(event, self._workspace.ids.next("Ev0"))
         return await self._deliver(kind, self._deliverer.send_event(self.bot_url, envelope, kind))
 
-    async def _deliver(self, kind: str, sending: Any) -> Delivery:
+    async def _deliver(self, kind: str, sending: Awaitable[Delivery]) -> Delivery:
         try:
-            delivery: Delivery = await sending
+            delivery = await sending
         except DeliveryError as exc:
             self._workspace.warn(str(exc))
             raise

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import shutil
+import tempfile
 from pathlib import Path
 
 from alembic import command
@@ -35,9 +37,23 @@ def normalize_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+SCRATCH_PREFIX = "opspilot-scratch-"
+
+
+def scratch_database_url(url: str) -> str:
+    """The URL itself when that database exists; else a throwaway SQLite file, so that a dry run
+    never creates the real database."""
+    parsed = make_url(normalize_url(url))
+    if parsed.get_backend_name() != "sqlite" or (parsed.database and Path(parsed.database).exists()):
+        return url
+    scratch = Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX)) / "dry-run.db"
+    return f"sqlite+aiosqlite:///{scratch}"
+
+
 class Database:
     def __init__(self, url: str) -> None:
         self.url = normalize_url(url)
+        self.is_scratch = SCRATCH_PREFIX in self.url
         self.is_sqlite = self.url.startswith("sqlite")
         options: dict = {}
         if self.is_sqlite:
@@ -51,6 +67,8 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self.is_scratch:
+            shutil.rmtree(Path(make_url(self.url).database).parent, ignore_errors=True)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

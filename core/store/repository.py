@@ -385,3 +385,40 @@ class Store:
         )
         async with self._engine.connect() as conn:
             return int((await conn.execute(query)).scalar() or 0)
+
+    # -- validation history (quality score) -----------------------------------------------------
+
+    async def completed_plans(self, agent: str | None, plan_type: str, environments: Iterable[str]) -> list[Plan]:
+        """Plans of ``agent`` and ``plan_type`` with at least one completed run in ``environments``."""
+        envs = list(environments)
+        if not envs:
+            return []
+        finished = (
+            select(tables.runs.c.plan_id)
+            .where(tables.runs.c.state == "completed", tables.runs.c.environment.in_(envs))
+        )
+        query = select(tables.plans).where(tables.plans.c.type == plan_type, tables.plans.c.id.in_(finished))
+        if agent is not None:
+            query = query.where(tables.plans.c.agent == agent)
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+        return [self._row_to_plan(r) for r in rows]
+
+    async def decision_counts(self, agent: str | None, plan_type: str) -> dict[str, int]:
+        """How many plans of ``agent`` and ``plan_type`` people approved and rejected."""
+        query = (
+            select(tables.plans.c.state, func.count())
+            .where(tables.plans.c.type == plan_type, tables.plans.c.state.in_(["approved", "rejected"]))
+            .group_by(tables.plans.c.state)
+        )
+        if agent is not None:
+            query = query.where(tables.plans.c.agent == agent)
+        async with self._engine.connect() as conn:
+            return {state: count for state, count in (await conn.execute(query)).all()}
+
+    async def set_plan_reason(self, plan_id: str, reason: str) -> None:
+        """Why a plan stays where it is (e.g. a draft that failed validation); never changes the state."""
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                update(tables.plans).where(tables.plans.c.id == plan_id).values(reason=reason, updated_at=utcnow())
+            )

@@ -6,9 +6,10 @@ __all__ = ["RiskClass", "ToolCall", "ToolContext", "ToolRegistry", "ToolSpec", "
 
 
 def default_registry() -> ToolRegistry:
-    from core.tools import drift
+    from core.tools import adapter, compliance, cost, dr, drift, image, incident, patch, security, sop
 
     registry = ToolRegistry()
-    for spec in drift.TOOLS:
-        registry.register(spec)
+    for module in (drift, patch, compliance, incident, dr, cost, security, image, sop, adapter):
+        for spec in module.TOOLS:
+            registry.register(spec)
     return registry

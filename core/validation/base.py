@@ -8,7 +8,9 @@ from typing import Any, Literal
 from core.domain import Plan, TaskSpec
 from core.timeutil import utcnow
 
-CheckKind = Literal["schema", "policy", "safety"]
+CheckKind = Literal["schema", "policy", "safety", "quality"]
+# "plan": the plan is being drafted for review; "run": its run is about to start.
+Stage = Literal["plan", "run"]
 
 
 @dataclass
@@ -20,6 +22,7 @@ class PlanContext:
     requester: str | None = None
     fleet: Any = None
     now: datetime = field(default_factory=utcnow)
+    stage: Stage = "plan"
 
     @property
     def environment(self) -> str:
@@ -27,7 +30,9 @@ class PlanContext:
 
     @property
     def total_assets(self) -> int:
-        return len(self.plan.payload.affected_assets)
+        """Assets the plan touches: the affected list, plus any asset a phase names on top of it."""
+        payload = self.plan.payload
+        return len(set(payload.affected_assets).union(*(p.assets for p in payload.phases)))
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,8 @@ class CheckResult:
     passed: bool
     messages: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    # Why a person must approve even when the quality score would allow skipping them.
+    approval_reasons: tuple[str, ...] = ()
 
 
 class Check(ABC):
@@ -47,3 +54,7 @@ class Check(ABC):
 
     @abstractmethod
     async def run(self, context: PlanContext) -> CheckResult: ...
+
+    async def run_all(self, context: PlanContext) -> list[CheckResult]:
+        """Checks that judge several things at once (one verdict per policy package) override this."""
+        return [await self.run(context)]

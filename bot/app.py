@@ -1,0 +1,121 @@
+"""The Slack front: a Bolt ``AsyncApp`` whose listeners stay thin (payload → core call → Block Kit)."""
+
+from __future__ import annotations
+
+import logging
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetryHandler, AsyncRateLimitErrorRetryHandler
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import messages
+from bot.asks import handle_ask
+from bot.blocks import APPROVE_ACTION, REJECT_ACTION, home_view
+from bot.catalogue import agents_text, tools_text
+from bot.progress import SlackProgress
+from core.intake import normalize_text
+from core.llm.offline import EXAMPLE_ASKS
+from core.service import OpsPilot
+
+logger = logging.getLogger(__name__)
+
+
+def build_client(token: str, api_url: str) -> AsyncWebClient:
+    return AsyncWebClient(
+        token=token,
+        base_url=api_url,
+        retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=5), AsyncConnectionErrorRetryHandler(max_retry_count=2)],
+    )
+
+
+def build_app(service: OpsPilot, client: AsyncWebClient, signing_secret: str) -> AsyncApp:
+    app = AsyncApp(client=client, signing_secret=signing_secret, process_before_response=False)
+    SlackProgress(service, client).subscribe()
+
+    @app.command("/ops")
+    async def on_ops(ack, command, respond, client: AsyncWebClient) -> None:
+        text = normalize_text(command.get("text", ""))
+        keyword = text.lower()
+        if keyword in ("", "help", "?"):
+            await ack(text=messages.usage(EXAMPLE_ASKS))
+            return
+        if keyword == "agents":
+            await ack(text=agents_text(service))
+            return
+        if keyword == "tools":
+            await ack(text=tools_text(service))
+            return
+        await ack(text=messages.working_on(text))
+
+        async def reply_privately(message: str) -> None:
+            await respond(text=message, response_type="ephemeral", replace_original=False)
+
+        await handle_ask(
+            service, client, text=text, user_id=command["user_id"], channel_id=command["channel_id"],
+            reply_privately=reply_privately, via="slash_command",
+        )
+
+    @app.event("app_mention")
+    async def on_mention(event, client: AsyncWebClient) -> None:
+        text = normalize_text(event.get("text", ""))
+        user_id, channel_id = event.get("user"), event.get("channel")
+        if not user_id or not channel_id:
+            return
+
+        async def reply_privately(message: str) -> None:
+            try:
+                await client.chat_postEphemeral(channel=channel_id, user=user_id, text=message)
+            except SlackApiError as exc:
+                logger.warning("could not answer mention privately: %s", exc.response.get("error"))
+
+        if text.lower() in ("", "help", "?"):
+            await reply_privately(messages.usage(EXAMPLE_ASKS))
+            return
+        await handle_ask(service, client, text=text, user_id=user_id, channel_id=channel_id, reply_privately=reply_privately, via="mention")
+
+    async def decide(ack, body, action, client: AsyncWebClient, decision: str) -> None:
+        await ack()
+        user_id = body["user"]["id"]
+        channel_id = (body.get("channel") or {}).get("id") or body.get("container", {}).get("channel_id")
+        outcome = await service.decide(action.get("value", ""), user_id, decision)
+        if outcome.changed:
+            return  # the card is rewritten by SlackProgress on PlanDecided, whatever front decided
+        text = {
+            "not_allowed": messages.not_allowed(),
+            "already_decided": messages.already_decided(outcome.message),
+        }.get(outcome.status, messages.plan_gone())
+        if channel_id:
+            try:
+                await client.chat_postEphemeral(channel=channel_id, user=user_id, text=text)
+            except SlackApiError as exc:
+                logger.warning("could not send ephemeral to %s: %s", user_id, exc.response.get("error"))
+
+    @app.action(APPROVE_ACTION)
+    async def on_approve(ack, body, action, client: AsyncWebClient) -> None:
+        await decide(ack, body, action, client, "approved")
+
+    @app.action(REJECT_ACTION)
+    async def on_reject(ack, body, action, client: AsyncWebClient) -> None:
+        await decide(ack, body, action, client, "rejected")
+
+    @app.event("app_home_opened")
+    async def on_home(event, client: AsyncWebClient) -> None:
+        if event.get("tab", "home") != "home":
+            return
+        tasks = await service.store.recent_tasks(limit=15)
+        rows = []
+        for task in tasks:
+            plans = await service.store.plans_for_task(task.id)
+            rows.append((task, plans[-1] if plans else None))
+        await client.views_publish(user_id=event["user"], view=home_view(rows, EXAMPLE_ASKS))
+
+    @app.event("message")
+    async def on_message(event) -> None:
+        """Channel chatter is not for us; acknowledging it keeps Slack from retrying."""
+
+    @app.error
+    async def on_error(error, body) -> None:
+        logger.error("unhandled error in a Slack listener: %r", error, exc_info=error)
+
+    return app

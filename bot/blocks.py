@@ -1,0 +1,216 @@
+"""Block Kit rendering of plans, reports and the App Home, built with ``slack_sdk.models.blocks``.
+
+Limits respected here so Slack never refuses a card: 50 blocks, 3000 characters per section
+text, 10 fields per section, 150 characters per header.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ConfirmObject,
+    ContextBlock,
+    DividerBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    PlainTextObject,
+    SectionBlock,
+)
+
+from bot import messages
+from core.domain import Plan, Run, Task
+from core.domain.plan import Phase
+
+APPROVE_ACTION = "plan_approve"
+REJECT_ACTION = "plan_reject"
+SECTION_LIMIT = 3000
+MAX_PHASE_LINES = 12
+
+
+def _clip(text: str, limit: int = SECTION_LIMIT) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _md(text: str) -> MarkdownTextObject:
+    return MarkdownTextObject(text=_clip(text))
+
+
+@dataclass(frozen=True)
+class Card:
+    text: str
+    blocks: list[dict]
+
+
+def _phase_line(number: int, phase: Phase) -> str:
+    count = len(phase.assets)
+    shown = ", ".join(phase.assets[:3]) + (f" +{count - 3}" if count > 3 else "")
+    parts = [f"{number}. *{phase.name}*: {count} asset{'s' if count != 1 else ''} ({shown})"]
+    if phase.wait_time:
+        parts.append(f"wait {phase.wait_time}")
+    if phase.health_checks:
+        parts.append("checks " + ", ".join(c.type for c in phase.health_checks))
+    if phase.rollback_if:
+        parts.append(f"rollback if `{phase.rollback_if}`")
+    return " · ".join(parts)
+
+
+def _phases_text(phases: Sequence[Phase]) -> str:
+    lines = [_phase_line(i + 1, p) for i, p in enumerate(phases[:MAX_PHASE_LINES])]
+    if len(phases) > MAX_PHASE_LINES:
+        rest = phases[MAX_PHASE_LINES:]
+        lines.append(f"…and {len(rest)} more phases ({sum(len(p.assets) for p in rest)} assets)")
+    return "*Phases*\n" + "\n".join(lines)
+
+
+def _validation_blocks(plan: Plan) -> list[Block]:
+    validation = plan.validation
+    if validation is None:
+        return []
+    lines = []
+    for check in validation.checks:
+        icon = ":white_check_mark:" if check.passed else ":x:"
+        detail = "" if not check.messages else "\n" + "\n".join(f"    • {m}" for m in check.messages[:5])
+        lines.append(f"{icon} {check.name}{detail}")
+    blocks: list[Block] = [SectionBlock(text=_md("*Checks*\n" + "\n".join(lines)))] if lines else []
+    quality = plan.quality
+    if quality is not None:
+        envs = ", ".join(quality.allowed_environments) or "none"
+        blocks.append(SectionBlock(text=_md(
+            f"*Quality score {quality.total}/100* · structural {quality.structural} · policy {quality.policy_compliance} · "
+            f"tested lower {quality.test_coverage} · history {quality.operational_history} · reviews {quality.human_review}\n"
+            f"May run in: {envs}" + (" · approval required" if quality.requires_approval else " · no approval required")
+        )))
+    return blocks
+
+
+def _findings_text(plan: Plan) -> str | None:
+    findings = plan.payload.findings
+    if not findings:
+        return None
+    icons = {"critical": ":red_circle:", "high": ":red_circle:", "medium": ":warning:", "low": ":information_source:", "info": ":information_source:"}
+    lines = []
+    for finding in findings[:10]:
+        line = f"{icons.get(finding.severity or 'info', ':information_source:')} *{finding.title}*"
+        if finding.detail:
+            line += f": {finding.detail}"
+        if finding.recommendation:
+            line += f"\n    → {finding.recommendation}"
+        lines.append(line)
+    if len(findings) > 10:
+        lines.append(f"…and {len(findings) - 10} more findings")
+    return "*Findings*\n" + "\n".join(lines)
+
+
+def _steps_text(plan: Plan) -> str | None:
+    steps = plan.payload.steps
+    if not steps:
+        return None
+    lines = []
+    for number, step in enumerate(steps[:15], start=1):
+        line = f"{number}. *{step.name}*"
+        if step.command:
+            line += f" `{step.command}`"
+        if step.requires_confirmation:
+            line += " (confirm first)"
+        lines.append(line)
+    if len(steps) > 15:
+        lines.append(f"…and {len(steps) - 15} more steps")
+    return "*Steps*\n" + "\n".join(lines)
+
+
+def plan_card(
+    task: Task, plan: Plan, *, decision_line: str | None = None, run: Run | None = None, note: str | None = None
+) -> Card:
+    """The card for a plan in whatever state it is in; re-rendered after every change."""
+    title = messages.TITLES.get(plan.type, ":memo: Plan")
+    payload = plan.payload
+    blocks: list[Block] = [
+        HeaderBlock(text=PlainTextObject(text=_clip(title, 150), emoji=True)),
+        SectionBlock(text=_md(payload.summary)),
+        SectionBlock(fields=[
+            _md(f"*Environment*\n{plan.environment or 'n/a'}"),
+            _md(f"*Risk*\n{task.task_spec.risk_level if task.task_spec else 'n/a'}"),
+            _md(f"*Affected assets*\n{len(payload.affected_assets)}"),
+            _md(f"*Phases*\n{len(payload.phases)}"),
+            _md(f"*Estimated duration*\n{payload.estimated_duration or 'n/a'}"),
+            _md(f"*Requested by*\n<@{task.created_by}>" if task.created_by else "*Requested by*\nn/a"),
+        ]),
+    ]
+    if payload.risk_assessment:
+        blocks.append(ContextBlock(elements=[_md(f"Risk assessment: {payload.risk_assessment}")]))
+    for extra in (_findings_text(plan), _steps_text(plan)):
+        if extra:
+            blocks.append(SectionBlock(text=_md(extra)))
+    if payload.phases:
+        blocks += [DividerBlock(), SectionBlock(text=_md(_phases_text(payload.phases)))]
+    blocks += [DividerBlock(), *_validation_blocks(plan)]
+    if note:
+        blocks.append(ContextBlock(elements=[_md(f":warning: {note}")]))
+
+    if decision_line:
+        blocks.append(SectionBlock(text=_md(decision_line)))
+    if run is not None:
+        blocks.append(SectionBlock(text=_md(messages.run_status_line(
+            run.state, run.metrics.assets_changed, run.progress.phases_completed, run.progress.total_phases))))
+
+    if plan.state == "awaiting_approval" and decision_line is None:
+        blocks.append(ActionsBlock(block_id="plan_decision", elements=_decision_buttons(plan)))
+    elif plan.state == "draft" and plan.validation is not None and not plan.validation.overall_valid:
+        blocks.append(SectionBlock(text=_md(messages.invalid_plan(plan.validation.errors))))
+    elif plan.is_report:
+        blocks.append(ContextBlock(elements=[_md(messages.report_note())]))
+
+    blocks.append(ContextBlock(elements=[_md(_footer(task, plan))]))
+    return Card(text=messages.fallback_text(title, payload.summary), blocks=[b.to_dict() for b in blocks[:50]])
+
+
+def _decision_buttons(plan: Plan) -> list[ButtonElement]:
+    confirm = None
+    if plan.environment == "production":
+        confirm = ConfirmObject(
+            title="Approve production change?",
+            text=f"{len(plan.payload.affected_assets)} production assets will change, phase by phase.",
+            confirm="Approve", deny="Cancel",
+        )
+    return [
+        ButtonElement(text=messages.APPROVE, action_id=APPROVE_ACTION, value=plan.id, style="primary", confirm=confirm),
+        ButtonElement(text=messages.REJECT, action_id=REJECT_ACTION, value=plan.id, style="danger"),
+    ]
+
+
+def _footer(task: Task, plan: Plan) -> str:
+    parts = [f"Plan `{plan.id[:8]}`", f"agent {plan.agent or 'n/a'}"]
+    usage = task.usage
+    if usage is not None:
+        if usage.provider == "offline":
+            parts.append("planner: offline rules")
+        else:
+            parts.append(
+                f"planner: {usage.model or usage.provider} · {usage.input_tokens} in / {usage.output_tokens} out tokens"
+                f" · cache {usage.cache_read_tokens} read / {usage.cache_write_tokens} written · ~${usage.cost_usd:.4f}"
+            )
+    return " · ".join(parts)
+
+
+def text_card(text: str) -> list[dict]:
+    return [SectionBlock(text=_md(text)).to_dict()]
+
+
+def home_view(tasks: list[tuple[Task, Plan | None]], examples: Sequence[str]) -> dict:
+    blocks: list[Block] = [
+        HeaderBlock(text=PlainTextObject(text="OpsPilot", emoji=True)),
+        SectionBlock(text=_md(messages.usage(examples))),
+        DividerBlock(),
+        SectionBlock(text=_md("*Recent asks*")),
+    ]
+    if not tasks:
+        blocks.append(ContextBlock(elements=[_md("No asks yet. Try one of the examples above in any channel.")]))
+    for task, plan in tasks[:15]:
+        state = plan.state.replace("_", " ") if plan else task.status.state
+        blocks.append(SectionBlock(text=_md(f"*{_clip(task.user_intent, 150)}*\n<@{task.created_by}> · {state}")))
+    return {"type": "home", "blocks": [b.to_dict() for b in blocks[:100]]}

@@ -1,0 +1,182 @@
+"""The ``opspilot`` command.
+
+    opspilot serve [--host HOST] [--port PORT] [--playground]
+    opspilot plan "fix drift on prod web servers" [--json]
+    opspilot db upgrade
+    opspilot policy check PLAN.json | opspilot policy test
+    opspilot audit TASK_ID [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from core.config import Config, load_config
+from core.errors import OpsPilotError
+
+logger = logging.getLogger("opspilot")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="opspilot", description="Chat-ops for infrastructure: ask, review, approve, roll out.")
+    parser.add_argument("--config", help="YAML config file (default: $OPSPILOT_CONFIG)")
+    parser.add_argument("--log-level", default=os.environ.get("LOG_LEVEL"), help="DEBUG, INFO, WARNING or ERROR (default INFO for serve, WARNING otherwise)")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="start the bot (the local playground when no Slack credentials are set)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=int(os.environ.get("PORT") or 3000))
+    serve.add_argument("--playground", action="store_true", help="use the local playground even when Slack credentials are set")
+
+    plan = commands.add_parser("plan", help="dry run: print the TaskSpec and plan for an ask; changes nothing")
+    plan.add_argument("ask", help='what you would type after /ops, e.g. "fix drift on prod web servers"')
+    plan.add_argument("--json", action="store_true", help="print one JSON object {task_spec, plan, message}")
+    plan.add_argument("--user", default="cli", help="the user the ask is made as")
+
+    db = commands.add_parser("db", help="database maintenance")
+    db.add_argument("action", choices=["upgrade"])
+
+    policy = commands.add_parser("policy", help="run the validation policies")
+    policy_actions = policy.add_subparsers(dest="policy_command", required=True, metavar="ACTION")
+    check = policy_actions.add_parser("check", help="validate a plan document; exit 1 when it fails")
+    check.add_argument("plan_file", type=Path)
+    policy_actions.add_parser("test", help="run the Rego unit tests (test_ rules) in the policy directory")
+
+    audit = commands.add_parser("audit", help="replay the audit trail of a task, its plans and runs")
+    audit.add_argument("task_id")
+    audit.add_argument("--json", action="store_true")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    level = args.log_level or ("INFO" if args.command == "serve" else "WARNING")
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("apscheduler", "alembic", "aiohttp.access"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        config = load_config(args.config)
+        return asyncio.run(_dispatch(args, config))
+    except OpsPilotError as exc:
+        print(f"opspilot: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+async def _dispatch(args: argparse.Namespace, config: Config) -> int:
+    if args.command == "serve":
+        return await _serve(config, args.host, args.port, args.playground)
+    if args.command == "plan":
+        return await _plan(config, args.ask, args.json, args.user)
+    if args.command == "db":
+        from core.store import Database
+
+        database = Database(config.database_url)
+        await database.upgrade()
+        await database.dispose()
+        print(f"database at the latest schema: {database.url.split('@')[-1]}")
+        return 0
+    if args.command == "policy":
+        from core.validation import commands
+
+        if args.policy_command == "check":
+            code, output = await commands.policy_check(args.plan_file, config)
+        else:
+            code, output = await commands.policy_test(config)
+        print(output)
+        return code
+    if args.command == "audit":
+        return await _audit(config, args.task_id, args.json)
+    raise AssertionError(args.command)
+
+
+async def _serve(config: Config, host: str, port: int, playground: bool) -> int:
+    from bot.server import choose_mode, start
+
+    mode = choose_mode(config, playground)
+    running = await start(config, host=host, port=port, mode=mode)
+    if mode == "playground":
+        print(f"OpsPilot playground: open {running.url}/ in your browser (no Slack workspace needed). Ctrl-C stops it.", flush=True)
+    else:
+        print(f"OpsPilot is serving Slack in {mode} mode; health at {running.url}/health", flush=True)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await running.stop()
+    return 0
+
+
+async def _plan(config: Config, text: str, as_json: bool, user: str) -> int:
+    from core.intake import Ask
+    from core.service import OpsPilot
+
+    service = await OpsPilot.create(config, migrate=False, read_only=True)
+    try:
+        outcome = await service.dry_run(Ask.from_front(text, user))
+    finally:
+        await service.close()
+    if as_json:
+        print(json.dumps({
+            "task_spec": outcome.spec.to_document() if outcome.spec else None,
+            "plan": outcome.plan.to_document() if outcome.plan else None,
+            "message": outcome.message if not outcome.note else f"{outcome.message} ({outcome.note})",
+        }, indent=2))
+    else:
+        print(_plan_text(outcome))
+    return 0 if outcome.kind in ("plan", "no_change") else 1
+
+
+def _plan_text(outcome) -> str:
+    lines = [outcome.message]
+    if outcome.spec is not None:
+        spec = outcome.spec
+        scope = spec.context.scope
+        lines += ["", "TaskSpec", f"  task_type:   {spec.task_type}", f"  goal:        {spec.goal}",
+                  f"  environment: {spec.environment}", f"  scope:       roles={scope.roles} platforms={scope.platforms} regions={scope.regions}",
+                  f"  agent:       {spec.agent_name}", f"  tools:       {', '.join(spec.tools_required)}",
+                  f"  risk:        {spec.risk_level} (approval {'required' if spec.hitl_required else 'not required'})"]
+    if outcome.plan is not None:
+        plan = outcome.plan
+        lines += ["", f"Plan ({plan.type}, {plan.status.state})", f"  {plan.payload.summary}",
+                  f"  affected assets: {len(plan.payload.affected_assets)} · estimated duration: {plan.payload.estimated_duration}"]
+        for number, phase in enumerate(plan.payload.phases, start=1):
+            wait = f", then wait {phase.wait_time}" if phase.wait_time else ""
+            lines.append(f"  {number}. {phase.name}: {', '.join(phase.assets)}{wait}; rollback if {phase.rollback_if}")
+        for finding in plan.payload.findings:
+            lines.append(f"  - [{finding.severity or 'info'}] {finding.title}")
+        for step in plan.payload.steps:
+            lines.append(f"  * {step.name}" + (f": {step.command}" if step.command else ""))
+        if plan.validation is not None:
+            for check in plan.validation.checks:
+                lines.append(f"  {'PASS' if check.passed else 'FAIL'} {check.name}" + "".join(f"\n       {m}" for m in check.messages))
+    if outcome.note:
+        lines += ["", f"Note: {outcome.note}"]
+    return "\n".join(lines)
+
+
+async def _audit(config: Config, task_id: str, as_json: bool) -> int:
+    from core.audit import replay
+    from core.store import Database, Store
+
+    database = Database(config.database_url)
+    try:
+        timeline = await replay(Store(database), task_id)
+    finally:
+        await database.dispose()
+    if as_json:
+        print(json.dumps(timeline.to_document(), indent=2))
+    else:
+        print(timeline.to_text())
+    return 0 if timeline.consistent else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,136 @@
+"""Every piece of text OpsPilot shows in Slack, in one place.
+
+Kept as plain functions and constants so wording changes never touch listener logic, and tests
+can assert on the same strings people see.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from core.timeutil import format_duration
+
+BOT_NAME = "OpsPilot"
+
+TITLES = {
+    "drift_plan": ":wrench: Drift remediation plan",
+    "patch_plan": ":package: Patch rollout plan",
+    "compliance_report": ":shield: Compliance report",
+    "incident_report": ":rotating_light: Incident report",
+    "dr_runbook": ":arrows_counterclockwise: DR drill runbook",
+    "cost_report": ":moneybag: Cost report",
+    "security_report": ":lock: Security report",
+    "image_plan": ":package: Golden image plan",
+    "sop": ":scroll: Standard operating procedure",
+    "adapter_plan": ":electric_plug: API adapter plan",
+}
+
+APPROVE = "Approve"
+REJECT = "Reject"
+
+
+def usage(examples: Iterable[str]) -> str:
+    lines = [
+        f"*{BOT_NAME}* turns an ask into a reviewed, phased plan. Approvers decide; nothing runs before that.",
+        "",
+        "*Ask for something:*",
+        *(f"• `/ops {e}`" for e in examples),
+        "",
+        "*Also:* `/ops help` · `/ops agents` · `/ops tools` · or mention me: `@OpsPilot fix drift on prod web servers`",
+    ]
+    return "\n".join(lines)
+
+
+def working_on(text: str) -> str:
+    return f":hourglass_flowing_sand: Working on _{_clip(text, 200)}_ …"
+
+
+def cannot_map(reason: str, examples: Iterable[str]) -> str:
+    return f":information_source: {reason}\n\n" + usage(examples)
+
+
+def no_change(message: str) -> str:
+    return f":white_check_mark: {message}"
+
+
+def planning_failed(message: str) -> str:
+    return f":x: {message}"
+
+
+def post_failed(error: str) -> str:
+    hint = " Invite me first: `/invite @OpsPilot`." if error in ("not_in_channel", "channel_not_found") else ""
+    return f":warning: I made the plan but could not post it in this channel ({error}).{hint}"
+
+
+def not_allowed() -> str:
+    return ":no_entry: You are not allowed to approve or reject plans. Ask one of the approvers listed in the OpsPilot config."
+
+
+def already_decided(message: str) -> str:
+    return f":information_source: {message} Nothing changed."
+
+
+def plan_gone() -> str:
+    return ":information_source: That plan no longer exists."
+
+
+def decided_line(decision: str, user_id: str, when: str) -> str:
+    icon = ":white_check_mark:" if decision == "approved" else ":x:"
+    verb = "Approved" if decision == "approved" else "Rejected"
+    return f"{icon} {verb} by <@{user_id}> at {when}"
+
+
+def invalid_plan(errors: list[str]) -> str:
+    shown = "\n".join(f"• {e}" for e in errors[:8])
+    more = f"\n…and {len(errors) - 8} more" if len(errors) > 8 else ""
+    return f":no_entry: *This plan did not pass validation and cannot be approved.* Change the ask or the inventory:\n{shown}{more}"
+
+
+def report_note() -> str:
+    return ":information_source: This is a report: nothing will change, so there is nothing to approve."
+
+
+# -- run updates in the card's thread ------------------------------------------------------
+
+
+def run_started(total_phases: int, total_assets: int) -> str:
+    return f":rocket: Run started: {total_phases} phases, {total_assets} assets. Updates follow in this thread."
+
+
+def phase_started(index: int, total: int, name: str, assets: list[str]) -> str:
+    listed = ", ".join(assets[:5]) + (f" and {len(assets) - 5} more" if len(assets) > 5 else "")
+    noun = "asset" if len(assets) == 1 else "assets"
+    return f":hourglass_flowing_sand: Phase {index + 1}/{total} *{name}* started: {len(assets)} {noun} ({listed})"
+
+
+def phase_completed(index: int, total: int, name: str, changed: int, health: dict[str, float], next_wait: float | None) -> str:
+    measured = " · ".join(f"{k} {v:g}{'ms' if k == 'latency_p99' else '%'}" for k, v in health.items() if k in ("error_rate", "latency_p99"))
+    after = f" · next phase in {format_duration(next_wait)}" if next_wait else ""
+    return f":white_check_mark: Phase {index + 1}/{total} *{name}* completed: {changed} changed · {measured}{after}"
+
+
+def run_finished(state: str, reason: str | None, changed: int, reverted: int, done: int, total: int, seconds: float) -> str:
+    took = format_duration(seconds)
+    if state == "completed":
+        return f":tada: Run completed: {changed} assets changed in {done}/{total} phases, duration {took}."
+    if state == "rolled_back":
+        return f":rotating_light: Run rolled back after {took}: {reason}. {reverted} assets reverted to their previous versions."
+    return f":x: Run failed after {took}: {reason}"
+
+
+def run_status_line(state: str, changed: int, done: int, total: int) -> str:
+    icons = {"completed": ":large_green_circle:", "rolled_back": ":rotating_light:", "failed": ":red_circle:", "executing": ":hourglass_flowing_sand:"}
+    words = {"completed": "Run completed", "rolled_back": "Run rolled back", "failed": "Run failed", "executing": "Running"}
+    return f"{icons.get(state, ':white_circle:')} {words.get(state, state)}: {done}/{total} phases, {changed} assets changed"
+
+
+def fallback_text(title: str, summary: str) -> str:
+    return f"{_strip_emoji(title)}: {_clip(summary, 300)}"
+
+
+def _strip_emoji(text: str) -> str:
+    return text.split(" ", 1)[1] if text.startswith(":") and " " in text else text
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

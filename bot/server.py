@@ -1,0 +1,147 @@
+"""Running OpsPilot: the aiohttp server (``POST /slack/events``, ``GET /health``) in one of three modes.
+
+- ``http``: real Slack delivers signed requests to ``/slack/events``.
+- ``socket``: real Slack over Socket Mode (``SLACK_APP_TOKEN``); the HTTP server still answers ``/health``.
+- ``playground``: no Slack at all; a local workspace emulator shares the server and serves the page at ``/``.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import secrets
+import socket
+from dataclasses import dataclass, field
+from typing import Literal
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncApp
+
+from bot.app import build_app, build_client
+from core.config import Config
+from core.errors import ConfigError
+from core.service import OpsPilot
+
+logger = logging.getLogger(__name__)
+
+Mode = Literal["http", "socket", "playground"]
+PLAYGROUND_WAIT_SCALE = 0.005  # a 30 minute canary wait becomes 9 seconds
+MAX_BODY_BYTES = 1024 * 1024
+
+
+def choose_mode(config: Config, force_playground: bool = False) -> Mode:
+    if force_playground or not config.slack.has_credentials:
+        return "playground"
+    if config.slack.app_token is not None:
+        return "socket"
+    return "http"
+
+
+def free_port(host: str, start: int, attempts: int = 50) -> int:
+    """``start`` if it is free, else the next free port after it."""
+    for port in range(start, start + attempts):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((host, port))
+            except OSError as exc:
+                if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+                    continue
+                raise
+            return port
+    raise ConfigError(f"no free port between {start} and {start + attempts - 1} on {host}")
+
+
+@dataclass
+class Running:
+    mode: Mode
+    service: OpsPilot
+    url: str
+    runner: web.AppRunner
+    bolt: AsyncApp
+    emulator: object | None = None
+    socket_handler: object | None = None
+    state: dict = field(default_factory=dict)
+
+    async def stop(self) -> None:
+        if self.socket_handler is not None:
+            await self.socket_handler.close_async()
+        await self.runner.cleanup()
+        await self.service.close()
+
+
+def slack_routes(app: web.Application, bolt: AsyncApp, state: dict) -> None:
+    async def events(request: web.Request) -> web.Response:
+        bolt_response = await bolt.async_dispatch(await to_bolt_request(request))
+        return await to_aiohttp_response(bolt_response)
+
+    async def health(_: web.Request) -> web.Response:
+        if not state.get("ready"):
+            return web.json_response({"status": "starting"}, status=503)
+        return web.json_response({"status": "ok", **state.get("info", {})})
+
+    app.router.add_post("/slack/events", events)
+    app.router.add_get("/health", health)
+
+
+async def start(config: Config, *, host: str = "127.0.0.1", port: int = 3000, mode: Mode | None = None) -> Running:
+    """Start the service, the Slack front and the HTTP server; returns once ``/health`` says ok."""
+    mode = mode or choose_mode(config)
+    emulator = None
+    if mode == "playground":
+        from bot.playground.emulator import APPROVER_1, APPROVER_2, SlackEmulator
+
+        port = free_port(host, port) if port else 0
+        signing_secret = secrets.token_hex(16)
+        bot_token = "xoxb-playground-" + secrets.token_hex(8)
+        if not config.approvers:
+            config.approvers = [APPROVER_1, APPROVER_2]
+        if config.source is None:
+            config.executor.wait_scale = PLAYGROUND_WAIT_SCALE
+        emulator = SlackEmulator(signing_secret=signing_secret, bot_token=bot_token)
+    else:
+        if config.slack.bot_token is None:
+            raise ConfigError("SLACK_BOT_TOKEN is not set: real Slack needs the bot token (or unset all Slack variables for the playground)")
+        if mode == "http" and config.slack.signing_secret is None:
+            raise ConfigError("SLACK_SIGNING_SECRET is not set: OpsPilot refuses unsigned requests")
+        signing_secret = config.slack.signing_secret.get_secret_value() if config.slack.signing_secret else secrets.token_hex(16)
+        bot_token = config.slack.bot_token.get_secret_value()
+
+    service = await OpsPilot.create(config)
+    try:
+        app = web.Application(client_max_size=MAX_BODY_BYTES)
+        state: dict = {"ready": False}
+        if emulator is not None:
+            emulator.register(app)
+        client = build_client(bot_token, config.slack.api_url)
+        bolt = build_app(service, client, signing_secret)
+        slack_routes(app, bolt, state)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, host, port).start()
+        url = f"http://{host}:{runner.addresses[0][1]}"
+        if emulator is not None:
+            # The emulator shares this server: the bot talks to it over loopback like it would to Slack.
+            emulator.base_url = url
+            emulator.bot_url = f"{url}/slack/events"
+            client.base_url = emulator.api_url
+
+        socket_handler = None
+        if mode == "socket":
+            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+            socket_handler = AsyncSocketModeHandler(bolt, config.slack.app_token.get_secret_value())
+            await socket_handler.connect_async()
+
+        await service.start()
+        state["info"] = {
+            "mode": mode, "planner": service.engine.provider, "database": service.store.database.url.split(":", 1)[0],
+            "approvers": len(config.approvers),
+        }
+        state["ready"] = True
+        logger.info("OpsPilot ready in %s mode on %s", mode, url)
+        return Running(mode, service, url, runner, bolt, emulator, socket_handler, state)
+    except BaseException:
+        await service.close()
+        raise
