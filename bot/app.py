@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 from slack_bolt.async_app import AsyncApp
@@ -11,7 +12,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import messages
 from bot.asks import handle_ask
-from bot.blocks import APPROVE_ACTION, REJECT_ACTION, home_view
+from bot.blocks import APPROVE_ACTION, REASON_ACTION, REASON_BLOCK, REJECT_ACTION, REJECT_VIEW, home_view, reject_modal
 from bot.catalogue import agents_text, tools_text
 from bot.progress import SlackProgress
 from core.intake import normalize_text
@@ -74,30 +75,50 @@ def build_app(service: OpsPilot, client: AsyncWebClient, signing_secret: str) ->
             return
         await handle_ask(service, client, text=text, user_id=user_id, channel_id=channel_id, reply_privately=reply_privately, via="mention")
 
-    async def decide(ack, body, action, client: AsyncWebClient, decision: str) -> None:
-        await ack()
-        user_id = body["user"]["id"]
-        channel_id = (body.get("channel") or {}).get("id") or body.get("container", {}).get("channel_id")
-        outcome = await service.decide(action.get("value", ""), user_id, decision)
-        if outcome.changed:
-            return  # the card is rewritten by SlackProgress on PlanDecided, whatever front decided
+    async def tell(client: AsyncWebClient, channel_id: str | None, user_id: str, status: str, message: str) -> None:
         text = {
             "not_allowed": messages.not_allowed(),
-            "already_decided": messages.already_decided(outcome.message),
-        }.get(outcome.status, messages.plan_gone())
+            "already_decided": messages.already_decided(message),
+        }.get(status, messages.plan_gone())
         if channel_id:
             try:
                 await client.chat_postEphemeral(channel=channel_id, user=user_id, text=text)
             except SlackApiError as exc:
                 logger.warning("could not send ephemeral to %s: %s", user_id, exc.response.get("error"))
 
+    def _where(body: dict) -> tuple[str, str | None]:
+        channel_id = (body.get("channel") or {}).get("id") or body.get("container", {}).get("channel_id")
+        return body["user"]["id"], channel_id
+
     @app.action(APPROVE_ACTION)
     async def on_approve(ack, body, action, client: AsyncWebClient) -> None:
-        await decide(ack, body, action, client, "approved")
+        await ack()
+        user_id, channel_id = _where(body)
+        outcome = await service.decide(action.get("value", ""), user_id, "approved")
+        if not outcome.changed:  # a change rewrites the card through SlackProgress, whatever front decided
+            await tell(client, channel_id, user_id, outcome.status, outcome.message)
 
     @app.action(REJECT_ACTION)
     async def on_reject(ack, body, action, client: AsyncWebClient) -> None:
-        await decide(ack, body, action, client, "rejected")
+        await ack()
+        user_id, channel_id = _where(body)
+        check = await service.may_decide(action.get("value", ""), user_id)
+        if check.status != "allowed":
+            await tell(client, channel_id, user_id, check.status, check.message)
+            return
+        modal = reject_modal(check.plan)
+        modal["private_metadata"] = json.dumps({"plan_id": check.plan.id, "channel_id": channel_id})
+        await client.views_open(trigger_id=body["trigger_id"], view=modal)
+
+    @app.view(REJECT_VIEW)
+    async def on_reject_submitted(ack, body, view, client: AsyncWebClient) -> None:
+        await ack()
+        meta = json.loads(view.get("private_metadata") or "{}")
+        reason = (((view.get("state") or {}).get("values") or {}).get(REASON_BLOCK) or {}).get(REASON_ACTION, {}).get("value")
+        user_id = body["user"]["id"]
+        outcome = await service.decide(meta.get("plan_id", ""), user_id, "rejected", reason=(reason or "").strip() or None)
+        if not outcome.changed:
+            await tell(client, meta.get("channel_id"), user_id, outcome.status, outcome.message)
 
     @app.event("app_home_opened")
     async def on_home(event, client: AsyncWebClient) -> None:

@@ -197,6 +197,33 @@ def _footer(task: Task, plan: Plan) -> str:
     return " · ".join(parts)
 
 
+REJECT_VIEW = "plan_reject_modal"
+REASON_BLOCK = "reason"
+REASON_ACTION = "reason_input"
+
+
+def reject_modal(plan: Plan) -> dict:
+    """Asked before a rejection, so the requester learns why."""
+    return {
+        "type": "modal",
+        "callback_id": REJECT_VIEW,
+        "private_metadata": plan.id,
+        "title": {"type": "plain_text", "text": "Reject plan"},
+        "submit": {"type": "plain_text", "text": "Reject"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            SectionBlock(text=_md(f"*{_clip(plan.payload.summary, 500)}*")).to_dict(),
+            {
+                "type": "input",
+                "block_id": REASON_BLOCK,
+                "optional": True,
+                "label": {"type": "plain_text", "text": "Why? (shown on the card)"},
+                "element": {"type": "plain_text_input", "action_id": REASON_ACTION, "multiline": True, "max_length": 500},
+            },
+        ],
+    }
+
+
 def text_card(text: str) -> list[dict]:
     return [SectionBlock(text=_md(text)).to_dict()]
 

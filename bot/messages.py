@@ -74,10 +74,11 @@ def plan_gone() -> str:
     return ":information_source: That plan no longer exists."
 
 
-def decided_line(decision: str, user_id: str, when: str) -> str:
+def decided_line(decision: str, user_id: str, when: str, reason: str | None = None) -> str:
     icon = ":white_check_mark:" if decision == "approved" else ":x:"
     verb = "Approved" if decision == "approved" else "Rejected"
-    return f"{icon} {verb} by <@{user_id}> at {when}"
+    because = f": _{_clip(reason, 300)}_" if reason else ""
+    return f"{icon} {verb} by <@{user_id}> at {when}{because}"
 
 
 def invalid_plan(errors: list[str]) -> str:

@@ -46,7 +46,8 @@ class SlackProgress:
         runs = await self.service.store.runs_for_plan(plan_id)
         decision = None
         if plan.approval is not None:
-            decision = messages.decided_line(plan.approval.decision, plan.approval.decided_by, _when(plan.approval.decided_at))
+            decision = messages.decided_line(
+                plan.approval.decision, plan.approval.decided_by, _when(plan.approval.decided_at), plan.approval.reason)
         card = plan_card(task, plan, decision_line=decision, run=runs[-1] if runs else None)
         try:
             await self.client.chat_update(channel=ref["channel"], ts=ref["ts"], text=card.text, blocks=card.blocks)

@@ -7,7 +7,7 @@ from typing import Literal
 
 from core.domain import Plan, Run
 
-DecisionStatus = Literal["approved", "rejected", "not_allowed", "already_decided", "not_found"]
+DecisionStatus = Literal["approved", "rejected", "not_allowed", "already_decided", "not_found", "allowed"]
 
 
 class ApproverList:

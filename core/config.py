@@ -57,7 +57,7 @@ class PoliciesConfig(_Section):
     # Production runs may only start inside one of these (UTC), e.g. "sat-sun 00:00-06:00"; empty: any time.
     change_windows: list[str] = Field(default_factory=list)
     max_resource_changes: int = Field(default=20, ge=1)
-    max_step_retries: int = Field(default=3, ge=0)
+    max_step_retries: int = Field(default=5, ge=0)
     opa_timeout_seconds: float = Field(default=10.0, gt=0)
 
     @field_validator("change_windows")

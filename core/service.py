@@ -16,6 +16,7 @@ from typing import Literal
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from core.agents import AgentContext, AgentRegistry, default_agents
+from core.agents.llm_loop import loop_for
 from core.approvals import ApproverList, DecisionOutcome
 from core.config import Config
 from core.domain import Approval, Plan, Task, TaskSpec, Usage
@@ -26,15 +27,18 @@ from core.executor.drivers import build_driver
 from core.executor.health import build_probe
 from core.intake import Ask
 from core.inventory import Inventory
-from core.llm import MetaPromptEngine, OfflinePlanner, SpecRequest
+from core.llm import MetaPromptEngine, SpecRequest, build_language_model
+from core.sources import file_sources
 from core.store import Database, Store
 from core.store.database import scratch_database_url
 from core.tools import ToolContext, ToolRegistry, default_registry
-from core.validation import PlanContext, SchemaCheck, ValidationPipeline
+from core.validation import PlanContext, ValidationPipeline, build_evaluator, build_validator
 
 logger = logging.getLogger(__name__)
 
 OutcomeKind = Literal["plan", "no_change", "invalid", "failed"]
+OPEN_PLAN_STATES = ("draft", "validated", "awaiting_approval")
+AUTO_APPROVER = "opspilot"
 
 
 @dataclass
@@ -90,14 +94,16 @@ class OpsPilot:
     ) -> OpsPilot:
         """Wire everything from config. ``read_only`` (dry runs) never creates or migrates a database."""
         bus = bus or EventBus()
+        evaluator = build_evaluator(config.policies)  # a policy that does not parse stops startup here
         database = Database(scratch_database_url(config.database_url) if read_only else config.database_url)
         if migrate or database.is_scratch:
             await database.upgrade()
         store = Store(database, bus)
         inventory = Inventory(config.inventory.path, store)
         tools = default_registry()
-        tool_context = ToolContext(inventory=inventory, config=config)
-        validator = ValidationPipeline([SchemaCheck()])
+        model = build_language_model(config, store)
+        tool_context = ToolContext(inventory=inventory, config=config, sources=file_sources(config.inventory.data_dir))
+        validator = build_validator(config, store, evaluator)
         scheduler = AsyncIOScheduler(timezone="UTC")
         executor = Executor(
             store, build_driver(config.executor.driver, inventory, config.executor),
@@ -105,7 +111,8 @@ class OpsPilot:
             wait_scale=config.executor.wait_scale,
         )
         service = cls(
-            config, store=store, inventory=inventory, engine=MetaPromptEngine(OfflinePlanner()), agents=default_agents(),
+            config, store=store, inventory=inventory, engine=MetaPromptEngine(model),
+            agents=default_agents(loop_for(model, config.llm.max_agent_steps)),
             tools=tools, validator=validator, executor=executor, scheduler=scheduler, bus=bus, tool_context=tool_context,
         )
         executor.pre_start_check = service.recheck_before_run
@@ -126,7 +133,11 @@ class OpsPilot:
     # -- asks --------------------------------------------------------------------------------
 
     def _request(self, ask: Ask) -> SpecRequest:
-        return SpecRequest(text=ask.text, user_id=ask.user_id, channel_id=ask.channel_id)
+        return SpecRequest(
+            text=ask.text, user_id=ask.user_id, channel_id=ask.channel_id, org_id=self.config.org_id,
+            agents=tuple(a.describe() for a in self.agents.all()),
+            tools=tuple({"name": t.name, "description": t.description, "risk": t.risk} for t in self.tools.all()),
+        )
 
     async def submit(self, ask: Ask) -> AskOutcome:
         """Turn an ask into a plan awaiting approval (or a reason why not). Persists everything."""
@@ -149,7 +160,11 @@ class OpsPilot:
         await self.bus.publish(TaskCreated(task_id=task.id, user_intent=task.user_intent, origin=task.origin))
         await self.store.transition("task", task.id, "parsing", actor=ask.user_id, details={"provider": draft.provider})
         outcome = await self._plan(task, draft.spec, ask.user_id, persist=True)
-        outcome.usage, outcome.note = draft.usage, draft.note
+        outcome.usage, outcome.note = draft.usage + outcome.usage, _notes(draft.note, outcome.note)
+        if outcome.usage != draft.usage:
+            await self.store.update_task(task.id, usage=outcome.usage)
+            if outcome.task is not None:
+                outcome.task.usage = outcome.usage
         return outcome
 
     async def dry_run(self, ask: Ask) -> AskOutcome:
@@ -162,7 +177,7 @@ class OpsPilot:
             return AskOutcome("failed", str(exc), errors=getattr(exc, "errors", []))
         task = Task(id=str(uuid.uuid4()), created_by=ask.user_id, user_intent=ask.text, task_spec=draft.spec)
         outcome = await self._plan(task, draft.spec, ask.user_id, persist=False)
-        outcome.usage, outcome.note = draft.usage, draft.note
+        outcome.usage, outcome.note = draft.usage + outcome.usage, _notes(draft.note, outcome.note)
         return outcome
 
     async def _failed_task(self, ask: Ask, reason: str, errors: list[str]) -> Task:
@@ -175,43 +190,105 @@ class OpsPilot:
     async def _plan(self, task: Task, spec: TaskSpec, actor: str, *, persist: bool) -> AskOutcome:
         try:
             agent = self.agents.for_spec(spec)
-            result = await agent.plan(spec, task.id, AgentContext(self.tools, self.tool_context))
+            result = await agent.plan(
+                spec, task.id, AgentContext(self.tools, self.tool_context, llm=self.agents.loop, org_id=self.config.org_id)
+            )
         except (PlanningError, ToolError) as exc:
             if persist:
-                await self.store.transition("task", task.id, "failed", actor="opspilot", reason=str(exc)[:1000])
+                await self._settle_task(task.id, "failed", reason=str(exc)[:1000])
             return AskOutcome("failed", f"Planning failed: {exc}", task=task, spec=spec)
 
         if result.plan is None:
             if persist:
-                await self.store.transition("task", task.id, "planned", actor="opspilot", details={"message": result.message})
-            return AskOutcome("no_change", result.message, task=task, spec=spec)
+                await self._settle_task(task.id, "planned", details={"message": result.message})
+            return AskOutcome("no_change", result.message, task=task, spec=spec, usage=result.usage, note=result.note)
 
         plan = result.plan
         context = PlanContext(plan=plan, task_spec=spec, requester=actor, fleet=await self.inventory.fleet())
-        plan.validation = await self.validator.validate(context)
+        review = await self.validator.review(context)
+        plan.validation, plan.quality = review.validation, review.quality
+        plan.quality_score = review.quality.total if review.quality else None
         if not persist:
             plan.status.state = "validated" if plan.validation.overall_valid else "draft"
-            return AskOutcome("plan", result.message, task=task, spec=spec, plan=plan)
+            return AskOutcome("plan", result.message, task=task, spec=spec, plan=plan, usage=result.usage, note=result.note)
 
         await self.store.add_plan(plan, "opspilot")
         await self.store.save_plan_review(plan)
+        await self._supersede_older_plans(task.id, plan.id)
         if plan.validation.overall_valid:
-            await self.store.transition("plan", plan.id, "validated", actor="opspilot")
+            await self.store.transition("plan", plan.id, "validated", actor="opspilot", details={"quality": plan.quality_score})
             if not plan.is_report:
                 await self.store.transition("plan", plan.id, "awaiting_approval", actor="opspilot")
         else:
+            await self.store.set_plan_reason(plan.id, ("failed validation: " + "; ".join(plan.validation.errors))[:1000])
             await self.store.append_audit(
                 "plan", plan.id, "plan.validation_failed", "opspilot", {"errors": plan.validation.errors[:50]}
             )
-        await self.store.transition(
-            "task", task.id, "planned", actor="opspilot", details={"plan_id": plan.id, "tools": [c.name for c in result.tool_calls]}
+        await self._settle_task(
+            task.id, "planned", details={"plan_id": plan.id, "tools": [c.name for c in result.tool_calls]}
         )
         plan = await self.store.get_plan(plan.id)
         task = await self.store.get_task(task.id)
-        await self.bus.publish(PlanProposed(task_id=task.id, plan_id=plan.id, requires_approval=plan.state == "awaiting_approval"))
-        return AskOutcome("plan", result.message, task=task, spec=spec, plan=plan)
+        auto_approve = plan.state == "awaiting_approval" and plan.quality is not None and not plan.quality.requires_approval
+        await self.bus.publish(PlanProposed(
+            task_id=task.id, plan_id=plan.id, requires_approval=plan.state == "awaiting_approval" and not auto_approve,
+        ))
+        if auto_approve:
+            await self._auto_approve(plan)
+            plan = await self.store.get_plan(plan.id)
+        return AskOutcome("plan", result.message, task=task, spec=spec, plan=plan, usage=result.usage, note=result.note)
+
+    async def replan(self, task_id: str, actor: str) -> AskOutcome:
+        """Plan a task again (inventory or policies changed); the new plan supersedes the task's open plans."""
+        task = await self.store.get_task(task_id)
+        if task.task_spec is None:
+            return AskOutcome("failed", "This task was never understood, so there is nothing to plan again; ask anew.", task=task)
+        await self.store.append_audit("task", task.id, "task.replan_requested", actor)
+        return await self._plan(task, task.task_spec, actor, persist=True)
+
+    async def _supersede_older_plans(self, task_id: str, newest_plan_id: str) -> None:
+        for older in await self.store.plans_for_task(task_id):
+            if older.id != newest_plan_id and older.state in OPEN_PLAN_STATES:
+                try:
+                    await self.store.transition(
+                        "plan", older.id, "superseded", actor="opspilot", reason=f"superseded by plan {newest_plan_id}",
+                        details={"superseded_by": newest_plan_id}, expect=OPEN_PLAN_STATES,
+                    )
+                except IllegalTransition:
+                    logger.info("plan %s was decided meanwhile; not superseded", older.id)
+
+    async def _settle_task(self, task_id: str, target: str, *, reason: str | None = None, details: dict | None = None) -> None:
+        """A first planning settles the task; a replan only leaves a trace on a task already settled."""
+        if (await self.store.get_task(task_id)).status.state == "parsing":
+            await self.store.transition("task", task_id, target, actor="opspilot", reason=reason, details=details)
+        else:
+            await self.store.append_audit("task", task_id, f"task.replanned.{target}", "opspilot", {**(details or {}), "reason": reason})
+
+    async def _auto_approve(self, plan: Plan) -> None:
+        """Only when a team opted in (approval.auto_approve_high_quality) and the score is high enough."""
+        reason = f"auto-approved: quality {plan.quality_score}/100 (approval.auto_approve_high_quality is on)"
+        approval = Approval(decision="approved", decided_by=AUTO_APPROVER, reason=reason)
+        await self.store.transition(
+            "plan", plan.id, "approved", actor=AUTO_APPROVER, reason=reason, expect=("awaiting_approval",),
+            changes={"approval": approval.to_document()},
+        )
+        approved = await self.store.get_plan(plan.id)
+        await self.bus.publish(PlanDecided(task_id=plan.task_id, plan_id=plan.id, decision="approved", actor=AUTO_APPROVER))
+        await self.executor.start(approved, AUTO_APPROVER)
 
     # -- decisions ---------------------------------------------------------------------------
+
+    async def may_decide(self, plan_id: str, actor: str) -> DecisionOutcome:
+        """Whether ``actor`` could decide on the plan now (status "allowed"); changes nothing."""
+        try:
+            plan = await self.store.get_plan(plan_id)
+        except NotFound:
+            return DecisionOutcome("not_found", "That plan no longer exists.")
+        if not self.approvers.may_decide(actor):
+            return DecisionOutcome("not_allowed", "You are not allowed to approve or reject plans.", plan)
+        if plan.state != "awaiting_approval":
+            return DecisionOutcome("already_decided", _already(plan), plan)
+        return DecisionOutcome("allowed", "", plan)
 
     async def decide(self, plan_id: str, actor: str, decision: Literal["approved", "rejected"], reason: str | None = None) -> DecisionOutcome:
         try:
@@ -238,8 +315,12 @@ class OpsPilot:
     async def recheck_before_run(self, plan: Plan) -> list[str]:
         """Policies or inventory may have changed since approval: validate once more before starting."""
         task = await self.store.get_task(plan.task_id)
-        context = PlanContext(plan=plan, task_spec=task.task_spec, requester=task.created_by, fleet=await self.inventory.fleet())
+        context = PlanContext(
+            plan=plan, task_spec=task.task_spec, requester=task.created_by, fleet=await self.inventory.fleet(), stage="run",
+        )
         validation = await self.validator.validate(context)
+        if not validation.overall_valid:
+            await self.store.append_audit("plan", plan.id, "plan.revalidation_failed", "opspilot", {"errors": validation.errors[:50]})
         return [] if validation.overall_valid else validation.errors
 
     # -- lookups -----------------------------------------------------------------------------
@@ -249,6 +330,10 @@ class OpsPilot:
 
     async def get_task(self, task_id: str) -> Task:
         return await self.store.get_task(task_id)
+
+
+def _notes(*notes: str | None) -> str | None:
+    return " ".join(n for n in notes if n) or None
 
 
 def _already(plan: Plan) -> str:

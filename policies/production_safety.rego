@@ -8,7 +8,7 @@ production if input.environment in {"production", "all"}
 
 phases := object.get(input.plan, ["payload", "phases"], [])
 
-changes := object.get(input.plan, ["payload", "changes"], [])
+affected := object.get(input.plan, ["payload", "affected_assets"], [])
 
 report_only if input.plan.payload.report_only == true
 
@@ -25,8 +25,8 @@ deny contains msg if {
 	production
 	not report_only
 	count(phases) == 0
-	count(changes) > 0
-	msg := sprintf("The plan changes %d asset(s) in production without phases; roll out in phases, a small canary first.", [count(changes)])
+	count(affected) > 0
+	msg := sprintf("The plan changes %d production asset(s) without phases; roll out in phases, a small canary first.", [count(affected)])
 }
 
 deny contains msg if {

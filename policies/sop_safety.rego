@@ -4,11 +4,14 @@ package opspilot.sop_safety
 
 steps := object.get(input.plan, ["payload", "steps"], [])
 
-max_retries := object.get(input, ["config", "max_step_retries"], 3)
+max_retries := object.get(input, ["config", "max_step_retries"], 5)
 
 # What makes a command destructive, by the name shown in the message.
 destructive := {
-	"rm -r": `(^|[\s;&|(])rm\s+(-[a-zA-Z]*[rR]|--recursive)`,
+	"rm -r": `(^|[\s;&|(])rm\s+(-[a-zA-Z]*[rRf]|--recursive|--force)`,
+	"find -delete": `\bfind\b.*\s-delete\b`,
+	"kill": `\b(kill|killall|pkill)\b`,
+	"revoke": `(?i)\brevoke\b`,
 	"DROP": `(?i)\bdrop\s+(table|database|schema|index)\b`,
 	"TRUNCATE": `(?i)\btruncate\s+`,
 	"DELETE without WHERE": `(?i)\bdelete\s+from\s+[\w."]+\s*(;|$)`,

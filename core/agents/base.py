@@ -1,22 +1,37 @@
+"""Agents: each turns a TaskSpec into a Plan (or a report, or a message) by calling registry tools.
+
+An agent's ``draft`` is deterministic: tools decide scope, phases and changes. When a language model
+is configured, ``plan`` hands the draft to an :class:`~core.agents.llm_loop.LLMAgentLoop` that may
+investigate further with the agent's read/plan tools and rewrite the summary, findings and risk
+assessment; it never changes what the plan touches.
+"""
+
 from __future__ import annotations
 
+import logging
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from core.domain import Plan, PlanPayload, TaskSpec
+from core.domain import Plan, PlanPayload, TaskSpec, Usage
 from core.errors import PlanningError
 from core.tools import ToolCall, ToolContext, ToolRegistry
+
+if TYPE_CHECKING:
+    from core.agents.llm_loop import LLMAgentLoop
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
 class AgentContext:
     tools: ToolRegistry
     tool_context: ToolContext
-    llm: Any = None
+    llm: LLMAgentLoop | None = None
     trace: list[ToolCall] = field(default_factory=list)
+    org_id: str = "default"
 
     async def call(self, name: str, **arguments: Any) -> dict[str, Any]:
         return await self.tools.call(name, arguments, self.tool_context, trace=self.trace)
@@ -29,6 +44,8 @@ class AgentResult:
     plan: Plan | None
     message: str
     tool_calls: list[ToolCall] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+    note: str | None = None
 
 
 class Agent(ABC):
@@ -39,8 +56,19 @@ class Agent(ABC):
     plan_type: ClassVar[str]
     tools: ClassVar[tuple[str, ...]]
 
+    async def plan(self, spec: TaskSpec, task_id: str, ctx: AgentContext) -> AgentResult:
+        result = await self.draft(spec, task_id, ctx)
+        if ctx.llm is not None and result.plan is not None:
+            result = await ctx.llm.review(self, spec, result, ctx)
+        return result
+
     @abstractmethod
-    async def plan(self, spec: TaskSpec, task_id: str, ctx: AgentContext) -> AgentResult: ...
+    async def draft(self, spec: TaskSpec, task_id: str, ctx: AgentContext) -> AgentResult:
+        """The deterministic plan from tools alone; ``plan`` adds the model's review when one is configured."""
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "title": self.title, "description": self.description, "task_types": list(self.task_types),
+                "tools": list(self.tools)}
 
     def new_plan(self, spec: TaskSpec, task_id: str, payload: dict[str, Any]) -> Plan:
         return Plan(
@@ -50,7 +78,10 @@ class Agent(ABC):
 
 
 class AgentRegistry:
-    def __init__(self, agents: Iterable[Agent]) -> None:
+    """The agents by name, and the LLM loop (if any) that reviews their drafts."""
+
+    def __init__(self, agents: Iterable[Agent], loop: LLMAgentLoop | None = None) -> None:
+        self.loop = loop
         self._by_name: dict[str, Agent] = {}
         for agent in agents:
             if agent.name in self._by_name:

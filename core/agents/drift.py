@@ -1,17 +1,10 @@
 from __future__ import annotations
 
 from core.agents.base import Agent, AgentContext, AgentResult
+from core.agents.common import describe_scope
 from core.domain import TaskSpec
 
-
-def describe_scope(spec: TaskSpec) -> str:
-    scope = spec.context.scope
-    words = [spec.environment if spec.environment != "all" else "all environments"]
-    if scope.roles:
-        words.append("/".join(scope.roles))
-    where = [*scope.platforms, *scope.regions]
-    text = " ".join(words)
-    return f"{text} ({', '.join(where)})" if where else text
+__all__ = ["DriftAgent", "describe_scope"]
 
 
 class DriftAgent(Agent):
@@ -22,7 +15,7 @@ class DriftAgent(Agent):
     plan_type = "drift_plan"
     tools = ("query_assets", "compare_versions", "generate_patch_plan")
 
-    async def plan(self, spec: TaskSpec, task_id: str, ctx: AgentContext) -> AgentResult:
+    async def draft(self, spec: TaskSpec, task_id: str, ctx: AgentContext) -> AgentResult:
         scope = spec.context.scope
         found = await ctx.call(
             "query_assets", environment=spec.environment, roles=scope.roles, platforms=scope.platforms,

@@ -17,6 +17,7 @@ class SpecRequest:
     default_environment: str | None = None
     agents: tuple[dict[str, Any], ...] = ()
     tools: tuple[dict[str, Any], ...] = ()
+    org_id: str = "default"
 
 
 @dataclass

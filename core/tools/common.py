@@ -65,3 +65,13 @@ async def facts_resolver(ctx: ToolContext) -> Any:
         return {**defaults.get("all", {}), **defaults.get(asset.role, {}), **overrides.get(asset.id, {})}
 
     return facts
+
+
+def compact_duration(seconds: float) -> str:
+    """A duration in the plan format (``"25m"``, ``"90s"``, ``"2h"``), rounded up to the unit used."""
+    whole = int(-(-seconds // 1))
+    if whole % 3600 == 0 and whole:
+        return f"{whole // 3600}h"
+    if whole % 60 == 0:
+        return f"{whole // 60}m"
+    return f"{whole}s"

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from core.errors import ToolError
-from core.timeutil import format_duration, parse_duration
+from core.timeutil import parse_duration
 from core.tools.base import ToolContext, tool
-from core.tools.common import STRINGS, TEXT, array_of, inputs, outputs, source
+from core.tools.common import STRINGS, TEXT, array_of, compact_duration, inputs, outputs, source
 
 _SERVICE = {"type": "object", "required": ["name", "rto", "deployments"]}
 _OUTCOME = {
@@ -74,7 +74,7 @@ async def simulate_failover(args: dict[str, Any], ctx: ToolContext) -> dict[str,
         recovery = parse_duration(target.get("failover_time", "0s"))
         outcome = {
             "service": service["name"], "outcome": "failover", "rto": service["rto"], "target_region": target["region"],
-            "estimated_recovery": format_duration(recovery), "meets_rto": recovery <= parse_duration(service["rto"]),
+            "estimated_recovery": compact_duration(recovery), "meets_rto": recovery <= parse_duration(service["rto"]),
             "lost_assets": lost_assets,
         }
         if target["mode"] == "standby":

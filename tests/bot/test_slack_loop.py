@@ -123,15 +123,27 @@ async def test_whole_loop_refused_click_approval_run_and_double_click(world) -> 
     assert timeline.consistent
 
 
-async def test_reject_rewrites_the_card_and_starts_nothing(world) -> None:
+async def test_reject_asks_for_a_reason_rewrites_the_card_and_starts_nothing(world) -> None:
     emu, service = world.emulator, world.service
     await emu.send_slash_command(REQUESTER, OPS_CHANNEL, "/ops", ASK)
     card = await wait_for_card(world)
     plan_id = buttons(card)[0]["value"]
+
+    await emu.click_button(OUTSIDER, OPS_CHANNEL, card.ts, "plan_reject")
+    await emu.wait_for(lambda: next((m for m in emu.ephemerals(OUTSIDER) if "not allowed" in m.text), None))
+    assert emu.open_modal(OUTSIDER) is None
+
     await emu.click_button(APPROVER_2, OPS_CHANNEL, card.ts, "plan_reject")
+    modal = await emu.wait_for(lambda: emu.open_modal(APPROVER_2))
+    assert modal["title"]["text"] == "Reject plan"
+    assert (await service.get_plan(plan_id)).state == "awaiting_approval", "opening the modal decides nothing"
+    await emu.submit_view(APPROVER_2, modal["id"], {"reason_input": "wait for the freeze to end"})
+
     decided = await emu.wait_for(lambda: (m := emu.find_message(OPS_CHANNEL, card.ts)) and not buttons(m) and m)
     assert f"Rejected by <@{APPROVER_2}>" in block_text(decided)
-    assert (await service.get_plan(plan_id)).state == "rejected"
+    assert "wait for the freeze to end" in block_text(decided)
+    plan = await service.get_plan(plan_id)
+    assert plan.state == "rejected" and plan.approval.reason == "wait for the freeze to end"
     assert await service.store.runs_for_plan(plan_id) == []
 
 
