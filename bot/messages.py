@@ -99,12 +99,16 @@ def run_started(total_phases: int, total_assets: int) -> str:
 
 
 def phase_started(index: int, total: int, name: str, assets: list[str]) -> str:
+    if not assets:
+        return f":hourglass_flowing_sand: Step {index + 1}/{total} *{name}* started"
     listed = ", ".join(assets[:5]) + (f" and {len(assets) - 5} more" if len(assets) > 5 else "")
     noun = "asset" if len(assets) == 1 else "assets"
     return f":hourglass_flowing_sand: Phase {index + 1}/{total} *{name}* started: {len(assets)} {noun} ({listed})"
 
 
 def phase_completed(index: int, total: int, name: str, changed: int, health: dict[str, float], next_wait: float | None) -> str:
+    if not changed and not health:
+        return f":white_check_mark: Step {index + 1}/{total} *{name}* done"
     measured = " · ".join(f"{k} {v:g}{'ms' if k == 'latency_p99' else '%'}" for k, v in health.items() if k in ("error_rate", "latency_p99"))
     after = f" · next phase in {format_duration(next_wait)}" if next_wait else ""
     return f":white_check_mark: Phase {index + 1}/{total} *{name}* completed: {changed} changed · {measured}{after}"

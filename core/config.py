@@ -44,7 +44,7 @@ class ExecutorConfig(_Section):
 
 class LLMConfig(_Section):
     provider: Literal["auto", "anthropic", "offline"] = "auto"
-    model: str = "claude-sonnet-4-5"
+    model: str = "claude-sonnet-4-6"
     max_output_tokens: int = Field(default=2048, ge=64, le=64000)
     tokens_per_minute: int = Field(default=50000, ge=0)
     max_agent_steps: int = Field(default=6, ge=1, le=50)

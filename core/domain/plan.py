@@ -56,6 +56,7 @@ class Step(Document):
     retries: int | None = None
     timeout: str | None = None
     depends_on: list[str] | None = None
+    when: Literal["always", "on_failure"] | None = None
 
 
 class Finding(Document):

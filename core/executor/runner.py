@@ -62,8 +62,8 @@ class Executor:
         """Create a queued run for an approved plan and schedule its first phase now."""
         run = Run(
             id=str(uuid.uuid4()), plan_id=plan.id, environment=plan.environment or "all",
-            progress=RunProgress(total_phases=len(plan.payload.phases)),
-            phases=[PhaseResult(name=p.name, assets=[AssetResult(asset_id=a) for a in p.assets]) for p in plan.payload.phases],
+            progress=RunProgress(total_phases=len(execution_phases(plan))),
+            phases=[PhaseResult(name=p.name, assets=[AssetResult(asset_id=a) for a in p.assets]) for p in execution_phases(plan)],
         )
         await self.store.add_run(run, actor)
         self._schedule(run.id, 0, 0.0)
@@ -120,8 +120,8 @@ class Executor:
             logger.info("run %s is %s; phase %d not started", run_id, run.state, index)
             return run.state != "paused"
 
-        phase = plan.payload.phases[index]
-        total = len(plan.payload.phases)
+        phase = execution_phases(plan)[index]
+        total = len(execution_phases(plan))
         result = run.phases[index]
         result.status, result.started_at = "running", utcnow()
         run.progress.current_phase = index
@@ -130,6 +130,15 @@ class Executor:
             task_id=plan.task_id, plan_id=plan.id, run_id=run.id, index=index, name=phase.name,
             total_phases=total, assets=tuple(phase.assets),
         ))
+
+        if not plan.payload.phases and plan.payload.steps:
+            step = _forward_steps(plan)[index]
+            try:
+                outcome = await self.driver.run_step(step, run.id)
+            except ExecutionError as exc:
+                await self._roll_back(run, plan, f"step {step.name}: {exc}")
+                return True
+            result.health = {"step": outcome}
 
         changes = {c.asset_id: c for c in plan.payload.changes}
         for asset_result in result.assets:
@@ -146,8 +155,8 @@ class Executor:
             run.metrics.assets_changed += 1
         await self.store.save_run_progress(run)
 
-        metrics = await self._measure(phase, [a.asset_id for a in result.assets])
-        result.health = metrics
+        metrics = await self._measure(phase, [a.asset_id for a in result.assets]) if result.assets else {}
+        result.health = {**(result.health or {}), **metrics}
         run.metrics.error_rate = max(run.metrics.error_rate, metrics.get("error_rate", 0.0))
         problem = self._health_problem(phase, metrics)
         if problem:
@@ -182,7 +191,7 @@ class Executor:
         await self.store.save_run_progress(run)
         await self.store.transition("run", run.id, "executing", actor=SYSTEM_ACTOR)
         await self.bus.publish(RunStarted(
-            task_id=plan.task_id, plan_id=plan.id, run_id=run.id, total_phases=len(plan.payload.phases),
+            task_id=plan.task_id, plan_id=plan.id, run_id=run.id, total_phases=len(execution_phases(plan)),
             total_assets=len(plan.payload.affected_assets),
         ))
         return True
@@ -227,6 +236,12 @@ class Executor:
                 reverted += 1
             if touched or phase_result.status == "running":
                 phase_result.status = "rolled_back"
+        if not plan.payload.phases:
+            for step in (s for s in plan.payload.steps if s.when == "on_failure"):
+                try:
+                    await self.driver.run_step(step, run.id)
+                except ExecutionError as exc:
+                    reason += f"; rollback step {step.name} failed too: {exc}"
         run.completed_at = utcnow()
         run.metrics.duration_seconds = _elapsed(run)
         await self.store.save_run_progress(run)
@@ -258,9 +273,20 @@ class Executor:
         await self.bus.publish(RunFinished(
             task_id=plan.task_id, plan_id=plan.id, run_id=run.id, state=state, reason=reason,
             assets_changed=run.metrics.assets_changed, assets_rolled_back=reverted,
-            phases_completed=run.progress.phases_completed, total_phases=len(plan.payload.phases),
+            phases_completed=run.progress.phases_completed, total_phases=len(execution_phases(plan)),
             duration_seconds=_elapsed(run),
         ))
+
+
+def execution_phases(plan: Plan) -> list[Phase]:
+    """The phases to run: the plan's own, or one per step for step-only plans (SOP, DR drill, adapter)."""
+    if plan.payload.phases:
+        return plan.payload.phases
+    return [Phase(name=step.name, assets=[]) for step in _forward_steps(plan)]
+
+
+def _forward_steps(plan: Plan) -> list:
+    return [s for s in plan.payload.steps if s.when != "on_failure"]
 
 
 def _elapsed(run: Run) -> float:

@@ -126,8 +126,8 @@ RULES: list[Rule] = [
     ),
     Rule(
         task_type="image_management", agent="image_agent", tools=("validate", "query_assets", "build_image", "promote"),
-        matches=lambda t: words.has_any(t, "golden image", "new image", "base image", "bake", "build an image", "build a new", "promote image")
-        or (words.has_any(t, "build", "promote", "rebuild") and bool(phrases.image(t).get("image"))),
+        matches=lambda t: words.has_any(t, "golden image", "new image", "base image", "build an image", "image build", "promote image")
+        or (words.has_any(t, "build", "bake", "promote", "rebuild") and bool(phrases.image(t).get("image"))),
         goal=lambda env, scope, p: f"Build, validate and promote a new {_label(p, 'image', 'golden')} image to {_where(env)}",
         example="build a new golden image for ubuntu-base", default_environment="staging", parameters=phrases.image,
         scoped=False, rollout=False,

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,8 @@ class FileSource(DataSource):
         self._mtime: float | None = None
 
     async def document(self) -> dict[str, Any]:
-        return await asyncio.to_thread(self._load)
+        # Small files, re-read only when they change: reading inline is cheaper than a thread hop.
+        return self._load()
 
     def _load(self) -> dict[str, Any]:
         try:

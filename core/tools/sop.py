@@ -55,6 +55,7 @@ async def generate_sop(args: dict[str, Any], ctx: ToolContext) -> dict[str, Any]
         step.setdefault("retries", 0)
         if raw.get("rollback"):
             step["description"] = (step.get("description", "") + " (only if a step fails)").strip()
+            step["when"] = "on_failure"
         elif previous:
             step["depends_on"] = [previous]
         if not raw.get("rollback"):

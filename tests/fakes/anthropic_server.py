@@ -28,7 +28,7 @@ _ids = itertools.count(1)
 
 
 def message(content: list[dict[str, Any]], stop_reason: str, *, input_tokens: int = 120, output_tokens: int = 40,
-            cache_read: int = 0, cache_write: int = 0, model: str = "claude-sonnet-4-5") -> Reply:
+            cache_read: int = 0, cache_write: int = 0, model: str = "claude-sonnet-4-6") -> Reply:
     return Reply(200, {
         "id": f"msg_fake{next(_ids):04d}", "type": "message", "role": "assistant", "model": model, "content": content,
         "stop_reason": stop_reason, "stop_sequence": None,

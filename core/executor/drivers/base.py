@@ -3,7 +3,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
-from core.domain import Change
+from core.domain import Change, Step
 
 
 @dataclass(frozen=True)
@@ -23,3 +23,7 @@ class Driver(ABC):
 
     @abstractmethod
     async def revert(self, change: Change, applied: AppliedChange, run_id: str) -> None: ...
+
+    @abstractmethod
+    async def run_step(self, step: Step, run_id: str) -> str:
+        """Carry out one step of a step-only plan (SOP, DR drill); returns what happened."""

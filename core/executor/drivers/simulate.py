@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import asyncio
 
-from core.domain import Change
+from core.domain import Change, Step
 from core.errors import ExecutionError
 from core.executor.drivers.base import AppliedChange, Driver
 
@@ -34,3 +34,7 @@ class SimulateDriver(Driver):
             fleet = await self.inventory.fleet()
             asset = fleet.by_id()[change.asset_id]
             await self.inventory.record_version(asset.id, change.image or asset.image, applied.previous, run_id)
+
+    async def run_step(self, step: Step, run_id: str) -> str:
+        await asyncio.sleep(0)
+        return f"simulated: {step.command or step.name}"

@@ -7,6 +7,7 @@ import pytest
 from pydantic import SecretStr
 
 from core.config import Config
+from core.service import OpsPilot
 from core.llm import AnthropicModel, ClaudeChat
 from core.llm.budget import TokenBudget
 from tests.fakes.anthropic_server import FakeAnthropic
@@ -24,15 +25,27 @@ def client_for(fake: FakeAnthropic, max_retries: int = 0) -> anthropic.AsyncAnth
 
 @pytest.fixture
 def model(fake: FakeAnthropic) -> AnthropicModel:
-    return AnthropicModel(ClaudeChat(client_for(fake), "claude-sonnet-4-5", 1024))
+    return AnthropicModel(ClaudeChat(client_for(fake), "claude-sonnet-4-6", 1024))
 
 
 def budgeted(fake: FakeAnthropic, store: object, tokens_per_minute: int) -> AnthropicModel:
-    return AnthropicModel(ClaudeChat(client_for(fake), "claude-sonnet-4-5", 1024, TokenBudget(store, tokens_per_minute)))
+    return AnthropicModel(ClaudeChat(client_for(fake), "claude-sonnet-4-6", 1024, TokenBudget(store, tokens_per_minute)))
 
 
 @pytest.fixture
 def anthropic_config(config: Config, fake: FakeAnthropic) -> Config:
     config.anthropic_api_key = SecretStr("sk-ant-test")
     config.anthropic_base_url = fake.url
+    config.llm.model = "claude-sonnet-4-6"
     return config
+
+
+@pytest.fixture
+async def claude_service(anthropic_config: Config) -> AsyncIterator[OpsPilot]:
+    """The whole service planning with Claude, i.e. with the loopback fake."""
+    service = await OpsPilot.create(anthropic_config)
+    await service.start()
+    try:
+        yield service
+    finally:
+        await service.close()

@@ -24,11 +24,11 @@ def client_for(fake: FakeAnthropic, max_retries: int = 0) -> anthropic.AsyncAnth
 
 @pytest.fixture
 def model(fake: FakeAnthropic) -> AnthropicModel:
-    return AnthropicModel(ClaudeChat(client_for(fake), "claude-sonnet-4-5", 1024))
+    return AnthropicModel(ClaudeChat(client_for(fake), "claude-sonnet-4-6", 1024))
 
 
 def budgeted(fake: FakeAnthropic, store: object, tokens_per_minute: int) -> AnthropicModel:
-    return AnthropicModel(ClaudeChat(client_for(fake), "claude-sonnet-4-5", 1024, TokenBudget(store, tokens_per_minute)))
+    return AnthropicModel(ClaudeChat(client_for(fake), "claude-sonnet-4-6", 1024, TokenBudget(store, tokens_per_minute)))
 
 
 @pytest.fixture

@@ -39,7 +39,7 @@ async def planner(request: pytest.FixtureRequest) -> AsyncIterator[LanguageModel
         yield OfflinePlanner()
         return
     async with FakeAnthropic(responder=model_brain) as server:
-        yield AnthropicModel(ClaudeChat(client_for(server), "claude-sonnet-4-5", 1024))
+        yield AnthropicModel(ClaudeChat(client_for(server), "claude-sonnet-4-6", 1024))
 
 
 @pytest.mark.parametrize("ask", EXAMPLE_ASKS)
@@ -62,4 +62,4 @@ async def test_usage_is_zero_offline_and_counted_with_a_cost_on_anthropic(planne
     else:
         assert (draft.usage.input_tokens, draft.usage.output_tokens, draft.usage.cache_read_tokens) == (900, 180, 1500)
         assert draft.usage.cost_usd == pytest.approx((900 * 3 + 180 * 15 + 1500 * 0.3) / 1e6)
-        assert draft.usage.model == "claude-sonnet-4-5"
+        assert draft.usage.model == "claude-sonnet-4-6"
