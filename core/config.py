@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from core.errors import ConfigError
 from core.paths import POLICIES_DIR, SAMPLE_DATA_DIR
@@ -76,6 +76,64 @@ class ApprovalConfig(_Section):
     auto_approve_min_score: int = Field(default=80, ge=0, le=100)
 
 
+EmailTrigger = Literal["rolled_back", "failed", "completed", "approval_required", "rejected"]
+
+
+class EmailNotificationsConfig(_Section):
+    enabled: bool = False
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    starttls: bool = True
+    username: str | None = None  # the password comes from SMTP_PASSWORD
+    from_address: str | None = None
+    to: list[str] = Field(default_factory=list)
+    on: list[EmailTrigger] = Field(default_factory=lambda: ["rolled_back", "failed"])
+    timeout_seconds: float = Field(default=30.0, gt=0)
+    max_attempts: int = Field(default=3, ge=1, le=10)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _file_shape(cls, data: object) -> object:
+        from core.notify.settings import email_section_from_file  # reads a bare YAML `on:`, refuses a password
+
+        return email_section_from_file(data)
+
+    @model_validator(mode="after")
+    def _complete_when_enabled(self) -> EmailNotificationsConfig:
+        from core.notify.settings import check_email_settings  # late: the rules live with the notifiers
+
+        check_email_settings(self)
+        return self
+
+
+class WebhookNotificationsConfig(_Section):
+    enabled: bool = False
+    url: str | None = None  # the signing secret comes from OPSPILOT_WEBHOOK_SECRET
+    events: list[str] | None = None  # topics to send; None: every task, plan and run event
+    timeout_seconds: float = Field(default=10.0, gt=0)
+    max_attempts: int = Field(default=5, ge=1, le=20)
+    backoff_seconds: float = Field(default=1.0, ge=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _file_shape(cls, data: object) -> object:
+        from core.notify.settings import webhook_section_from_file  # refuses a secret in the file
+
+        return webhook_section_from_file(data)
+
+    @model_validator(mode="after")
+    def _complete_when_enabled(self) -> WebhookNotificationsConfig:
+        from core.notify.settings import check_webhook_settings
+
+        check_webhook_settings(self)
+        return self
+
+
+class NotificationsConfig(_Section):
+    email: EmailNotificationsConfig = Field(default_factory=EmailNotificationsConfig)
+    webhook: WebhookNotificationsConfig = Field(default_factory=WebhookNotificationsConfig)
+
+
 class SlackSecrets(BaseModel):
     bot_token: SecretStr | None = None
     signing_secret: SecretStr | None = None
@@ -96,12 +154,15 @@ class Config(BaseModel):
     llm: LLMConfig = Field(default_factory=LLMConfig)
     policies: PoliciesConfig = Field(default_factory=PoliciesConfig)
     approval: ApprovalConfig = Field(default_factory=ApprovalConfig)
+    notifications: NotificationsConfig = Field(default_factory=NotificationsConfig)
     org_id: str = "default"
     # From the environment only.
     database_url: str = DEFAULT_DATABASE_URL
     slack: SlackSecrets = Field(default_factory=SlackSecrets)
     anthropic_api_key: SecretStr | None = None
     anthropic_base_url: str | None = None
+    smtp_password: SecretStr | None = None
+    webhook_secret: SecretStr | None = None
     source: Path | None = None
 
     @field_validator("approvers")
@@ -113,7 +174,7 @@ class Config(BaseModel):
         return [u.strip() for u in value]
 
 
-_FILE_KEYS = {"approvers", "inventory", "executor", "llm", "policies", "approval", "org_id"}
+_FILE_KEYS = {"approvers", "inventory", "executor", "llm", "policies", "approval", "notifications", "org_id"}
 
 
 def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None) -> Config:
@@ -154,6 +215,8 @@ def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, st
         slack=slack,
         anthropic_api_key=env.get("ANTHROPIC_API_KEY") or None,
         anthropic_base_url=env.get("ANTHROPIC_BASE_URL") or None,
+        smtp_password=env.get("SMTP_PASSWORD") or None,
+        webhook_secret=env.get("OPSPILOT_WEBHOOK_SECRET") or None,
         source=source,
     )
     if env.get("OPA_URL"):

@@ -28,6 +28,7 @@ from core.executor.health import build_probe
 from core.intake import Ask
 from core.inventory import Inventory
 from core.llm import MetaPromptEngine, SpecRequest, build_language_model
+from core.notify import NotificationHub, attach_notifiers
 from core.sources import file_sources
 from core.store import Database, Store
 from core.store.database import scratch_database_url
@@ -85,6 +86,7 @@ class OpsPilot:
         self.bus = bus
         self.tool_context = tool_context
         self.approvers = ApproverList(config.approvers)
+        self.notifications: NotificationHub | None = None
 
     # -- wiring ------------------------------------------------------------------------------
 
@@ -116,6 +118,7 @@ class OpsPilot:
             tools=tools, validator=validator, executor=executor, scheduler=scheduler, bus=bus, tool_context=tool_context,
         )
         executor.pre_start_check = service.recheck_before_run
+        service.notifications = None if read_only else attach_notifiers(config, bus, store)
         return service
 
     async def start(self) -> None:
@@ -128,6 +131,8 @@ class OpsPilot:
     async def close(self) -> None:
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+        if self.notifications is not None:
+            await self.notifications.close()  # before the database goes: failures are audited
         await self.store.database.dispose()
 
     # -- asks --------------------------------------------------------------------------------

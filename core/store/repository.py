@@ -404,17 +404,20 @@ class Store:
             rows = (await conn.execute(query)).mappings().all()
         return [self._row_to_plan(r) for r in rows]
 
-    async def decision_counts(self, agent: str | None, plan_type: str) -> dict[str, int]:
-        """How many plans of ``agent`` and ``plan_type`` people approved and rejected."""
-        query = (
-            select(tables.plans.c.state, func.count())
-            .where(tables.plans.c.type == plan_type, tables.plans.c.state.in_(["approved", "rejected"]))
-            .group_by(tables.plans.c.state)
+    async def decision_counts(self, agent: str | None, plan_type: str, *, exclude_decided_by: str | None = None) -> dict[str, int]:
+        """How many plans of ``agent`` and ``plan_type`` were approved and rejected (not counting ``exclude_decided_by``)."""
+        query = select(tables.plans.c.state, tables.plans.c.approval).where(
+            tables.plans.c.type == plan_type, tables.plans.c.state.in_(["approved", "rejected"])
         )
         if agent is not None:
             query = query.where(tables.plans.c.agent == agent)
         async with self._engine.connect() as conn:
-            return {state: count for state, count in (await conn.execute(query)).all()}
+            rows = (await conn.execute(query)).all()
+        counts: dict[str, int] = {}
+        for state, approval in rows:
+            if exclude_decided_by is None or (approval or {}).get("decided_by") != exclude_decided_by:
+                counts[state] = counts.get(state, 0) + 1
+        return counts
 
     async def set_plan_reason(self, plan_id: str, reason: str) -> None:
         """Why a plan stays where it is (e.g. a draft that failed validation); never changes the state."""

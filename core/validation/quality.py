@@ -5,13 +5,14 @@
 - test coverage: 20 × share of the plan's change (its targets: action, image and target version of
   each change, and each step's command) that already completed a run, from a plan of the same agent
   and type, in a lower environment (production: staging or development; staging: development).
-  Development has nothing below it and gets 20; so do reports. An untested plan that starts with a
-  canary phase guarded by health checks and a rollback condition gets at least 5 (it tests itself).
+  Development has nothing below it and gets 20; so do reports. An untested plan that can catch and
+  undo its own failure gets at least 5: its first phase is a canary with health checks and a
+  rollback condition, or it has steps that run on failure (rollback steps).
 - operational history: 20 × (completed + 2) / (finished + 4) over the agent's finished runs
   (completed, rolled back, failed). With no history that is the neutral 10; trust grows with
   successful runs and falls with rollbacks, a few runs never swing it far.
 - human review: 20 × (approved + 2) / (decided + 4) over people's decisions on earlier plans of the
-  same agent and type; 10 with no decisions yet.
+  same agent and type (auto-approvals are not reviews); 10 with no decisions yet.
 
 Thresholds on the total: 60 and more allows production, 40–59 staging and development, below 40
 development only. Approval is always required, except that a team may opt in
@@ -36,6 +37,7 @@ NEUTRAL = 10
 CANARY_CREDIT = 5
 PRIOR = 2  # pseudo-outcomes on each side: no history reads as neutral, one run never swings it far
 PRODUCTION_MIN, STAGING_MIN = 60, 40
+AUTO_APPROVER = "opspilot"  # its auto-approvals are not human reviews
 LOWER_ENVIRONMENTS = {"production": ("staging", "development"), "staging": ("development",), "development": ()}
 
 
@@ -60,7 +62,7 @@ class QualityScorer:
         environment = gate_environment(context.environment)
         evidence = await self._evidence(plan, environment)
         test_coverage = DIMENSION if plan.is_report else round(DIMENSION * evidence.tested_share)
-        if test_coverage < CANARY_CREDIT and guarded_canary(plan):
+        if test_coverage < CANARY_CREDIT and guards_itself(plan):
             test_coverage = CANARY_CREDIT
         quality = Quality(
             structural=_share(results, ("schema", "safety")),
@@ -85,7 +87,7 @@ class QualityScorer:
 
     async def _evidence(self, plan: Plan, environment: str) -> Evidence:
         outcomes = await self.store.run_outcomes(plan.agent) if plan.agent else {}
-        decisions = await self.store.decision_counts(plan.agent, plan.type)
+        decisions = await self.store.decision_counts(plan.agent, plan.type, exclude_decided_by=AUTO_APPROVER)
         return Evidence(
             tested_share=await self._tested_share(plan, environment),
             completed_runs=outcomes.get("completed", 0),
@@ -138,9 +140,10 @@ def allowed_environments(total: int) -> list[str]:
     return ["development"]
 
 
-def guarded_canary(plan: Plan) -> bool:
-    phases = plan.payload.phases
-    return bool(phases) and "canary" in phases[0].name.lower() and bool(phases[0].health_checks) and bool(phases[0].rollback_if)
+def guards_itself(plan: Plan) -> bool:
+    phases, steps = plan.payload.phases, plan.payload.steps
+    guarded_canary = bool(phases) and "canary" in phases[0].name.lower() and bool(phases[0].health_checks) and bool(phases[0].rollback_if)
+    return guarded_canary or any(s.when == "on_failure" for s in steps)
 
 
 def change_signature(plan: Plan) -> frozenset[tuple[str, ...]]:

@@ -58,9 +58,9 @@ def _phases_cover_affected(plan: Plan) -> Iterator[str]:
     phased = {a for p in payload.phases for a in p.assets}
     affected = set(payload.affected_assets)
     if missing := sorted(affected - phased):
-        yield f"{_few(missing)} {'is' if len(missing) == 1 else 'are'} affected but in no phase; add them to a phase or drop them from affected_assets."
+        yield f"{_few(missing)} {_is(missing)} affected but in no phase; add {_it(missing)} to a phase or drop {_it(missing)} from affected_assets."
     if extra := sorted(phased - affected):
-        yield f"{_few(extra)} {'is' if len(extra) == 1 else 'are'} in a phase but not in affected_assets; list every asset the plan changes."
+        yield f"{_few(extra)} {_is(extra)} in a phase but not in affected_assets; list every asset the plan changes."
     if unchanged := sorted({c.asset_id for c in payload.changes} - phased):
         yield f"There are changes for {_few(unchanged)} but no phase runs them; put them in a phase."
 
@@ -74,11 +74,11 @@ def _known_assets(plan: Plan, fleet: Fleet | None, environment: str) -> Iterator
     by_id = fleet.by_id()
     named = dict.fromkeys([*plan.payload.affected_assets, *(a for p in plan.payload.phases for a in p.assets)])
     if unknown := [a for a in named if a not in by_id]:
-        yield f"{_few(unknown)} {'is' if len(unknown) == 1 else 'are'} not in the inventory; remove {'it' if len(unknown) == 1 else 'them'} from the plan or add {'it' if len(unknown) == 1 else 'them'} to the fleet file."
+        yield f"{_few(unknown)} {_is(unknown)} not in the inventory; remove {_it(unknown)} from the plan or add {_it(unknown)} to the fleet file."
     if environment != "all":
         elsewhere = [f"{a} ({by_id[a].environment})" for a in named if a in by_id and by_id[a].environment != environment]
         if elsewhere:
-            yield f"{_few(elsewhere)} {'is' if len(elsewhere) == 1 else 'are'} not in {environment}; a {environment} plan may only change {environment} assets."
+            yield f"{_few(elsewhere)} {_is(elsewhere)} not in {environment}; a {environment} plan may only change {environment} assets."
 
 
 def _conditions(plan: Plan) -> Iterator[str]:
@@ -117,6 +117,14 @@ def _bounded(what: str, duration: str | None, limit: float, *, may_be_zero: bool
         yield f"{what} {duration}; use a positive duration."
     elif seconds > limit:
         yield f"{what} {duration}, longer than the {format_duration(limit)} limit; shorten it."
+
+
+def _is(items: list[str]) -> str:
+    return "is" if len(items) == 1 else "are"
+
+
+def _it(items: list[str]) -> str:
+    return "it" if len(items) == 1 else "them"
 
 
 def _few(items: list[str], shown: int = 5) -> str:

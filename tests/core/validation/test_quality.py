@@ -96,17 +96,16 @@ async def test_rejections_lower_human_review(service) -> None:
 async def test_low_score_keeps_production_plan_in_draft_saying_how_to_raise_it(service) -> None:
     await seed_history(service.store, rejected=10, rolled_back=10)
     plan = await ask(service, "fix drift on prod web servers")
-    assert dimensions(plan) == (20, 20, 5, 3, 9)
+    assert dimensions(plan) == (20, 20, 5, 3, 10)  # 10 approvals, 10 rejections: reviews stay neutral
     assert plan.state == "draft" and not plan.validation.overall_valid
     assert plan.quality.allowed_environments == ["staging", "development"]
     [message] = next(c for c in plan.validation.checks if c.name == "quality").messages
     assert message == (
-        "Quality 57/100 is below the 60 a production plan needs (it allows staging and development only). To raise it: "
+        "Quality 58/100 is below the 60 a production plan needs (it allows staging and development only). To raise it: "
         "run the same change in staging first and let it complete (tested lower 5/20); drift_agent's runs: 0 completed, "
-        "10 rolled back or failed; completed runs raise it (history 3/20); approvers rejected 10 of 20 similar drift_plan "
-        "plans; approved plans raise it (reviews 9/20)."
+        "10 rolled back or failed; completed runs raise it (history 3/20)."
     )
-    assert plan.status.reason.startswith("failed validation: Quality 57/100")
+    assert plan.status.reason.startswith("failed validation: Quality 58/100")
     staging = await ask(service, "fix drift on staging web servers")
     assert staging.state == "awaiting_approval", "the same score still allows staging"
 
@@ -120,14 +119,16 @@ async def test_development_has_nothing_lower_so_it_counts_as_tested(service) -> 
 async def test_teams_may_opt_in_to_auto_approve_high_scores(config, make_service) -> None:
     config.approval.auto_approve_high_quality = True
     service = await make_service()
+    prod = await ask(service, "fix drift on prod web servers")
+    assert prod.state == "awaiting_approval" and prod.quality.requires_approval, "65 still needs a person"
     dev = await ask(service, "fix drift on dev web servers")
     assert dev.state == "approved" and not dev.quality.requires_approval
     assert dev.approval.decided_by == "opspilot" and "quality 80/100" in dev.approval.reason
     await service.executor.wait_idle(30)
     [run] = await service.store.runs_for_plan(dev.id)
     assert run.state == "completed"
-    prod = await ask(service, "fix drift on prod web servers")
-    assert prod.state == "awaiting_approval" and prod.quality.requires_approval
+    again = await ask(service, "fix drift on dev api servers")
+    assert again.quality.human_review == 10, "an auto-approval is not a human review"
 
 
 async def test_a_policy_asking_for_a_person_overrides_auto_approval(service, make_plan, prod_web) -> None:
@@ -137,3 +138,9 @@ async def test_a_policy_asking_for_a_person_overrides_auto_approval(service, mak
     asking = [*passed[:1], CheckResult("policy: terraform_safety", "policy", True, approval_reasons=("big plan",))]
     assert not (await scorer.score(context, passed))[0].requires_approval
     assert (await scorer.score(context, asking))[0].requires_approval
+
+
+async def test_untested_sop_with_a_rollback_step_gets_the_self_guarding_credit(service) -> None:
+    plan = await ask(service, "write an SOP for postgres failover in prod")
+    assert any(s.when == "on_failure" for s in plan.payload.steps)
+    assert plan.quality.test_coverage == 5 and plan.state == "awaiting_approval"

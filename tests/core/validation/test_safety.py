@@ -67,7 +67,7 @@ async def test_waits_and_timeouts_beyond_limits_are_refused(make_plan, fleet) ->
 async def test_phases_must_cover_exactly_the_affected_assets(make_plan, phase, fleet) -> None:
     plan = make_plan(["web-prod-001", "web-prod-002"], phases=[phase("Canary", ["web-prod-001", "web-prod-003"])])
     assert await problems(plan, fleet) == (
-        "web-prod-002 is affected but in no phase; add them to a phase or drop them from affected_assets.",
+        "web-prod-002 is affected but in no phase; add it to a phase or drop it from affected_assets.",
         "web-prod-003 is in a phase but not in affected_assets; list every asset the plan changes.",
         "There are changes for web-prod-002 but no phase runs them; put them in a phase.",
     )

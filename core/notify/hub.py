@@ -1,0 +1,157 @@
+"""Hears domain events, builds one notice per event, and delivers it to every notifier that wants it.
+
+Delivery runs in background tasks, so a slow SMTP server or webhook receiver never holds up the
+executor. A failed delivery is logged and written to the audit log as ``notification.failed``
+(on the run, else the plan, else the task); it is never raised into the core. ``close`` waits
+for deliveries in flight (up to a timeout), cancels what is left, then closes the notifiers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from core.config import Config
+from core.errors import ConfigError
+from core.events import Event, EventBus
+from core.notify.base import Notifier
+from core.notify.email import EmailNotifier
+from core.notify.notice import Notice, build_notice
+from core.notify.settings import NOTIFIED_EVENTS
+from core.notify.webhook import WebhookNotifier
+from core.store import Store
+
+logger = logging.getLogger(__name__)
+
+ACTOR = "opspilot"
+DRAIN_TIMEOUT_SECONDS = 10.0
+MAX_IN_FLIGHT = 8  # concurrent deliveries per notifier
+
+
+class NotificationHub:
+    def __init__(
+        self, notifiers: Sequence[Notifier], store: Store | None = None, *, drain_timeout: float = DRAIN_TIMEOUT_SECONDS,
+    ) -> None:
+        self.notifiers = list(notifiers)
+        self.store = store
+        self.drain_timeout = drain_timeout
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._limits = {id(n): asyncio.Semaphore(MAX_IN_FLIGHT) for n in self.notifiers}
+        self._unsubscribe: list[Any] = []
+        self._closed = False
+
+    def subscribe(self, bus: EventBus) -> None:
+        if self.notifiers:
+            self._unsubscribe.append(bus.subscribe(self.on_event, *NOTIFIED_EVENTS))
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._tasks)
+
+    async def on_event(self, event: Event) -> None:
+        """The bus handler: returns at once; the work happens in a task."""
+        if self._closed or not any(event.topic in n.topics for n in self.notifiers):
+            return
+        task = asyncio.get_running_loop().create_task(self._handle(event), name=f"notify:{event.topic}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _handle(self, event: Event) -> None:
+        try:
+            notice = await build_notice(event, self.store)
+        except Exception:
+            logger.exception("could not build the notice for %s", event.topic)
+            return
+        if notice is None:
+            return
+        targets = [n for n in self.notifiers if n.wants(notice)]
+        await asyncio.gather(*(self._deliver(n, notice) for n in targets))
+
+    async def _deliver(self, notifier: Notifier, notice: Notice) -> None:
+        async with self._limits[id(notifier)]:
+            try:
+                await notifier.notify(notice)
+            except Exception as exc:
+                logger.warning("%s notification for %s (%s) failed: %s", notifier.name, notice.topic, notice.kind, exc)
+                await self._record_failure(notifier, notice, exc)
+
+    async def _record_failure(self, notifier: Notifier, notice: Notice, exc: Exception) -> None:
+        entity = next(((kind, getattr(notice, f"{kind}_id")) for kind in ("run", "plan", "task") if getattr(notice, f"{kind}_id")), None)
+        if self.store is None or entity is None:
+            return
+        details = {
+            "notifier": notifier.name, "topic": notice.topic, "kind": notice.kind,
+            "attempts": getattr(exc, "attempts", 1), "error": str(exc)[:500],
+        }
+        try:
+            await self.store.append_audit(entity[0], entity[1], "notification.failed", ACTOR, details)
+        except Exception:
+            logger.exception("could not record the failed %s notification for %s %s", notifier.name, *entity)
+
+    async def drain(self, timeout: float | None = None) -> bool:
+        """Wait until no delivery is in flight; True if that happened within ``timeout``."""
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        while self._tasks:
+            left = None if deadline is None else deadline - loop.time()
+            if left is not None and left <= 0:
+                return False
+            await asyncio.wait(set(self._tasks), timeout=left)
+        return True
+
+    async def close(self, timeout: float | None = None) -> None:
+        """Stop hearing events, let deliveries finish (up to ``timeout``), cancel the rest, close the notifiers."""
+        self._closed = True
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        self._unsubscribe.clear()
+        if not await self.drain(self.drain_timeout if timeout is None else timeout):
+            left = list(self._tasks)
+            for task in left:
+                task.cancel()
+            await asyncio.gather(*left, return_exceptions=True)
+            logger.warning("dropped %d notification(s) still being delivered at shutdown", len(left))
+        for notifier in self.notifiers:
+            try:
+                await notifier.close()
+            except Exception:
+                logger.exception("closing the %s notifier failed", notifier.name)
+
+
+def build_notifiers(config: Config) -> list[Notifier]:
+    """The notifiers ``config.notifications`` enables. Raises ConfigError for settings that need a secret."""
+    section = config.notifications
+    notifiers: list[Notifier] = []
+    email = section.email
+    if email.enabled:
+        password = config.smtp_password.get_secret_value() if config.smtp_password else None
+        if email.username and not password:
+            raise ConfigError("notifications.email.username is set but SMTP_PASSWORD is not; set it in the environment")
+        if password and not email.username:
+            logger.warning("SMTP_PASSWORD is set but notifications.email.username is not; sending without login")
+        notifiers.append(EmailNotifier(
+            smtp_host=email.smtp_host or "", smtp_port=email.smtp_port, from_address=email.from_address or "",
+            to=email.to, on=email.on, starttls=email.starttls, username=email.username, password=password,
+            timeout_seconds=email.timeout_seconds, max_attempts=email.max_attempts,
+        ))
+    hook = section.webhook
+    if hook.enabled:
+        secret = config.webhook_secret.get_secret_value() if config.webhook_secret else None
+        if secret is None:
+            logger.warning("OPSPILOT_WEBHOOK_SECRET is not set; webhook requests will not be signed")
+        notifiers.append(WebhookNotifier(
+            url=hook.url or "", secret=secret, events=hook.events, timeout_seconds=hook.timeout_seconds,
+            max_attempts=hook.max_attempts, backoff_seconds=hook.backoff_seconds,
+        ))
+    return notifiers
+
+
+def attach_notifiers(config: Config, bus: EventBus, store: Store | None = None) -> NotificationHub:
+    """Build the configured notifiers and subscribe them to ``bus``; close the hub on shutdown."""
+    hub = NotificationHub(build_notifiers(config), store)
+    hub.subscribe(bus)
+    if hub.notifiers:
+        logger.info("notifications on: %s", ", ".join(repr(n) for n in hub.notifiers))
+    return hub
