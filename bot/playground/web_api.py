@@ -220,14 +220,19 @@ class WebApi:
         message = self.workspace.post(channel, BOT_USER_ID, text, blocks, thread_ts, message_extra)
         return {"channel": channel, "ts": message.ts, "message": message.raw, **extra}
 
-    def chat_update(self, params: Params) -> Params:
+    def _own_message(self, params: Params, refusal: str) -> tuple[str, str]:
+        """(channel, ts) of a message the bot itself posted, or Slack's error."""
         channel = self._channel(params)
         ts = str(params.get("ts") or "")
         current = self.workspace.find(channel, ts)
         if current is None:
             raise ApiError("message_not_found")
         if current.user != BOT_USER_ID:
-            raise ApiError("cant_update_message")
+            raise ApiError(refusal)
+        return channel, ts
+
+    def chat_update(self, params: Params) -> Params:
+        channel, ts = self._own_message(params, "cant_update_message")
         blocks = self._blocks(params)
         text = params.get("text")
         if not text and blocks:
@@ -245,13 +250,7 @@ class WebApi:
         return {"message_ts": message.ts}
 
     def chat_delete(self, params: Params) -> Params:
-        channel = self._channel(params)
-        ts = str(params.get("ts") or "")
-        current = self.workspace.find(channel, ts)
-        if current is None:
-            raise ApiError("message_not_found")
-        if current.user != BOT_USER_ID:
-            raise ApiError("cant_delete_message")
+        channel, ts = self._own_message(params, "cant_delete_message")
         self.workspace.delete(channel, ts)
         return {"channel": channel, "ts": ts}
 

@@ -10,7 +10,7 @@ import pytest
 from core.errors import LLMError, SpecError
 from core.llm import AnthropicModel, MetaPromptEngine, SpecRequest
 from core.store import Store
-from tests.core.llm.conftest import budgeted, client_for
+from tests.fakes.claude import budgeted, client_for
 from tests.fakes.anthropic_server import FakeAnthropic, overloaded, rate_limited, text, tool_use, truncated
 
 AGENTS = ({"name": "drift_agent", "task_types": ["drift_remediation"], "description": "drift", "tools": ["query_assets"]},)

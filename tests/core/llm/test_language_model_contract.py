@@ -15,7 +15,7 @@ from core.llm import AnthropicModel, ClaudeChat, LanguageModel, OfflinePlanner, 
 from core.llm.offline import EXAMPLE_ASKS
 from core.schemas import errors_for
 from core.tools import default_registry
-from tests.core.llm.conftest import client_for
+from tests.fakes.claude import client_for
 from tests.fakes.anthropic_server import FakeAnthropic, Reply, tool_use
 
 EXPECTED_AGENT = dict(zip(EXAMPLE_ASKS, [
