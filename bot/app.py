@@ -12,7 +12,18 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import messages
 from bot.asks import handle_ask
-from bot.blocks import APPROVE_ACTION, REASON_ACTION, REASON_BLOCK, REJECT_ACTION, REJECT_VIEW, home_view, reject_modal
+from bot.blocks import (
+    ABORT_ACTION,
+    APPROVE_ACTION,
+    PAUSE_ACTION,
+    REASON_ACTION,
+    REASON_BLOCK,
+    REJECT_ACTION,
+    REJECT_VIEW,
+    RESUME_ACTION,
+    home_view,
+    reject_modal,
+)
 from bot.catalogue import agents_text, tools_text
 from bot.progress import SlackProgress
 from core.intake import normalize_text
@@ -119,6 +130,32 @@ def build_app(service: OpsPilot, client: AsyncWebClient, signing_secret: str) ->
         outcome = await service.decide(meta.get("plan_id", ""), user_id, "rejected", reason=(reason or "").strip() or None)
         if not outcome.changed:
             await tell(client, meta.get("channel_id"), user_id, outcome.status, outcome.message)
+
+    async def control(body, action, client: AsyncWebClient, verb: str) -> None:
+        user_id, channel_id = _where(body)
+        outcome = await service.control_run(action.get("value", ""), user_id, verb)
+        if outcome.status in ("paused", "resumed", "aborted"):
+            return  # the thread and the card tell everyone, through SlackProgress
+        if channel_id:
+            try:
+                await client.chat_postEphemeral(channel=channel_id, user=user_id, text=messages.run_control_refused(outcome.message))
+            except SlackApiError as exc:
+                logger.warning("could not send ephemeral to %s: %s", user_id, exc.response.get("error"))
+
+    @app.action(PAUSE_ACTION)
+    async def on_pause(ack, body, action, client: AsyncWebClient) -> None:
+        await ack()
+        await control(body, action, client, "pause")
+
+    @app.action(RESUME_ACTION)
+    async def on_resume(ack, body, action, client: AsyncWebClient) -> None:
+        await ack()
+        await control(body, action, client, "resume")
+
+    @app.action(ABORT_ACTION)
+    async def on_abort(ack, body, action, client: AsyncWebClient) -> None:
+        await ack()
+        await control(body, action, client, "abort")
 
     @app.event("app_home_opened")
     async def on_home(event, client: AsyncWebClient) -> None:

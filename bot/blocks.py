@@ -28,6 +28,9 @@ from core.domain.plan import Phase
 
 APPROVE_ACTION = "plan_approve"
 REJECT_ACTION = "plan_reject"
+PAUSE_ACTION = "run_pause"
+RESUME_ACTION = "run_resume"
+ABORT_ACTION = "run_abort"
 SECTION_LIMIT = 3000
 MAX_PHASE_LINES = 12
 
@@ -157,6 +160,8 @@ def plan_card(
     if run is not None:
         blocks.append(SectionBlock(text=_md(messages.run_status_line(
             run.state, run.metrics.assets_changed, run.progress.phases_completed, run.progress.total_phases))))
+        if run.state in ("queued", "executing", "paused"):
+            blocks.append(ActionsBlock(block_id="run_control", elements=_run_buttons(run)))
 
     if plan.state == "awaiting_approval" and decision_line is None:
         blocks.append(ActionsBlock(block_id="plan_decision", elements=_decision_buttons(plan)))
@@ -181,6 +186,19 @@ def _decision_buttons(plan: Plan) -> list[ButtonElement]:
         ButtonElement(text=messages.APPROVE, action_id=APPROVE_ACTION, value=plan.id, style="primary", confirm=confirm),
         ButtonElement(text=messages.REJECT, action_id=REJECT_ACTION, value=plan.id, style="danger"),
     ]
+
+
+def _run_buttons(run: Run) -> list[ButtonElement]:
+    toggle = (
+        ButtonElement(text=messages.RESUME, action_id=RESUME_ACTION, value=run.id, style="primary")
+        if run.state == "paused"
+        else ButtonElement(text=messages.PAUSE, action_id=PAUSE_ACTION, value=run.id)
+    )
+    abort = ButtonElement(
+        text=messages.ABORT, action_id=ABORT_ACTION, value=run.id, style="danger",
+        confirm=ConfirmObject(title="Abort and roll back?", text=messages.abort_confirm(), confirm="Abort", deny="Keep running"),
+    )
+    return [toggle, abort]
 
 
 def _footer(task: Task, plan: Plan) -> str:

@@ -27,6 +27,9 @@ TITLES = {
 
 APPROVE = "Approve"
 REJECT = "Reject"
+PAUSE = "Pause"
+RESUME = "Resume"
+ABORT = "Abort"
 
 
 def usage(examples: Iterable[str]) -> str:
@@ -123,9 +126,27 @@ def run_finished(state: str, reason: str | None, changed: int, reverted: int, do
     return f":x: Run failed after {took}: {reason}"
 
 
+def abort_confirm() -> str:
+    return "The phase in progress finishes, then every asset this run changed goes back to its previous version."
+
+
+def run_paused(actor: str, done: int, total: int) -> str:
+    return f":pause_button: Paused by <@{actor}> after {done}/{total} phases. Nothing was reverted; Resume carries on."
+
+
+def run_resumed(actor: str, done: int, total: int) -> str:
+    return f":arrow_forward: Resumed by <@{actor}> at phase {done + 1}/{total}."
+
+
+def run_control_refused(message: str) -> str:
+    return f":no_entry: {message}"
+
+
 def run_status_line(state: str, changed: int, done: int, total: int) -> str:
-    icons = {"completed": ":large_green_circle:", "rolled_back": ":rotating_light:", "failed": ":red_circle:", "executing": ":hourglass_flowing_sand:"}
-    words = {"completed": "Run completed", "rolled_back": "Run rolled back", "failed": "Run failed", "executing": "Running"}
+    icons = {"completed": ":large_green_circle:", "rolled_back": ":rotating_light:", "failed": ":red_circle:",
+             "executing": ":hourglass_flowing_sand:", "paused": ":pause_button:", "queued": ":clock3:"}
+    words = {"completed": "Run completed", "rolled_back": "Run rolled back", "failed": "Run failed", "executing": "Running",
+             "paused": "Paused", "queued": "Starting"}
     return f"{icons.get(state, ':white_circle:')} {words.get(state, state)}: {done}/{total} phases, {changed} assets changed"
 
 

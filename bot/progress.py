@@ -10,7 +10,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import messages
 from bot.blocks import plan_card
-from core.events import PhaseCompleted, PhaseStarted, PlanDecided, RunFinished, RunStarted
+from core.events import PhaseCompleted, PhaseStarted, PlanDecided, RunFinished, RunPaused, RunResumed, RunStarted
 from core.service import OpsPilot
 
 logger = logging.getLogger(__name__)
@@ -32,6 +32,8 @@ class SlackProgress:
         bus.subscribe(self.on_phase_started, PhaseStarted)
         bus.subscribe(self.on_phase_completed, PhaseCompleted)
         bus.subscribe(self.on_run_finished, RunFinished)
+        bus.subscribe(self.on_paused, RunPaused)
+        bus.subscribe(self.on_resumed, RunResumed)
 
     async def _ref(self, plan_id: str) -> dict | None:
         ref = await self.service.store.message_ref(plan_id)
@@ -68,6 +70,7 @@ class SlackProgress:
 
     async def on_run_started(self, event: RunStarted) -> None:
         await self._reply(event.plan_id, messages.run_started(event.total_phases, event.total_assets))
+        await self.refresh_card(event.plan_id)
 
     async def on_phase_started(self, event: PhaseStarted) -> None:
         await self._reply(event.plan_id, messages.phase_started(event.index, event.total_phases, event.name, list(event.assets)))
@@ -75,6 +78,16 @@ class SlackProgress:
     async def on_phase_completed(self, event: PhaseCompleted) -> None:
         await self._reply(event.plan_id, messages.phase_completed(
             event.index, event.total_phases, event.name, event.assets_changed, event.health, event.next_wait_seconds))
+        if event.index + 1 < event.total_phases:
+            await self.refresh_card(event.plan_id)
+
+    async def on_paused(self, event: RunPaused) -> None:
+        await self._reply(event.plan_id, messages.run_paused(event.actor, event.phases_completed, event.total_phases))
+        await self.refresh_card(event.plan_id)
+
+    async def on_resumed(self, event: RunResumed) -> None:
+        await self._reply(event.plan_id, messages.run_resumed(event.actor, event.phases_completed, event.total_phases))
+        await self.refresh_card(event.plan_id)
 
     async def on_run_finished(self, event: RunFinished) -> None:
         await self._reply(event.plan_id, messages.run_finished(

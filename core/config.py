@@ -134,6 +134,12 @@ class NotificationsConfig(_Section):
     webhook: WebhookNotificationsConfig = Field(default_factory=WebhookNotificationsConfig)
 
 
+class ApiConfig(_Section):
+    # The REST API also needs OPSPILOT_API_TOKENS; without tokens it answers 503 and never opens.
+    enabled: bool = True
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=1024 * 1024)
+
+
 class SlackSecrets(BaseModel):
     bot_token: SecretStr | None = None
     signing_secret: SecretStr | None = None
@@ -155,6 +161,7 @@ class Config(BaseModel):
     policies: PoliciesConfig = Field(default_factory=PoliciesConfig)
     approval: ApprovalConfig = Field(default_factory=ApprovalConfig)
     notifications: NotificationsConfig = Field(default_factory=NotificationsConfig)
+    api: ApiConfig = Field(default_factory=ApiConfig)
     org_id: str = "default"
     # From the environment only.
     database_url: str = DEFAULT_DATABASE_URL
@@ -163,6 +170,7 @@ class Config(BaseModel):
     anthropic_base_url: str | None = None
     smtp_password: SecretStr | None = None
     webhook_secret: SecretStr | None = None
+    api_tokens: SecretStr | None = None  # OPSPILOT_API_TOKENS: "token=USER_ID,token=USER_ID"
     source: Path | None = None
 
     @field_validator("approvers")
@@ -174,7 +182,7 @@ class Config(BaseModel):
         return [u.strip() for u in value]
 
 
-_FILE_KEYS = {"approvers", "inventory", "executor", "llm", "policies", "approval", "notifications", "org_id"}
+_FILE_KEYS = {"approvers", "inventory", "executor", "llm", "policies", "approval", "notifications", "api", "org_id"}
 
 
 def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None) -> Config:
@@ -217,6 +225,7 @@ def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, st
         anthropic_base_url=env.get("ANTHROPIC_BASE_URL") or None,
         smtp_password=env.get("SMTP_PASSWORD") or None,
         webhook_secret=env.get("OPSPILOT_WEBHOOK_SECRET") or None,
+        api_tokens=env.get("OPSPILOT_API_TOKENS") or None,
         source=source,
     )
     if env.get("OPA_URL"):

@@ -86,6 +86,28 @@ class PhaseCompleted(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class RunPaused(Event):
+    topic: ClassVar[str] = "run.paused"
+    task_id: str
+    plan_id: str
+    run_id: str
+    actor: str
+    phases_completed: int
+    total_phases: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunResumed(Event):
+    topic: ClassVar[str] = "run.resumed"
+    task_id: str
+    plan_id: str
+    run_id: str
+    actor: str
+    phases_completed: int
+    total_phases: int
+
+
+@dataclass(frozen=True, kw_only=True)
 class RunFinished(Event):
     topic: ClassVar[str] = "task.completed"
     task_id: str

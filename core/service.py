@@ -19,7 +19,7 @@ from core.agents import AgentContext, AgentRegistry, default_agents
 from core.agents.llm_loop import loop_for
 from core.approvals import ApproverList, DecisionOutcome
 from core.config import Config
-from core.domain import Approval, Plan, Task, TaskSpec, Usage
+from core.domain import Approval, Plan, Run, Task, TaskSpec, Usage
 from core.errors import IllegalTransition, InvalidAsk, LLMError, NotFound, OpsPilotError, PlanningError, SpecError, ToolError
 from core.events import EventBus, PlanDecided, PlanProposed, TaskCreated
 from core.executor import Executor
@@ -56,6 +56,13 @@ class AskOutcome:
     @property
     def needs_decision(self) -> bool:
         return self.plan is not None and self.plan.state == "awaiting_approval"
+
+
+@dataclass
+class RunControlOutcome:
+    status: Literal["paused", "resumed", "aborted", "not_allowed", "not_found", "invalid"]
+    message: str
+    run: Run | None = None
 
 
 class OpsPilot:
@@ -316,6 +323,26 @@ class OpsPilot:
         await self.bus.publish(PlanDecided(task_id=plan.task_id, plan_id=plan.id, decision=decision, actor=actor))
         run = await self.executor.start(plan, actor) if decision == "approved" else None
         return DecisionOutcome(decision, f"Plan {decision}.", plan, run)
+
+    async def control_run(self, run_id: str, actor: str, action: Literal["pause", "resume", "abort"]) -> RunControlOutcome:
+        """Pause, resume or abort a run. Only approvers may; an abort reverts what the run changed."""
+        try:
+            run = await self.store.get_run(run_id)
+        except NotFound:
+            return RunControlOutcome("not_found", "That run no longer exists.")
+        if not self.approvers.may_decide(actor):
+            await self.store.append_audit("run", run_id, "run.control_refused", actor, {"action": action})
+            return RunControlOutcome("not_allowed", "Only approvers can pause, resume or abort a run.", run)
+        operation = {"pause": self.executor.pause, "resume": self.executor.resume, "abort": self.executor.abort}.get(action)
+        if operation is None:
+            return RunControlOutcome("invalid", f"Unknown action {action!r}; use pause, resume or abort.", run)
+        try:
+            run = await operation(run_id, actor)
+        except IllegalTransition as exc:
+            current = await self.store.get_run(run_id)
+            return RunControlOutcome("invalid", f"The run is {current.state.replace('_', ' ')}, so it cannot {action} ({exc.current}).", current)
+        done = {"pause": "paused", "resume": "resumed", "abort": "aborted"}[action]
+        return RunControlOutcome(done, f"Run {done}.", run)
 
     async def recheck_before_run(self, plan: Plan) -> list[str]:
         """Policies or inventory may have changed since approval: validate once more before starting."""

@@ -27,7 +27,8 @@ TRANSITIONS: dict[str, dict[str, frozenset[str]]] = {
         # queued -> failed: the plan no longer passes validation when the run is about to start.
         "queued": frozenset({"executing", "failed"}),
         "executing": frozenset({"completed", "paused", "rolled_back", "failed"}),
-        "paused": frozenset({"executing", "failed"}),
+        # paused -> rolled_back: a person aborts a paused run and its changes are reverted.
+        "paused": frozenset({"executing", "rolled_back", "failed"}),
         "completed": frozenset(),
         "rolled_back": frozenset(),
         "failed": frozenset(),

@@ -20,7 +20,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from core.domain import Change, Phase, Plan, Run
 from core.domain.run import AssetResult, PhaseResult, RunProgress
 from core.errors import ExecutionError, IllegalTransition
-from core.events import EventBus, PhaseCompleted, PhaseStarted, RunFinished, RunStarted
+from core.events import EventBus, PhaseCompleted, PhaseStarted, RunFinished, RunPaused, RunResumed, RunStarted
 from core.executor.conditions import parse_condition, threshold_holds
 from core.executor.drivers import AppliedChange, Driver
 from core.executor.health import HealthProbe
@@ -55,6 +55,8 @@ class Executor:
         self._idle = asyncio.Event()
         self._idle.set()
         self._active: set[str] = set()
+        # One phase job or control action per run at a time: pause and abort wait for the phase in flight.
+        self._locks: dict[str, asyncio.Lock] = {}
 
     # -- scheduling --------------------------------------------------------------------------
 
@@ -96,11 +98,62 @@ class Executor:
     def _scaled(self, duration: str | None) -> float:
         return parse_duration(duration) * self.wait_scale if duration else 0.0
 
+    def _lock(self, run_id: str) -> asyncio.Lock:
+        return self._locks.setdefault(run_id, asyncio.Lock())
+
+    def _unschedule(self, run_id: str) -> None:
+        for job in self.scheduler.get_jobs():
+            if job.id.startswith(f"{run_id}:"):
+                job.remove()
+
+    # -- control by people -------------------------------------------------------------------
+
+    async def pause(self, run_id: str, actor: str) -> Run:
+        """Stop after the phase in flight; nothing is reverted. Raises IllegalTransition unless executing."""
+        async with self._lock(run_id):
+            await self.store.transition("run", run_id, "paused", actor=actor, expect=("executing",))
+            self._unschedule(run_id)
+            self._finish(run_id)
+            run = await self.store.get_run(run_id)
+            plan = await self.store.get_plan(run.plan_id)
+        await self.bus.publish(RunPaused(task_id=plan.task_id, plan_id=plan.id, run_id=run_id, actor=actor,
+                                         phases_completed=run.progress.phases_completed, total_phases=run.progress.total_phases))
+        return run
+
+    async def resume(self, run_id: str, actor: str) -> Run:
+        """Carry on with the next phase now. Raises IllegalTransition unless paused."""
+        async with self._lock(run_id):
+            await self.store.transition("run", run_id, "executing", actor=actor, expect=("paused",))
+            run = await self.store.get_run(run_id)
+            plan = await self.store.get_plan(run.plan_id)
+            self._schedule(run_id, run.progress.phases_completed, 0.0)
+        await self.bus.publish(RunResumed(task_id=plan.task_id, plan_id=plan.id, run_id=run_id, actor=actor,
+                                          phases_completed=run.progress.phases_completed, total_phases=run.progress.total_phases))
+        return run
+
+    async def abort(self, run_id: str, actor: str) -> Run:
+        """Stop and revert every asset the run changed. Raises IllegalTransition when the run has ended."""
+        async with self._lock(run_id):
+            run = await self.store.get_run(run_id)
+            plan = await self.store.get_plan(run.plan_id)
+            reason = f"aborted by {actor}"
+            if run.state == "queued":
+                await self.store.transition("run", run_id, "failed", actor=actor, reason=reason, expect=("queued",))
+                await self._publish_finished(run, plan, "failed", reason)
+            elif run.state in ("executing", "paused"):
+                await self._roll_back(run, plan, reason, actor=actor)
+            else:
+                raise IllegalTransition("run", run_id, run.state, "rolled_back")
+            self._unschedule(run_id)
+            self._finish(run_id)
+        return await self.store.get_run(run_id)
+
     # -- one phase ---------------------------------------------------------------------------
 
     async def _phase_job(self, run_id: str, index: int) -> None:
         try:
-            done = await self._run_phase(run_id, index)
+            async with self._lock(run_id):
+                done = await self._run_phase(run_id, index)
         except Exception as exc:
             logger.exception("run %s failed in phase %d", run_id, index)
             await self._fail(run_id, f"phase {index + 1} failed: {exc}")
@@ -221,7 +274,7 @@ class Executor:
 
     # -- endings -----------------------------------------------------------------------------
 
-    async def _roll_back(self, run: Run, plan: Plan, reason: str) -> None:
+    async def _roll_back(self, run: Run, plan: Plan, reason: str, actor: str = SYSTEM_ACTOR) -> None:
         changes = {c.asset_id: c for c in plan.payload.changes}
         reverted = 0
         for phase_result in reversed(run.phases):
@@ -246,7 +299,7 @@ class Executor:
         run.metrics.duration_seconds = _elapsed(run)
         await self.store.save_run_progress(run)
         await self.store.transition(
-            "run", run.id, "rolled_back", actor=SYSTEM_ACTOR, reason=reason, details={"assets_reverted": reverted}
+            "run", run.id, "rolled_back", actor=actor, reason=reason, details={"assets_reverted": reverted}
         )
         await self._publish_finished(run, plan, "rolled_back", reason, reverted)
 
