@@ -1,4 +1,5 @@
-"""Running OpsPilot: the aiohttp server (``POST /slack/events``, ``GET /health``) in one of three modes.
+"""Running OpsPilot: the aiohttp server (``POST /slack/events``, ``GET /health``, ``/ready``, ``/metrics``, the REST
+API under ``/api/v1/ai``) in one of three modes.
 
 - ``http``: real Slack delivers signed requests to ``/slack/events``.
 - ``socket``: real Slack over Socket Mode (``SLACK_APP_TOKEN``); the HTTP server still answers ``/health``.
@@ -19,8 +20,10 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 
 from bot.app import build_app, build_client
+from bot.rest import monitoring_routes, rest_routes
 from core.config import Config
 from core.errors import ConfigError
+from core.metrics import Metrics
 from core.service import OpsPilot
 
 logger = logging.getLogger(__name__)
@@ -117,6 +120,10 @@ async def start(config: Config, *, host: str = "127.0.0.1", port: int = 3000, mo
         client = build_client(bot_token, config.slack.api_url)
         bolt = build_app(service, client, signing_secret)
         slack_routes(app, bolt, state)
+        metrics = Metrics()
+        metrics.attach(service)
+        monitoring_routes(app, service, metrics, state)
+        rest_routes(app, service, config)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         await web.TCPSite(runner, host, port).start()

@@ -36,10 +36,35 @@ class SimulateConfig(_Section):
     fail_assets: list[str] = Field(default_factory=list)
 
 
+class HttpHealthConfig(_Section):
+    enabled: bool = False  # true: http_ok from GETs on each asset instead of Prometheus `up`
+    url_template: str = "{scheme}://{asset}:{port}{target}"
+    scheme: Literal["http", "https"] = "http"
+    port: int = Field(default=80, ge=1, le=65535)
+    timeout_seconds: float = Field(default=5.0, gt=0)
+    max_concurrency: int = Field(default=20, ge=1, le=500)
+
+
+class HealthConfig(_Section):
+    probe: Literal["simulate", "prometheus"] = "simulate"
+    prometheus_url: str | None = None  # or env PROMETHEUS_URL
+    queries: dict[str, str] = Field(default_factory=dict)  # metric -> PromQL with {assets}; overrides the defaults
+    timeout_seconds: float = Field(default=10.0, gt=0)
+    http: HttpHealthConfig = Field(default_factory=HttpHealthConfig)
+
+    @model_validator(mode="after")
+    def _complete(self) -> HealthConfig:
+        from core.executor.health.settings import check_health_settings  # late: the rules live with the probes
+
+        check_health_settings(self)
+        return self
+
+
 class ExecutorConfig(_Section):
     driver: Literal["simulate"] = "simulate"
     wait_scale: float = Field(default=1.0, ge=0)
     simulate: SimulateConfig = Field(default_factory=SimulateConfig)
+    health: HealthConfig = Field(default_factory=HealthConfig)
 
 
 class LLMConfig(_Section):
@@ -231,6 +256,10 @@ def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, st
     if env.get("OPA_URL"):
         data.setdefault("policies", {})
         data["policies"] = {**data["policies"], "opa_url": env["OPA_URL"]}
+    executor = data.get("executor") or {}
+    if env.get("PROMETHEUS_URL") and isinstance(executor, dict) and isinstance(executor.get("health") or {}, dict):
+        health = {**(executor.get("health") or {}), "prometheus_url": env["PROMETHEUS_URL"]}
+        data["executor"] = {**executor, "health": health}
     try:
         return Config.model_validate(data)
     except ValidationError as exc:

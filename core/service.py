@@ -116,7 +116,7 @@ class OpsPilot:
         scheduler = AsyncIOScheduler(timezone="UTC")
         executor = Executor(
             store, build_driver(config.executor.driver, inventory, config.executor),
-            build_probe("simulate", config.executor.simulate), scheduler, bus=bus,
+            build_probe(config.executor.health.probe, config.executor), scheduler, bus=bus,
             wait_scale=config.executor.wait_scale,
         )
         service = cls(

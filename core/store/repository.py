@@ -191,10 +191,12 @@ class Store:
             created_at=_aware(row["created_at"]),
         )
 
-    async def recent_tasks(self, limit: int = 20, created_by: str | None = None) -> list[Task]:
+    async def recent_tasks(self, limit: int = 20, created_by: str | None = None, state: str | None = None) -> list[Task]:
         query = select(tables.tasks.c.id).order_by(tables.tasks.c.created_at.desc()).limit(limit)
         if created_by:
             query = query.where(tables.tasks.c.created_by == created_by)
+        if state:
+            query = query.where(tables.tasks.c.state == state)
         async with self._engine.connect() as conn:
             ids = (await conn.execute(query)).scalars().all()
         return [await self.get_task(i) for i in ids]

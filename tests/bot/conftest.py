@@ -27,13 +27,15 @@ class SlackWorld:
         return self.bot.service
 
 
-async def start_world(tmp_path: Path, *, rate_limit: RateLimit | None = None, **executor) -> SlackWorld:
+async def start_world(
+    tmp_path: Path, *, rate_limit: RateLimit | None = None, env: dict[str, str] | None = None, **executor
+) -> SlackWorld:
     tmp_path.mkdir(parents=True, exist_ok=True)
     emulator = SlackEmulator(signing_secret=SIGNING_SECRET, bot_token=BOT_TOKEN, rate_limit=rate_limit)
     await emulator.start()
     config = load_config(env={
         "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_API_URL": emulator.api_url,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}", **(env or {}),
     })
     config.approvers = [APPROVER_1, APPROVER_2]
     config.executor.wait_scale = 0.0

@@ -1,13 +1,27 @@
-"""Health probes measure assets after a phase (error rate, latency, …)."""
+"""Health probes measure assets after a phase (error rate, latency, …).
 
-from core.executor.health.base import HealthProbe
+``simulate`` is the embedded default; ``prometheus`` queries a Prometheus server, optionally with
+``http_ok`` from real GETs on the assets (``HttpHealth``). See docs/health-checks.md.
+"""
 
-__all__ = ["HealthProbe", "build_probe"]
+from core.executor.health.base import HealthCheckFailed, HealthProbe, required_metrics
+
+__all__ = ["HealthCheckFailed", "HealthProbe", "build_probe", "required_metrics"]
+
+PROBES = ("simulate", "prometheus")
 
 
 def build_probe(name: str, config=None) -> HealthProbe:
+    """``config`` is the ``executor`` config section (or, for ``simulate``, its ``simulate`` part)."""
     if name == "simulate":
         from core.executor.health.simulate import SimulatedHealth
 
-        return SimulatedHealth(config)
-    raise ValueError(f"unknown health probe {name!r}; available: simulate")
+        return SimulatedHealth(getattr(config, "simulate", config))
+    if name == "prometheus":
+        from core.executor.health.prometheus import PrometheusHealth
+
+        health = getattr(config, "health", None)
+        if health is None:
+            raise ValueError("the prometheus health probe needs the executor config (executor.health)")
+        return PrometheusHealth.from_config(health)
+    raise ValueError(f"unknown health probe {name!r}; available: {', '.join(PROBES)}")

@@ -13,17 +13,22 @@ Prometheus being unreachable, slow or answering ``status: error`` raises ``Execu
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import math
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Awaitable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
 from core.domain import HealthCheck, Phase
 from core.errors import ExecutionError
 from core.executor.health.base import HealthCheckFailed, HealthProbe, required_metrics
+from core.executor.health.http import HttpHealth
 from core.executor.health.promql import DEFAULT_QUERIES, expand, meets, parse_threshold
+
+if TYPE_CHECKING:
+    from core.config import HealthConfig
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +49,7 @@ class PrometheusHealth(HealthProbe):
         *,
         queries: Mapping[str, str] | None = None,
         timeout_seconds: float = 10.0,
-        http_probe: HealthProbe | None = None,
+        http_probe: HttpHealth | None = None,
     ) -> None:
         if not url:
             raise ExecutionError("the prometheus health probe needs a URL (executor.health.prometheus_url or PROMETHEUS_URL)")
@@ -55,11 +60,9 @@ class PrometheusHealth(HealthProbe):
         self._session: aiohttp.ClientSession | None = None
 
     @classmethod
-    def from_config(cls, health: Any) -> PrometheusHealth:
+    def from_config(cls, health: HealthConfig) -> PrometheusHealth:
         http_probe = None
         if health.http.enabled:
-            from core.executor.health.http import HttpHealth
-
             http_probe = HttpHealth.from_config(health.http)
         return cls(health.prometheus_url, queries=health.queries, timeout_seconds=health.timeout_seconds, http_probe=http_probe)
 
@@ -70,33 +73,31 @@ class PrometheusHealth(HealthProbe):
             return {}
         metrics = required_metrics(phase)
         from_http = "http_ok" in metrics and self.http_probe is not None
-        jobs: list[tuple[str, Any]] = [
+        jobs: list[tuple[str, Awaitable[float]]] = [
             (metric, self._metric(metric, assets)) for metric in metrics if not (metric == "http_ok" and from_http)
         ]
         jobs += [(f"check {i}", self._check(check, assets)) for i, check in enumerate(phase.health_checks)
                  if check.type == "prometheus"]
         if from_http:
-            jobs.append(("http_ok", self.http_probe.measure(phase, assets)))  # type: ignore[union-attr]
+            jobs.append(("http_ok", self.http_probe.http_ok(phase, assets)))  # type: ignore[union-attr]
         results = await asyncio.gather(*(job for _, job in jobs), return_exceptions=True)
 
         measured: dict[str, float] = {}
-        outages: list[str] = []
-        failed: list[str] = []
+        outages: list[ExecutionError] = []
+        failed: list[HealthCheckFailed] = []
         for (label, _), result in zip(jobs, results, strict=True):
             if isinstance(result, HealthCheckFailed):
-                failed.append(str(result))
+                failed.append(result)
             elif isinstance(result, ExecutionError):
-                outages.append(str(result))
+                outages.append(result)
             elif isinstance(result, BaseException):
                 raise result
-            elif label == "http_ok" and isinstance(result, dict):
-                measured["http_ok"] = float(result["http_ok"])
-            elif isinstance(result, float):
+            elif isinstance(result, float) and not label.startswith("check "):
                 measured[label] = result
-        if outages:
-            raise ExecutionError(f"phase {phase.name!r}: " + "; ".join(outages + failed))
+        if outages:  # Prometheus itself failed: say so once, whatever the checks would have said
+            raise ExecutionError(f"phase {phase.name!r}: {_joined(outages)}") from outages[0]
         if failed:
-            raise HealthCheckFailed(f"phase {phase.name!r}: " + "; ".join(failed))
+            raise HealthCheckFailed(f"phase {phase.name!r}: {_joined(failed)}") from failed[0]
         logger.info("prometheus health of phase %s (%d assets): %s", phase.name, len(assets), measured)
         return measured
 
@@ -172,8 +173,6 @@ class PrometheusHealth(HealthProbe):
 
 
 def _samples(promql: str, status: int, text: str, url: str) -> list[Sample]:
-    import json
-
     try:
         body = json.loads(text)
     except ValueError:
@@ -195,6 +194,10 @@ def _samples(promql: str, status: int, text: str, url: str) -> list[Sample]:
     raise ExecutionError(
         f"Prometheus answered query {promql!r} with a {kind}; health queries must be instant vectors or scalars"
     )
+
+
+def _joined(errors: list[ExecutionError]) -> str:
+    return "; ".join(dict.fromkeys(str(e) for e in errors))
 
 
 def _number(value: Any) -> float:

@@ -1,0 +1,265 @@
+"""The REST API under ``/api/v1/ai``: payload → pydantic model → core call → JSON.
+
+Handlers hold no business rules: who may decide, what a state allows and what gets audited are the
+service's answers, which are only translated into HTTP statuses here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from bot.rest.auth import ENV_NAME, TokenTable, bearer_token, parse_tokens
+from bot.rest.errors import ApiError, error_response, from_core_error, from_http_exception
+from bot.rest.models import DecisionRequest, ExecuteRequest, TaskQuery, explain, query_values
+from bot.rest.views import agents_view, outcome_view, plan_view, run_view, task_view, tools_view
+from core.audit import replay
+from core.config import ApiConfig, Config
+from core.domain import Task
+from core.errors import NotFound, OpsPilotError
+from core.intake import Ask
+from core.service import OpsPilot
+
+logger = logging.getLogger(__name__)
+
+PREFIX = "/api/v1/ai"  # not /api: the playground's Slack emulator answers /api/{method} on the same server
+REALM = 'Bearer realm="opspilot"'
+SERVICE = web.AppKey("opspilot_service", OpsPilot)
+TOKENS = web.AppKey("opspilot_api_tokens", TokenTable)
+SETTINGS = web.AppKey("opspilot_api_settings", ApiConfig)
+ACTOR: Any = web.RequestKey("opspilot_api_actor", str) if hasattr(web, "RequestKey") else "opspilot.api.actor"  # aiohttp < 3.12
+CONTROL_ACTIONS = {"pause": "pause", "resume": "resume", "cancel": "abort"}
+CONTROL_STATUS = {"paused": 200, "resumed": 200, "aborted": 200, "cancelled": 200,
+                  "not_allowed": 403, "not_found": 404, "invalid": 409}
+DECISION_STATUS = {"approved": 200, "rejected": 200, "not_allowed": 403, "not_found": 404, "already_decided": 409}
+
+M = TypeVar("M", bound=BaseModel)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def rest_routes(app: web.Application, service: OpsPilot, config: Config) -> None:
+    """Mount the API under ``/api/v1/ai``. Malformed ``OPSPILOT_API_TOKENS`` stops startup (ConfigError)."""
+    app.add_subapp(PREFIX, build_api(service, config))
+
+
+def build_api(service: OpsPilot, config: Config) -> web.Application:
+    api = web.Application(middlewares=[_guard])
+    api[SERVICE] = service
+    api[TOKENS] = parse_tokens(config.api_tokens)
+    api[SETTINGS] = config.api
+    if api[SETTINGS].enabled and api[TOKENS].configured:
+        logger.info("REST API on %s for %d token(s)", PREFIX, len(api[TOKENS]))
+    r = api.router
+    r.add_post(f"/execute", execute)
+    r.add_get(f"/tasks", list_tasks)
+    r.add_get(f"/tasks/{{task_id}}", get_task)
+    r.add_post(f"/tasks/{{task_id}}/approve", approve)
+    r.add_post(f"/tasks/{{task_id}}/reject", reject)
+    r.add_get(f"/tasks/{{task_id}}/executions", task_executions)
+    r.add_get(f"/tasks/{{task_id}}/audit", task_audit)
+    r.add_get(f"/executions/{{run_id}}", get_execution)
+    r.add_post(f"/executions/{{run_id}}/{{action:pause|resume|cancel}}", control_execution)
+    r.add_get(f"/agents", list_agents)
+    r.add_get(f"/tools", list_tools)
+    return api
+
+
+# -- the gate: enabled, authenticated, errors in one shape ------------------------------------------
+
+
+@web.middleware
+async def _guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+    settings, tokens = request.config_dict[SETTINGS], request.config_dict[TOKENS]
+    if not settings.enabled:
+        return error_response(503, "api_disabled", "The REST API is turned off by `api: {enabled: false}` in the config file; "
+                                                   "set it to true, set OPSPILOT_API_TOKENS and restart OpsPilot.")
+    if not tokens.configured:
+        return error_response(503, "api_disabled", f"The REST API is off because {ENV_NAME} is not set. Set it to token=USER_ID "
+                                                   f"pairs, e.g. {ENV_NAME}=\"<random token>=U0APPROVER1\", and restart OpsPilot.")
+    token = bearer_token(request.headers.get("Authorization"))
+    if token is None:
+        return error_response(401, "unauthorized", "Send the header `Authorization: Bearer <token>` with a token from "
+                                                   f"{ENV_NAME}.", headers={"WWW-Authenticate": REALM})
+    actor = tokens.user_for(token)
+    if actor is None:
+        return error_response(401, "invalid_token", f"That bearer token is not one of {ENV_NAME}; check it, or ask for one.",
+                              headers={"WWW-Authenticate": f'{REALM}, error="invalid_token"'})
+    request[ACTOR] = actor
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        return exc.response()
+    except web.HTTPException as exc:
+        return from_http_exception(request, exc)
+    except OpsPilotError as exc:
+        return from_core_error(exc)
+    except Exception:
+        logger.exception("REST API %s %s failed", request.method, request.path)
+        return error_response(500, "internal_error", "OpsPilot could not complete the call; the server log has the details.")
+
+
+async def read_body(request: web.Request, model: type[M], *, optional: bool = False) -> M:
+    limit = request.config_dict[SETTINGS].max_body_bytes
+    too_large = ApiError(413, "payload_too_large", f"The body may have at most {limit} bytes; send one small JSON object "
+                                                   f"such as {model.example}.")
+    if request.content_length is not None and request.content_length > limit:
+        raise too_large
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise too_large from None
+    if len(raw) > limit:
+        raise too_large
+    if not raw.strip():
+        if optional:
+            return model()
+        raise ApiError(400, "bad_json", f"The body is empty; send a JSON object such as {model.example}.")
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ApiError(400, "bad_json", f"The body is not valid JSON ({exc}); send a JSON object such as {model.example}.") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, "bad_json", f"The body must be a JSON object, not {type(data).__name__}; e.g. {model.example}.")
+    try:
+        return model.model_validate(data, strict=True)
+    except ValidationError as exc:
+        raise ApiError(422, "invalid_request", explain(exc, model.example)) from None
+
+
+def read_query(request: web.Request, model: type[M]) -> M:
+    try:
+        return model.model_validate(query_values(request.query))
+    except ValidationError as exc:
+        raise ApiError(400, "invalid_query", explain(exc, model.example)) from None
+
+
+def _service(request: web.Request) -> OpsPilot:
+    return request.config_dict[SERVICE]
+
+
+async def _task(request: web.Request) -> Task:
+    task_id = request.match_info["task_id"]
+    try:
+        return await _service(request).get_task(task_id)
+    except NotFound:
+        raise ApiError(404, "not_found", f"There is no task {task_id}; GET {PREFIX}/tasks lists the recent ones.") from None
+
+
+def _json(body: Any, status: int = 200, **headers: str) -> web.Response:
+    return web.json_response(body, status=status, headers=headers or None)
+
+
+# -- asks ---------------------------------------------------------------------------------------------
+
+
+async def execute(request: web.Request) -> web.Response:
+    body = await read_body(request, ExecuteRequest)
+    service = _service(request)
+    ask = Ask.from_front(body.intent, request[ACTOR], front="api")
+    outcome = await (service.dry_run(ask) if body.dry_run else service.submit(ask))
+    if outcome.kind == "invalid":
+        raise ApiError(422, "unknown_ask", outcome.message)
+    if outcome.kind == "failed":
+        stored = outcome.task.id if outcome.task is not None and not body.dry_run else None
+        raise ApiError(422, "ask_failed", outcome.message, **({"task_id": stored} if stored else {}))
+    view = outcome_view(outcome, dry_run=body.dry_run)
+    if body.dry_run:
+        return _json(view)
+    return _json(view, 201, Location=f"{PREFIX}/tasks/{outcome.task.id}")
+
+
+# -- tasks --------------------------------------------------------------------------------------------
+
+
+async def list_tasks(request: web.Request) -> web.Response:
+    query = read_query(request, TaskQuery)
+    store = _service(request).store
+    tasks = await store.recent_tasks(limit=query.limit, state=query.state)
+    return _json({"tasks": [task_view(t) for t in tasks], "count": len(tasks)})
+
+
+async def get_task(request: web.Request) -> web.Response:
+    task = await _task(request)
+    store = _service(request).store
+    plans = await store.plans_for_task(task.id)
+    runs = [run for plan in plans for run in await store.runs_for_plan(plan.id)]
+    return _json({"task": task_view(task), "plans": [plan_view(p) for p in plans], "runs": [run_view(r) for r in runs]})
+
+
+async def approve(request: web.Request) -> web.Response:
+    return await _decide(request, "approved")
+
+
+async def reject(request: web.Request) -> web.Response:
+    return await _decide(request, "rejected")
+
+
+async def _decide(request: web.Request, decision: str) -> web.Response:
+    body = await read_body(request, DecisionRequest, optional=True)
+    task = await _task(request)
+    service = _service(request)
+    plans = await service.store.plans_for_task(task.id)
+    if not plans:
+        why = f": {task.status.reason}" if task.status.reason else ""
+        raise ApiError(409, "nothing_to_decide", f"Task {task.id} has no plan to approve or reject (it is {task.status.state}{why}).")
+    # The open plan if there is one, else the newest, whose state the service explains.
+    plan = next((p for p in reversed(plans) if p.state == "awaiting_approval"), plans[-1])
+    outcome = await service.decide(plan.id, request[ACTOR], decision, body.reason)  # type: ignore[arg-type]
+    status = DECISION_STATUS.get(outcome.status, 409)
+    if status != 200:
+        undecidable = outcome.plan is not None and outcome.plan.approval is None  # a report, or a plan that failed validation
+        code = {403: "forbidden", 404: "not_found"}.get(status, "nothing_to_decide" if undecidable else "already_decided")
+        raise ApiError(status, code, outcome.message, plan_id=plan.id)
+    return _json({"decision": outcome.status, "message": outcome.message, "plan": plan_view(outcome.plan), "run": run_view(outcome.run)})
+
+
+async def task_executions(request: web.Request) -> web.Response:
+    task = await _task(request)
+    store = _service(request).store
+    runs = [run for plan in await store.plans_for_task(task.id) for run in await store.runs_for_plan(plan.id)]
+    return _json({"task_id": task.id, "executions": [run_view(r) for r in runs]})
+
+
+async def task_audit(request: web.Request) -> web.Response:
+    task = await _task(request)
+    timeline = await replay(_service(request).store, task.id)
+    return _json(timeline.to_document())
+
+
+# -- executions ---------------------------------------------------------------------------------------
+
+
+async def get_execution(request: web.Request) -> web.Response:
+    run_id = request.match_info["run_id"]
+    try:
+        run = await _service(request).store.get_run(run_id, with_audit=True)
+    except NotFound:
+        raise ApiError(404, "not_found", f"There is no execution {run_id}; GET {PREFIX}/tasks/{{id}}/executions "
+                                         "lists a task's executions.") from None
+    return _json(run_view(run))
+
+
+async def control_execution(request: web.Request) -> web.Response:
+    run_id, action = request.match_info["run_id"], request.match_info["action"]
+    outcome = await _service(request).control_run(run_id, request[ACTOR], CONTROL_ACTIONS[action])  # type: ignore[arg-type]
+    status = CONTROL_STATUS.get(outcome.status, 409)
+    if status != 200:
+        code = {403: "forbidden", 404: "not_found"}.get(status, "conflict")
+        raise ApiError(status, code, outcome.message)
+    return _json({"status": outcome.status, "message": outcome.message, "execution": run_view(outcome.run)})
+
+
+# -- catalogue ----------------------------------------------------------------------------------------
+
+
+async def list_agents(request: web.Request) -> web.Response:
+    return _json(agents_view(_service(request)))
+
+
+async def list_tools(request: web.Request) -> web.Response:
+    return _json(tools_view(_service(request)))
