@@ -172,7 +172,20 @@ class Executor:
         if run.state != "executing":
             logger.info("run %s is %s; phase %d not started", run_id, run.state, index)
             return run.state != "paused"
+        try:
+            return await self._execute_phase(run, plan, index)
+        except Exception as exc:
+            # Whatever broke, put back what this run changed before giving up.
+            logger.exception("run %s broke in phase %d; rolling back", run_id, index)
+            reason = f"phase {index + 1} broke: {exc}"
+            try:
+                await self._roll_back(run, plan, reason)
+            except Exception as rollback_exc:
+                logger.exception("rollback of run %s failed", run_id)
+                await self._fail(run_id, f"{reason}; the rollback failed too: {rollback_exc}")
+            return True
 
+    async def _execute_phase(self, run: Run, plan: Plan, index: int) -> bool:
         phase = execution_phases(plan)[index]
         total = len(execution_phases(plan))
         result = run.phases[index]
@@ -206,7 +219,8 @@ class Executor:
                 return True
             asset_result.status, asset_result.previous, asset_result.current = "completed", applied.previous, applied.current
             run.metrics.assets_changed += 1
-        await self.store.save_run_progress(run)
+            # Saved per asset: after a crash, the store knows exactly what to revert.
+            await self.store.save_run_progress(run)
 
         metrics = await self._measure(phase, [a.asset_id for a in result.assets]) if result.assets else {}
         result.health = {**(result.health or {}), **metrics}

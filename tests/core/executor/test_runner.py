@@ -87,3 +87,29 @@ async def test_unfinished_run_resumes_at_the_next_phase_after_a_restart(config) 
         assert len(entries) == 1, "the run was not started twice"
     finally:
         await second.close()
+
+
+async def test_a_probe_that_breaks_mid_run_rolls_back_what_changed(service: OpsPilot) -> None:
+    from core.errors import ExecutionError
+
+    class BrokenProbe:
+        name = "broken"
+        calls = 0
+
+        async def measure(self, phase, assets):
+            BrokenProbe.calls += 1
+            if BrokenProbe.calls == 2:
+                raise ExecutionError("prometheus did not answer")
+            return {"error_rate": 0.1, "http_ok": 100.0, "latency_p99": 100.0}
+
+    before = await service.inventory.fleet()
+    service.executor.probe = BrokenProbe()
+    outcome = await service.submit(Ask.from_front(ASK, "U0REQUESTER", "C1"))
+    decision = await service.decide(outcome.plan.id, "U0APPROVER1", "approved")
+    await service.executor.wait_idle(20)
+    run = await service.store.get_run(decision.run.id)
+    assert run.state == "rolled_back"
+    assert "prometheus did not answer" in run.status.reason
+    after = await service.inventory.fleet()
+    for asset_id in outcome.plan.payload.affected_assets:
+        assert after.by_id()[asset_id].image_version == before.by_id()[asset_id].image_version
