@@ -25,7 +25,6 @@ from bot.blocks import (
     reject_modal,
 )
 from bot.catalogue import agents_text, tools_text
-from bot.progress import SlackProgress
 from core.intake import normalize_text
 from core.llm.offline import EXAMPLE_ASKS
 from core.service import OpsPilot
@@ -43,7 +42,6 @@ def build_client(token: str, api_url: str) -> AsyncWebClient:
 
 def build_app(service: OpsPilot, client: AsyncWebClient, signing_secret: str) -> AsyncApp:
     app = AsyncApp(client=client, signing_secret=signing_secret, process_before_response=False)
-    SlackProgress(service, client).subscribe()
 
     @app.command("/ops")
     async def on_ops(ack, command, respond, client: AsyncWebClient) -> None:
@@ -117,9 +115,7 @@ def build_app(service: OpsPilot, client: AsyncWebClient, signing_secret: str) ->
         if check.status != "allowed":
             await tell(client, channel_id, user_id, check.status, check.message)
             return
-        modal = reject_modal(check.plan)
-        modal["private_metadata"] = json.dumps({"plan_id": check.plan.id, "channel_id": channel_id})
-        await client.views_open(trigger_id=body["trigger_id"], view=modal)
+        await client.views_open(trigger_id=body["trigger_id"], view=reject_modal(check.plan, channel_id))
 
     @app.view(REJECT_VIEW)
     async def on_reject_submitted(ack, body, view, client: AsyncWebClient) -> None:

@@ -6,6 +6,7 @@ text, 10 fields per section, 150 characters per header.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -160,7 +161,7 @@ def plan_card(
     if run is not None:
         blocks.append(SectionBlock(text=_md(messages.run_status_line(
             run.state, run.metrics.assets_changed, run.progress.phases_completed, run.progress.total_phases))))
-        if run.state in ("queued", "executing", "paused"):
+        if run.state in ("executing", "paused"):
             blocks.append(ActionsBlock(block_id="run_control", elements=_run_buttons(run)))
 
     if plan.state == "awaiting_approval" and decision_line is None:
@@ -176,7 +177,7 @@ def plan_card(
 
 def _decision_buttons(plan: Plan) -> list[ButtonElement]:
     confirm = None
-    if plan.environment == "production":
+    if plan.environment in ("production", "all"):
         confirm = ConfirmObject(
             title="Approve production change?",
             text=f"{len(plan.payload.affected_assets)} production assets will change, phase by phase.",
@@ -220,12 +221,12 @@ REASON_BLOCK = "reason"
 REASON_ACTION = "reason_input"
 
 
-def reject_modal(plan: Plan) -> dict:
+def reject_modal(plan: Plan, channel_id: str | None) -> dict:
     """Asked before a rejection, so the requester learns why."""
     return {
         "type": "modal",
         "callback_id": REJECT_VIEW,
-        "private_metadata": plan.id,
+        "private_metadata": json.dumps({"plan_id": plan.id, "channel_id": channel_id}),
         "title": {"type": "plain_text", "text": "Reject plan"},
         "submit": {"type": "plain_text", "text": "Reject"},
         "close": {"type": "plain_text", "text": "Cancel"},

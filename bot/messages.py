@@ -134,6 +134,11 @@ def run_paused(actor: str, done: int, total: int) -> str:
     return f":pause_button: Paused by <@{actor}> after {done}/{total} phases. Nothing was reverted; Resume carries on."
 
 
+def run_waiting(reason: str, done: int, total: int) -> str:
+    return (f":pause_button: Waiting for a person before phase {done + 1}/{total}: {reason}. "
+            "An approver presses Resume to run it, or Abort to roll back.")
+
+
 def run_resumed(actor: str, done: int, total: int) -> str:
     return f":arrow_forward: Resumed by <@{actor}> at phase {done + 1}/{total}."
 

@@ -1,22 +1,36 @@
-"""What happens after the card is posted: card rewrites on decisions and run endings, and one
-reply in the card's thread for every phase start and end."""
+"""What happens after the card is posted: card rewrites on decisions and run changes, and one
+reply in the card's thread for every phase start and end.
+
+Events are handed to one background worker per plan, so Slack's latency and rate limits never hold
+up the executor (which publishes while it holds a run's lock), and updates of one plan still arrive
+in order. A plan whose card is still being posted (an auto-approved run starts at once) is waited
+for briefly instead of losing its first updates.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import messages
 from bot.blocks import plan_card
+from core.approvals import SYSTEM_ACTOR
 from core.events import PhaseCompleted, PhaseStarted, PlanDecided, RunFinished, RunPaused, RunResumed, RunStarted
 from core.service import OpsPilot
 
 logger = logging.getLogger(__name__)
 
+CARD_WAIT_SECONDS = 10.0
+CLOSE_WAIT_SECONDS = 10.0
+Update = Callable[[], Awaitable[None]]
 
-def _when(moment) -> str:
+
+def _when(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
@@ -24,20 +38,68 @@ class SlackProgress:
     def __init__(self, service: OpsPilot, client: AsyncWebClient) -> None:
         self.service = service
         self.client = client
+        self._queues: dict[str, asyncio.Queue[Update]] = {}
+        self._workers: dict[str, asyncio.Task[None]] = {}
 
     def subscribe(self) -> None:
         bus = self.service.bus
-        bus.subscribe(self.on_decided, PlanDecided)
-        bus.subscribe(self.on_run_started, RunStarted)
-        bus.subscribe(self.on_phase_started, PhaseStarted)
-        bus.subscribe(self.on_phase_completed, PhaseCompleted)
-        bus.subscribe(self.on_run_finished, RunFinished)
-        bus.subscribe(self.on_paused, RunPaused)
-        bus.subscribe(self.on_resumed, RunResumed)
+        bus.subscribe(self._later(self.on_decided), PlanDecided)
+        bus.subscribe(self._later(self.on_run_started), RunStarted)
+        bus.subscribe(self._later(self.on_phase_started), PhaseStarted)
+        bus.subscribe(self._later(self.on_phase_completed), PhaseCompleted)
+        bus.subscribe(self._later(self.on_run_finished), RunFinished)
+        bus.subscribe(self._later(self.on_paused), RunPaused)
+        bus.subscribe(self._later(self.on_resumed), RunResumed)
+
+    # -- delivery in the background, in order per plan ----------------------------------------
+
+    def _later(self, handler: Callable[[object], Awaitable[None]]) -> Callable[[object], Awaitable[None]]:
+        async def enqueue(event: object) -> None:
+            plan_id = getattr(event, "plan_id")
+            self._queues.setdefault(plan_id, asyncio.Queue()).put_nowait(lambda: handler(event))
+            if plan_id not in self._workers:
+                self._workers[plan_id] = asyncio.get_running_loop().create_task(self._work(plan_id), name=f"slack-progress:{plan_id}")
+
+        return enqueue
+
+    async def _work(self, plan_id: str) -> None:
+        queue = self._queues[plan_id]
+        try:
+            while not queue.empty():
+                update = queue.get_nowait()
+                try:
+                    await update()
+                except Exception:
+                    logger.exception("Slack update of plan %s failed", plan_id)
+        finally:
+            self._workers.pop(plan_id, None)
+            if queue.empty():
+                self._queues.pop(plan_id, None)
+
+    async def close(self) -> None:
+        """Deliver what is queued (up to a limit), then stop."""
+        workers = list(self._workers.values())
+        if workers:
+            _, pending = await asyncio.wait(workers, timeout=CLOSE_WAIT_SECONDS)
+            for task in pending:
+                task.cancel()
+
+    # -- where the card is ---------------------------------------------------------------------
 
     async def _ref(self, plan_id: str) -> dict | None:
         ref = await self.service.store.message_ref(plan_id)
+        if ref is None and await self._card_coming(plan_id):
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + CARD_WAIT_SECONDS
+            while ref is None and loop.time() < deadline:
+                await asyncio.sleep(0.1)
+                ref = await self.service.store.message_ref(plan_id)
         return ref if ref and ref.get("front") == "slack" else None
+
+    async def _card_coming(self, plan_id: str) -> bool:
+        plan = await self.service.store.get_plan(plan_id)
+        task = await self.service.store.get_task(plan.task_id)
+        return task.origin.get("front") == "slack"
 
     async def refresh_card(self, plan_id: str) -> None:
         ref = await self._ref(plan_id)
@@ -65,6 +127,8 @@ class SlackProgress:
         except SlackApiError as exc:
             logger.warning("could not post progress of plan %s: %s", plan_id, exc.response.get("error"))
 
+    # -- one method per event ------------------------------------------------------------------
+
     async def on_decided(self, event: PlanDecided) -> None:
         await self.refresh_card(event.plan_id)
 
@@ -82,7 +146,11 @@ class SlackProgress:
             await self.refresh_card(event.plan_id)
 
     async def on_paused(self, event: RunPaused) -> None:
-        await self._reply(event.plan_id, messages.run_paused(event.actor, event.phases_completed, event.total_phases))
+        if event.actor == SYSTEM_ACTOR:
+            text = messages.run_waiting(event.reason or "a step needs a person", event.phases_completed, event.total_phases)
+        else:
+            text = messages.run_paused(event.actor, event.phases_completed, event.total_phases)
+        await self._reply(event.plan_id, text)
         await self.refresh_card(event.plan_id)
 
     async def on_resumed(self, event: RunResumed) -> None:

@@ -18,8 +18,10 @@ from typing import Literal
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.signature import SignatureVerifier
 
 from bot.app import build_app, build_client
+from bot.progress import SlackProgress
 from bot.rest import monitoring_routes, rest_routes
 from core.config import Config
 from core.errors import ConfigError
@@ -65,18 +67,31 @@ class Running:
     bolt: AsyncApp
     emulator: object | None = None
     socket_handler: object | None = None
+    progress: SlackProgress | None = None
     state: dict = field(default_factory=dict)
 
     async def stop(self) -> None:
         if self.socket_handler is not None:
             await self.socket_handler.close_async()
+        if self.progress is not None:
+            await self.progress.close()
         await self.runner.cleanup()
         await self.service.close()
 
 
-def slack_routes(app: web.Application, bolt: AsyncApp, state: dict) -> None:
+def slack_routes(app: web.Application, bolt: AsyncApp, state: dict, signing_secret: str) -> None:
+    verifier = SignatureVerifier(signing_secret)
+
     async def events(request: web.Request) -> web.Response:
-        bolt_response = await bolt.async_dispatch(await to_bolt_request(request))
+        body = await request.text()
+        # Checked before Bolt parses anything, so a forged body of any shape gets 401, never a 5xx.
+        if not verifier.is_valid_request(body, dict(request.headers)):
+            return web.json_response({"error": "invalid_signature"}, status=401)
+        try:
+            bolt_response = await bolt.async_dispatch(await to_bolt_request(request))
+        except (ValueError, KeyError, TypeError) as exc:
+            logger.warning("signed Slack request that could not be read: %s", exc)
+            return web.json_response({"error": "unreadable_request"}, status=400)
         return await to_aiohttp_response(bolt_response)
 
     async def health(_: web.Request) -> web.Response:
@@ -119,7 +134,9 @@ async def start(config: Config, *, host: str = "127.0.0.1", port: int = 3000, mo
             emulator.register(app)
         client = build_client(bot_token, config.slack.api_url)
         bolt = build_app(service, client, signing_secret)
-        slack_routes(app, bolt, state)
+        progress = SlackProgress(service, client)
+        progress.subscribe()
+        slack_routes(app, bolt, state, signing_secret)
         metrics = Metrics()
         metrics.attach(service)
         monitoring_routes(app, service, metrics, state)
@@ -148,7 +165,7 @@ async def start(config: Config, *, host: str = "127.0.0.1", port: int = 3000, mo
         }
         state["ready"] = True
         logger.info("OpsPilot ready in %s mode on %s", mode, url)
-        return Running(mode, service, url, runner, bolt, emulator, socket_handler, state)
+        return Running(mode, service, url, runner, bolt, emulator, socket_handler, progress, state)
     except BaseException:
         await service.close()
         raise

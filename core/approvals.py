@@ -7,6 +7,9 @@ from typing import Literal
 
 from core.domain import Plan, Run
 
+# The actor OpsPilot itself uses in the audit log (validation, runs, opted-in auto-approvals).
+SYSTEM_ACTOR = "opspilot"
+
 DecisionStatus = Literal["approved", "rejected", "not_allowed", "already_decided", "not_found", "allowed"]
 
 

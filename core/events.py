@@ -94,6 +94,7 @@ class RunPaused(Event):
     actor: str
     phases_completed: int
     total_phases: int
+    reason: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -17,10 +17,20 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from core.agents import AgentContext, AgentRegistry, default_agents
 from core.agents.llm_loop import loop_for
-from core.approvals import ApproverList, DecisionOutcome
+from core.approvals import SYSTEM_ACTOR, ApproverList, DecisionOutcome
 from core.config import Config
 from core.domain import Approval, Plan, Run, Task, TaskSpec, Usage
-from core.errors import IllegalTransition, InvalidAsk, LLMError, NotFound, OpsPilotError, PlanningError, SpecError, ToolError
+from core.errors import (
+    IllegalTransition,
+    InvalidAsk,
+    LLMError,
+    NotFound,
+    OpsPilotError,
+    PlanningError,
+    SpecError,
+    ToolError,
+    ValidationFailed,
+)
 from core.events import EventBus, PlanDecided, PlanProposed, TaskCreated
 from core.executor import Executor
 from core.executor.drivers import build_driver
@@ -39,7 +49,6 @@ logger = logging.getLogger(__name__)
 
 OutcomeKind = Literal["plan", "no_change", "invalid", "failed"]
 OPEN_PLAN_STATES = ("draft", "validated", "awaiting_approval")
-AUTO_APPROVER = "opspilot"
 
 
 @dataclass
@@ -196,7 +205,7 @@ class OpsPilot:
         task = Task(id=str(uuid.uuid4()), org_id=self.config.org_id, created_by=ask.user_id, user_intent=ask.text, origin=ask.origin)
         await self.store.add_task(task, ask.user_id)
         await self.store.transition("task", task.id, "parsing", actor=ask.user_id)
-        await self.store.transition("task", task.id, "failed", actor="opspilot", reason=reason[:1000], details={"errors": errors[:20]})
+        await self.store.transition("task", task.id, "failed", actor=SYSTEM_ACTOR, reason=reason[:1000], details={"errors": errors[:20]})
         return await self.store.get_task(task.id)
 
     async def _plan(self, task: Task, spec: TaskSpec, actor: str, *, persist: bool) -> AskOutcome:
@@ -205,10 +214,16 @@ class OpsPilot:
             result = await agent.plan(
                 spec, task.id, AgentContext(self.tools, self.tool_context, llm=self.agents.loop, org_id=self.config.org_id)
             )
+            fleet = await self.inventory.fleet()
         except (PlanningError, ToolError) as exc:
             if persist:
                 await self._settle_task(task.id, "failed", reason=str(exc)[:1000])
             return AskOutcome("failed", f"Planning failed: {exc}", task=task, spec=spec)
+        except Exception as exc:  # a broken agent must not leave the task in "parsing" forever
+            logger.exception("agent failed on task %s", task.id)
+            if persist:
+                await self._settle_task(task.id, "failed", reason=f"internal error: {exc!r}"[:1000])
+            return AskOutcome("failed", "Planning failed because of an internal error; it is in OpsPilot's log.", task=task, spec=spec)
 
         if result.plan is None:
             if persist:
@@ -216,7 +231,7 @@ class OpsPilot:
             return AskOutcome("no_change", result.message, task=task, spec=spec, usage=result.usage, note=result.note)
 
         plan = result.plan
-        context = PlanContext(plan=plan, task_spec=spec, requester=actor, fleet=await self.inventory.fleet())
+        context = PlanContext(plan=plan, task_spec=spec, requester=actor, fleet=fleet)
         review = await self.validator.review(context)
         plan.validation, plan.quality = review.validation, review.quality
         plan.quality_score = review.quality.total if review.quality else None
@@ -224,17 +239,17 @@ class OpsPilot:
             plan.status.state = "validated" if plan.validation.overall_valid else "draft"
             return AskOutcome("plan", result.message, task=task, spec=spec, plan=plan, usage=result.usage, note=result.note)
 
-        await self.store.add_plan(plan, "opspilot")
+        await self.store.add_plan(plan, SYSTEM_ACTOR)
         await self.store.save_plan_review(plan)
         await self._supersede_older_plans(task.id, plan.id)
         if plan.validation.overall_valid:
-            await self.store.transition("plan", plan.id, "validated", actor="opspilot", details={"quality": plan.quality_score})
+            await self.store.transition("plan", plan.id, "validated", actor=SYSTEM_ACTOR, details={"quality": plan.quality_score})
             if not plan.is_report:
-                await self.store.transition("plan", plan.id, "awaiting_approval", actor="opspilot")
+                await self.store.transition("plan", plan.id, "awaiting_approval", actor=SYSTEM_ACTOR)
         else:
             await self.store.set_plan_reason(plan.id, ("failed validation: " + "; ".join(plan.validation.errors))[:1000])
             await self.store.append_audit(
-                "plan", plan.id, "plan.validation_failed", "opspilot", {"errors": plan.validation.errors[:50]}
+                "plan", plan.id, "plan.validation_failed", SYSTEM_ACTOR, {"errors": plan.validation.errors[:50]}
             )
         await self._settle_task(
             task.id, "planned", details={"plan_id": plan.id, "tools": [c.name for c in result.tool_calls]}
@@ -253,6 +268,9 @@ class OpsPilot:
     async def replan(self, task_id: str, actor: str) -> AskOutcome:
         """Plan a task again (inventory or policies changed); the new plan supersedes the task's open plans."""
         task = await self.store.get_task(task_id)
+        if actor != task.created_by and not self.approvers.may_decide(actor):
+            await self.store.append_audit("task", task.id, "task.replan_refused", actor)
+            return AskOutcome("failed", "Only the requester or an approver can plan this task again.", task=task)
         if task.task_spec is None:
             return AskOutcome("failed", "This task was never understood, so there is nothing to plan again; ask anew.", task=task)
         await self.store.append_audit("task", task.id, "task.replan_requested", actor)
@@ -263,7 +281,7 @@ class OpsPilot:
             if older.id != newest_plan_id and older.state in OPEN_PLAN_STATES:
                 try:
                     await self.store.transition(
-                        "plan", older.id, "superseded", actor="opspilot", reason=f"superseded by plan {newest_plan_id}",
+                        "plan", older.id, "superseded", actor=SYSTEM_ACTOR, reason=f"superseded by plan {newest_plan_id}",
                         details={"superseded_by": newest_plan_id}, expect=OPEN_PLAN_STATES,
                     )
                 except IllegalTransition:
@@ -272,31 +290,33 @@ class OpsPilot:
     async def _settle_task(self, task_id: str, target: str, *, reason: str | None = None, details: dict | None = None) -> None:
         """A first planning settles the task; a replan only leaves a trace on a task already settled."""
         if (await self.store.get_task(task_id)).status.state == "parsing":
-            await self.store.transition("task", task_id, target, actor="opspilot", reason=reason, details=details)
+            await self.store.transition("task", task_id, target, actor=SYSTEM_ACTOR, reason=reason, details=details)
         else:
-            await self.store.append_audit("task", task_id, f"task.replanned.{target}", "opspilot", {**(details or {}), "reason": reason})
+            await self.store.append_audit("task", task_id, f"task.replanned.{target}", SYSTEM_ACTOR, {**(details or {}), "reason": reason})
 
     async def _auto_approve(self, plan: Plan) -> None:
         """Only when a team opted in (approval.auto_approve_high_quality) and the score is high enough."""
         reason = f"auto-approved: quality {plan.quality_score}/100 (approval.auto_approve_high_quality is on)"
-        approval = Approval(decision="approved", decided_by=AUTO_APPROVER, reason=reason)
+        approval = Approval(decision="approved", decided_by=SYSTEM_ACTOR, reason=reason)
         await self.store.transition(
-            "plan", plan.id, "approved", actor=AUTO_APPROVER, reason=reason, expect=("awaiting_approval",),
+            "plan", plan.id, "approved", actor=SYSTEM_ACTOR, reason=reason, expect=("awaiting_approval",),
             changes={"approval": approval.to_document()},
         )
         approved = await self.store.get_plan(plan.id)
-        await self.bus.publish(PlanDecided(task_id=plan.task_id, plan_id=plan.id, decision="approved", actor=AUTO_APPROVER))
-        await self.executor.start(approved, AUTO_APPROVER)
+        await self.bus.publish(PlanDecided(task_id=plan.task_id, plan_id=plan.id, decision="approved", actor=SYSTEM_ACTOR))
+        await self.executor.start(approved, SYSTEM_ACTOR)
 
     # -- decisions ---------------------------------------------------------------------------
 
     async def may_decide(self, plan_id: str, actor: str) -> DecisionOutcome:
-        """Whether ``actor`` could decide on the plan now (status "allowed"); changes nothing."""
+        """Whether ``actor`` could decide on the plan now (status "allowed"). Changes nothing, but a
+        refusal is audited like a refused decision."""
         try:
             plan = await self.store.get_plan(plan_id)
         except NotFound:
             return DecisionOutcome("not_found", "That plan no longer exists.")
         if not self.approvers.may_decide(actor):
+            await self.store.append_audit("plan", plan_id, "plan.decision_refused", actor, {"decision": "rejected"})
             return DecisionOutcome("not_allowed", "You are not allowed to approve or reject plans.", plan)
         if plan.state != "awaiting_approval":
             return DecisionOutcome("already_decided", _already(plan), plan)
@@ -338,6 +358,8 @@ class OpsPilot:
             return RunControlOutcome("invalid", f"Unknown action {action!r}; use pause, resume or abort.", run)
         try:
             run = await operation(run_id, actor)
+        except ValidationFailed as exc:
+            return RunControlOutcome("invalid", f"The run stays paused: {exc}: " + "; ".join(exc.errors), run)
         except IllegalTransition as exc:
             current = await self.store.get_run(run_id)
             return RunControlOutcome("invalid", f"The run is {current.state.replace('_', ' ')}, so it cannot {action} ({exc.current}).", current)
@@ -351,9 +373,27 @@ class OpsPilot:
             plan=plan, task_spec=task.task_spec, requester=task.created_by, fleet=await self.inventory.fleet(), stage="run",
         )
         validation = await self.validator.validate(context)
-        if not validation.overall_valid:
-            await self.store.append_audit("plan", plan.id, "plan.revalidation_failed", "opspilot", {"errors": validation.errors[:50]})
-        return [] if validation.overall_valid else validation.errors
+        errors = [] if validation.overall_valid else list(validation.errors)
+        errors += await self._assets_in_other_runs(plan)
+        if errors:
+            await self.store.append_audit("plan", plan.id, "plan.revalidation_failed", SYSTEM_ACTOR, {"errors": errors[:50]})
+        return errors
+
+    async def _assets_in_other_runs(self, plan: Plan) -> list[str]:
+        """Two runs changing one asset would undo each other's work (and rollbacks)."""
+        mine = set(plan.payload.affected_assets)
+        problems = []
+        for run in await self.store.runs_in_states(["queued", "executing", "paused"]):
+            if run.plan_id == plan.id:
+                continue
+            other = await self.store.get_plan(run.plan_id)
+            shared = sorted(mine & set(other.payload.affected_assets))
+            if shared:
+                listed = ", ".join(shared[:5]) + (f" and {len(shared) - 5} more" if len(shared) > 5 else "")
+                problems.append(
+                    f"run {run.id[:8]} ({run.state}) is changing {listed}; wait for it to finish or abort it, then ask again"
+                )
+        return problems
 
     # -- lookups -----------------------------------------------------------------------------
 

@@ -60,7 +60,7 @@ deny contains msg if {
 	rollout
 	input.stage == "run"
 	outside_windows
-	msg := sprintf("Production runs may only start inside a change window (%s); it is %s %s UTC. Approve the plan again inside a window.", [window_labels, input.weekday, input.clock])
+	msg := sprintf("Production runs may only start inside a change window (%s); it is %s %s UTC. Ask again inside a window: an approved plan cannot be re-approved.", [window_labels, input.weekday, input.clock])
 }
 
 warn contains msg if {

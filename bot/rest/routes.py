@@ -34,7 +34,7 @@ TOKENS = web.AppKey("opspilot_api_tokens", TokenTable)
 SETTINGS = web.AppKey("opspilot_api_settings", ApiConfig)
 ACTOR: Any = web.RequestKey("opspilot_api_actor", str) if hasattr(web, "RequestKey") else "opspilot.api.actor"  # aiohttp < 3.12
 CONTROL_ACTIONS = {"pause": "pause", "resume": "resume", "cancel": "abort"}
-CONTROL_STATUS = {"paused": 200, "resumed": 200, "aborted": 200, "cancelled": 200,
+CONTROL_STATUS = {"paused": 200, "resumed": 200, "aborted": 200,
                   "not_allowed": 403, "not_found": 404, "invalid": 409}
 DECISION_STATUS = {"approved": 200, "rejected": 200, "not_allowed": 403, "not_found": 404, "already_decided": 409}
 

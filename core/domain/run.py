@@ -28,12 +28,14 @@ class PhaseResult(Document):
     completed_at: datetime | None = None
     assets: list[AssetResult] = Field(default_factory=list)
     health: dict[str, Any] | None = None
+    confirmed_by: str | None = None
 
 
 class RunProgress(Document):
     current_phase: int = 0
     phases_completed: int = 0
     total_phases: int = 0
+    next_phase_at: datetime | None = None
 
 
 class RunMetrics(Document):

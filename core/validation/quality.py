@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.approvals import SYSTEM_ACTOR
 from core.config import ApprovalConfig
 from core.domain import Plan, Quality
 from core.store import Store
@@ -37,7 +38,6 @@ NEUTRAL = 10
 CANARY_CREDIT = 5
 PRIOR = 2  # pseudo-outcomes on each side: no history reads as neutral, one run never swings it far
 PRODUCTION_MIN, STAGING_MIN = 60, 40
-AUTO_APPROVER = "opspilot"  # its auto-approvals are not human reviews
 LOWER_ENVIRONMENTS = {"production": ("staging", "development"), "staging": ("development",), "development": ()}
 
 
@@ -87,7 +87,8 @@ class QualityScorer:
 
     async def _evidence(self, plan: Plan, environment: str) -> Evidence:
         outcomes = await self.store.run_outcomes(plan.agent) if plan.agent else {}
-        decisions = await self.store.decision_counts(plan.agent, plan.type, exclude_decided_by=AUTO_APPROVER)
+        # Auto-approvals are not human reviews.
+        decisions = await self.store.decision_counts(plan.agent, plan.type, exclude_decided_by=SYSTEM_ACTOR)
         return Evidence(
             tested_share=await self._tested_share(plan, environment),
             completed_runs=outcomes.get("completed", 0),

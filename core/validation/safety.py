@@ -31,6 +31,7 @@ class SafetyCheck(Check):
     async def run(self, context: PlanContext) -> CheckResult:
         plan = context.plan
         problems = [
+            *_something_to_run(plan),
             *_assets_once(plan),
             *_phases_cover_affected(plan),
             *_known_assets(plan, context.fleet, context.environment),
@@ -38,6 +39,17 @@ class SafetyCheck(Check):
             *_durations(plan, self.limits),
         ]
         return CheckResult(self.name, self.kind, not problems, tuple(dict.fromkeys(problems)))
+
+
+def _something_to_run(plan: Plan) -> Iterator[str]:
+    payload = plan.payload
+    if payload.report_only or payload.phases:
+        return
+    if not payload.steps:
+        yield "The plan has neither phases nor steps, so approving it would run nothing; ask again for a plan with phases."
+    elif payload.affected_assets:
+        yield (f"{_few(sorted(payload.affected_assets))} {_is(payload.affected_assets)} affected but the plan has no phases; "
+               "asset changes run in phases (canary first).")
 
 
 def _assets_once(plan: Plan) -> Iterator[str]:

@@ -138,3 +138,16 @@ async def test_app_home_lists_recent_asks(world) -> None:
     await emu.open_home(REQUESTER)
     view = await emu.wait_for(lambda: emu.home_view(REQUESTER))
     assert "fix drift on prod web servers" in json.dumps(view)
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [("payload=notjson", "application/x-www-form-urlencoded"), ("{not json", "application/json"), ("", "text/plain")],
+)
+async def test_garbage_bodies_get_4xx_signed_or_not(world, body, content_type) -> None:
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{world.bot.url}/slack/events", data=body, headers={"Content-Type": content_type}) as unsigned:
+            assert unsigned.status == 401
+        headers = {**_signed_headers(body), "Content-Type": content_type}
+        async with http.post(f"{world.bot.url}/slack/events", data=body, headers=headers) as signed:
+            assert 400 <= signed.status < 500

@@ -106,8 +106,8 @@ async def test_whole_loop_refused_click_approval_run_and_double_click(world) -> 
     assert len(replies) == 2 + 2 * len(phases)
     assert all(m.thread_ts == card.ts for m in emu.thread(OPS_CHANNEL, card.ts))
     assert len(await service.store.runs_for_plan(plan_id)) == 1
-    decided = emu.find_message(OPS_CHANNEL, card.ts)
-    assert "Run completed" in block_text(decided), "the card shows how the run ended"
+    decided = await emu.wait_for(lambda: (m := emu.find_message(OPS_CHANNEL, card.ts)) and "Run completed" in block_text(m) and m)
+    assert not buttons(decided), "the card shows how the run ended, without controls"
 
     # The simulate driver recorded the new versions: the fleet now reads as fixed.
     again = await service.dry_run(Ask.from_front(ASK, REQUESTER))

@@ -59,30 +59,31 @@ async def test_bad_health_rolls_back_every_changed_asset(config) -> None:
         await service.close()
 
 
-async def test_unfinished_run_resumes_at_the_next_phase_after_a_restart(config) -> None:
-    config.executor.wait_scale = 1000.0  # the second phase would start in hours
+async def test_a_restart_keeps_the_remaining_wait_and_resumes_at_the_next_phase(config) -> None:
+    import asyncio
+
+    config.executor.wait_scale = 0.0025  # staging canary wait 10m -> 1.5 s, waves 5m -> 0.75 s
     first = await OpsPilot.create(config)
     await first.start()
     outcome = await first.submit(Ask.from_front(ASK, "U0REQUESTER", "C1"))
     decision = await first.decide(outcome.plan.id, "U0APPROVER1", "approved")
     run_id = decision.run.id
-    for _ in range(200):
+    for _ in range(300):
         run = await first.store.get_run(run_id)
-        if run.progress.phases_completed == 1:
+        if run.progress.phases_completed == 1 and run.progress.next_phase_at:
             break
-        import asyncio
-
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(0.01)
+    due = run.progress.next_phase_at
     await first.close()
 
-    config.executor.wait_scale = 0.0
     second = await OpsPilot.create(config)
     await second.start()
     try:
-        await second.executor.wait_idle(20)
+        await second.executor.wait_idle(30)
         run = await second.store.get_run(run_id)
         assert run.state == "completed"
         assert run.progress.phases_completed == len(outcome.plan.payload.phases)
+        assert run.phases[1].started_at >= due, "the canary soak was waited out after the restart"
         entries = [e for e in await second.store.audit_entries([run_id]) if e.to_state == "executing"]
         assert len(entries) == 1, "the run was not started twice"
     finally:

@@ -23,8 +23,12 @@ async def test_approved_sop_runs_its_steps_in_order(service: OpsPilot) -> None:
     assert outcome.plan is not None and outcome.plan.payload.steps and not outcome.plan.payload.phases
     assert outcome.plan.state == "awaiting_approval", outcome.plan.validation
     decision = await service.decide(outcome.plan.id, "U0APPROVER1", "approved")
-    await service.executor.wait_idle(20)
-    run = await service.store.get_run(decision.run.id)
+    for _ in range(len(outcome.plan.payload.steps) + 1):
+        await service.executor.wait_idle(20)
+        run = await service.store.get_run(decision.run.id)
+        if run.state != "paused":
+            break
+        await service.control_run(run.id, "U0APPROVER2", "resume")  # a destructive step waits for a person
     assert run.state == "completed"
     forward = [s.name for s in outcome.plan.payload.steps if s.when != "on_failure"]
     assert started == forward, "rollback-only steps do not run when nothing failed"

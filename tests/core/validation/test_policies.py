@@ -95,7 +95,7 @@ async def test_production_run_outside_change_window_is_denied_at_start(make_eval
     results = await judge(make_evaluator, make_plan(prod_web), config=config, stage="run", now=TUESDAY_10_UTC)
     assert denials(results) == [
         "Production runs may only start inside a change window (sat-sun 00:00-06:00 UTC); it is Tuesday 10:00 UTC. "
-        "Approve the plan again inside a window."
+        "Ask again inside a window: an approved plan cannot be re-approved."
     ]
 
 

@@ -76,3 +76,15 @@ async def test_phases_must_cover_exactly_the_affected_assets(make_plan, phase, f
 async def test_without_an_inventory_the_check_fails_closed(make_plan, prod_web) -> None:
     found = await problems(make_plan(prod_web), None)
     assert found == ("The inventory could not be read, so the plan's assets cannot be checked; fix inventory.path and ask again.",)
+
+
+async def test_a_change_plan_with_nothing_to_run_is_refused() -> None:
+    from core.domain import Plan, PlanPayload
+    from core.validation.base import PlanContext
+    from core.validation.safety import SafetyCheck
+
+    empty = Plan(id="p", task_id="t", type="patch_plan", environment="staging",
+                 payload=PlanPayload(summary="patch", changes=[{"asset_id": "web-stg-001", "action": "apply_patch"}]))
+    result = await SafetyCheck().run(PlanContext(plan=empty, fleet=None))
+    assert not result.passed
+    assert any("neither phases nor steps" in m for m in result.messages)
