@@ -147,6 +147,7 @@ class OpsPilot:
     async def close(self) -> None:
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+        await self.executor.close()  # phases in flight finish (or are cut) while the database is still there
         if self.notifications is not None:
             await self.notifications.close()  # before the database goes: failures are audited
         await self.store.database.dispose()

@@ -89,6 +89,8 @@ class Executor:
         self._idle.set()
         self._active: set[str] = set()
         self._locks: dict[str, asyncio.Lock] = {}
+        self._in_flight: set[asyncio.Task] = set()
+        self._closing = False
 
     # -- scheduling --------------------------------------------------------------------------
 
@@ -114,7 +116,22 @@ class Executor:
             self._schedule(run.id, run.progress.phases_completed, delay)
         return len(runs)
 
+    async def close(self, timeout: float = 10.0) -> None:
+        """Let phases in flight finish (up to ``timeout``), schedule nothing more, release the probe.
+        Unfinished runs keep their stored progress and resume at the next start."""
+        self._closing = True
+        if self._in_flight:
+            _, cut = await asyncio.wait(set(self._in_flight), timeout=timeout)
+            for task in cut:
+                logger.warning("a phase was still running at shutdown; it resumes at the next start")
+                task.cancel()
+            if cut:
+                await asyncio.wait(cut, timeout=timeout)
+        await self.probe.close()
+
     def _schedule(self, run_id: str, index: int, delay_seconds: float) -> None:
+        if self._closing:
+            return
         self._active.add(run_id)
         self._idle.clear()
         self.scheduler.add_job(
@@ -214,6 +231,11 @@ class Executor:
     # -- one phase ---------------------------------------------------------------------------
 
     async def _phase_job(self, run_id: str, index: int) -> None:
+        if self._closing:
+            return
+        task = asyncio.current_task()
+        if task is not None:
+            self._in_flight.add(task)
         continues = False
         try:
             async with self._lock(run_id):
@@ -221,6 +243,9 @@ class Executor:
         except Exception as exc:  # the store itself failed: nothing better to do than record it
             logger.exception("run %s failed in phase %d", run_id, index)
             await self._fail(run_id, f"phase {index + 1} failed: {exc}")
+        finally:
+            if task is not None:
+                self._in_flight.discard(task)
         if not continues:
             self._finish(run_id)
 

@@ -99,7 +99,8 @@ async def test_text_of_any_length_or_content_never_gets_a_5xx(world) -> None:
         delivery = await world.emulator.send_slash_command(REQUESTER, OPS_CHANNEL, "/ops", text)
         assert delivery.status < 500, text[:40]
     for plan in await world.service.store.plans_by():
-        assert plan.state in ("awaiting_approval", "draft"), "nothing was approved by the ask's words"
+        assert plan.state in ("awaiting_approval", "draft", "validated"), "nothing was approved by the ask's words"
+        assert await world.service.store.runs_for_plan(plan.id) == [], "nothing started"
 
 
 class WaitsInWords(DriftAgent):

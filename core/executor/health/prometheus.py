@@ -95,9 +95,9 @@ class PrometheusHealth(HealthProbe):
             elif isinstance(result, float) and not label.startswith("check "):
                 measured[label] = result
         if outages:  # Prometheus itself failed: say so once, whatever the checks would have said
-            raise ExecutionError(f"phase {phase.name!r}: {_joined(outages)}") from outages[0]
+            raise ExecutionError(_joined(outages)) from outages[0]
         if failed:
-            raise HealthCheckFailed(f"phase {phase.name!r}: {_joined(failed)}") from failed[0]
+            raise HealthCheckFailed(_joined(failed)) from failed[0]
         logger.info("prometheus health of phase %s (%d assets): %s", phase.name, len(assets), measured)
         return measured
 

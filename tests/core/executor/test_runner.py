@@ -92,8 +92,9 @@ async def test_a_restart_keeps_the_remaining_wait_and_resumes_at_the_next_phase(
 
 async def test_a_probe_that_breaks_mid_run_rolls_back_what_changed(service: OpsPilot) -> None:
     from core.errors import ExecutionError
+    from core.executor.health import HealthProbe
 
-    class BrokenProbe:
+    class BrokenProbe(HealthProbe):
         name = "broken"
         calls = 0
 

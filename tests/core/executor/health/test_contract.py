@@ -106,9 +106,8 @@ async def test_the_phase_checks_decide_what_is_measured(harness: Harness) -> Non
 
 async def test_a_probe_that_cannot_measure_raises_execution_error_with_the_reason(harness: Harness) -> None:
     harness.break_down()
-    with pytest.raises(ExecutionError, match=harness.outage_words) as caught:
+    with pytest.raises(ExecutionError, match=harness.outage_words):
         await harness.probe.measure(FULL, ASSETS)
-    assert "Canary" in str(caught.value) or isinstance(harness.probe, SimulatedHealth)
 
 
 async def test_measures_repeatedly_and_closes_twice(harness: Harness) -> None:

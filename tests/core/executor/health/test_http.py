@@ -43,7 +43,7 @@ class Fleet:
         asset = request.match_info["asset"]
         self.hits.append(f"{asset}/{request.match_info['path']}")
         if asset in self.slow:
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(0.6)
         return web.Response(status=self.status.get(asset, 200), text="ok")
 
 

@@ -46,7 +46,7 @@ async def test_no_data_for_a_metric_fails_instead_of_passing(probe: PrometheusHe
     prometheus.answer("http_requests_total", None)
     with pytest.raises(HealthCheckFailed, match="no data for error_rate") as caught:
         await probe.measure(CANARY, ASSETS)
-    assert "http_requests_total" in str(caught.value) and "Canary" in str(caught.value)
+    assert "http_requests_total" in str(caught.value)
 
 
 async def test_nan_fails_like_no_data(probe: PrometheusHealth, prometheus: FakePrometheus) -> None:
@@ -92,7 +92,7 @@ async def test_a_body_that_is_not_json_is_reported(probe: PrometheusHealth, prom
 
 
 async def test_a_slow_prometheus_times_out_with_a_clear_message(prometheus: FakePrometheus) -> None:
-    healthy(prometheus).delay = 1.0
+    healthy(prometheus).delay = 0.5
     probe = PrometheusHealth(prometheus.url, timeout_seconds=0.1)
     try:
         with pytest.raises(ExecutionError, match=r"did not answer within 0\.1s"):

@@ -72,14 +72,16 @@ async def test_no_data_never_lets_a_wave_pass(prometheus_service: OpsPilot, prom
         prometheus.answer(("http_requests_total", f"(?:{plan.payload.phases[1].assets[0]})"), None)
 
     plan, run = await _run(prometheus_service, silent_first_wave)
-    assert run.state in ("failed", "rolled_back")
+    assert run.state == "rolled_back"
     assert run.progress.phases_completed == 1
-    assert "no data for error_rate" in run.status.reason
+    assert run.status.reason.startswith("Wave 1: no data for error_rate from Prometheus (query: ")
+    assert all(a.status == "rolled_back" for p in run.phases[:2] for a in p.assets)
 
 
 async def test_prometheus_down_stops_the_run(prometheus_service: OpsPilot, prometheus: FakePrometheus) -> None:
     prometheus.fail("", "unavailable", "TSDB not ready", status=503)
     _plan, run = await _run(prometheus_service)
-    assert run.state in ("failed", "rolled_back")
+    assert run.state == "rolled_back"
     assert run.progress.phases_completed == 0
-    assert "unavailable: TSDB not ready" in run.status.reason
+    assert run.status.reason.startswith("Canary: Prometheus rejected query ")
+    assert run.status.reason.endswith(": unavailable: TSDB not ready")
