@@ -15,6 +15,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.loopback import LoopbackServer
+
 
 @dataclass
 class Reply:
@@ -63,39 +65,19 @@ def overloaded(retry_after: str = "0.01") -> Reply:
     return error(529, "overloaded_error", "Overloaded", retry_after=retry_after)
 
 
-class FakeAnthropic:
+class FakeAnthropic(LoopbackServer):
     def __init__(self, responder: Responder | None = None) -> None:
         self.queue: deque[Reply] = deque()
         self.responder = responder
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
-        self._runner: web.AppRunner | None = None
-        self.url = ""
 
     def script(self, *replies: Reply) -> FakeAnthropic:
         self.queue.extend(replies)
         return self
 
-    async def start(self) -> FakeAnthropic:
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/messages", self._messages)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.url = f"http://127.0.0.1:{port}"
-        return self
-
-    async def close(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-    async def __aenter__(self) -> FakeAnthropic:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
 
     async def _messages(self, request: web.Request) -> web.Response:
         body = await request.json()

@@ -16,6 +16,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.loopback import LoopbackServer
+
 Samples = float | str | list[tuple[dict[str, str], float | str]] | None
 
 
@@ -39,14 +41,12 @@ def _value(value: float | str) -> str:
 
 
 @dataclass
-class FakePrometheus:
+class FakePrometheus(LoopbackServer):
     answers: list[Answer] = field(default_factory=list)
     default: Answer | None = None
     delay: float = 0.0
     queries: list[str] = field(default_factory=list)
     methods: list[str] = field(default_factory=list)
-    url: str = ""
-    _runner: web.AppRunner | None = None
 
     def answer(self, when: str | tuple[str, ...], samples: Samples = None, **options: Any) -> FakePrometheus:
         self.answers.append(Answer((when,) if isinstance(when, str) else tuple(when), samples, **options))
@@ -61,27 +61,9 @@ class FakePrometheus:
         self.queries.clear()
         self.methods.clear()
 
-    async def start(self) -> FakePrometheus:
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_route("GET", "/api/v1/query", self._query)
         app.router.add_route("POST", "/api/v1/query", self._query)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.url = f"http://127.0.0.1:{port}"
-        return self
-
-    async def close(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-    async def __aenter__(self) -> FakePrometheus:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
 
     async def _query(self, request: web.Request) -> web.Response:
         params = dict(request.query)
