@@ -14,16 +14,11 @@ import pytest
 from bot.playground.emulator import APPROVER_1, OPS_CHANNEL, OUTSIDER, REQUESTER
 from bot.server import start
 from core.config import load_config
+from tests.fakes.browser import launch_chromium, needs_chromium
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian chromium at /usr/bin/chromium (apt-get install chromium)"),
-]
+pytestmark = [pytest.mark.browser, needs_chromium]
 
 
 async def test_requester_asks_outsider_is_refused_approver_approves_and_the_thread_fills(tmp_path: Path) -> None:
@@ -34,7 +29,7 @@ async def test_requester_asks_outsider_is_refused_approver_approves_and_the_thre
     running.service.executor.wait_scale = 0.0005  # phases follow each other within seconds
     try:
         async with async_playwright() as playwright:
-            browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            browser = await launch_chromium(playwright)
             try:
                 page = await browser.new_page(viewport={"width": 1400, "height": 1000})
                 errors: list[str] = []

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -9,6 +8,7 @@ import pytest
 from aiohttp import web
 from slack_sdk.web.async_client import AsyncWebClient
 
+from tests.fakes.browser import launch_chromium, needs_chromium
 from bot.playground.emulator import APPROVER_1, OPS_CHANNEL, REQUESTER, SlackEmulator
 
 if TYPE_CHECKING:
@@ -16,15 +16,6 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.asyncio
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 def approval_blocks(summary: str) -> list[dict[str, Any]]:
@@ -103,7 +94,7 @@ async def test_page_state_and_composer_are_served_over_http(emulator: SlackEmula
 
 
 @pytest.mark.browser
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian chromium at /usr/bin/chromium")
+@needs_chromium
 async def test_person_runs_a_command_and_approves_it_in_the_browser(
     emulator: SlackEmulator, bot_peer: BotPeer, slack: AsyncWebClient
 ) -> None:
@@ -111,7 +102,7 @@ async def test_person_runs_a_command_and_approves_it_in_the_browser(
 
     running = answer_like_a_bot(bot_peer, slack)
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = await launch_chromium(playwright)
         try:
             page = await browser.new_page()
             page_errors: list[str] = []
@@ -209,7 +200,7 @@ def answer_with_modal_and_home(bot_peer: BotPeer, slack: AsyncWebClient) -> None
 
 
 @pytest.mark.browser
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian chromium at /usr/bin/chromium")
+@needs_chromium
 async def test_person_fills_a_modal_and_uses_the_home_tab_in_the_browser(
     emulator: SlackEmulator, bot_peer: BotPeer, slack: AsyncWebClient
 ) -> None:
@@ -217,7 +208,7 @@ async def test_person_fills_a_modal_and_uses_the_home_tab_in_the_browser(
 
     answer_with_modal_and_home(bot_peer, slack)
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = await launch_chromium(playwright)
         try:
             page = await browser.new_page()
             await page.goto(f"{emulator.base_url}/?user={APPROVER_1}&channel={OPS_CHANNEL}")
