@@ -86,26 +86,26 @@ class PhaseCompleted(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
-class RunPaused(Event):
-    topic: ClassVar[str] = "run.paused"
+class RunControlled(Event):
+    """A person (or OpsPilot, waiting for one) paused or resumed a run."""
+
     task_id: str
     plan_id: str
     run_id: str
     actor: str
     phases_completed: int
     total_phases: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunPaused(RunControlled):
+    topic: ClassVar[str] = "run.paused"
     reason: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
-class RunResumed(Event):
+class RunResumed(RunControlled):
     topic: ClassVar[str] = "run.resumed"
-    task_id: str
-    plan_id: str
-    run_id: str
-    actor: str
-    phases_completed: int
-    total_phases: int
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -10,6 +10,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.playground.delivery import DeliveryError
+from tests.fakes.block_kit import MODAL
 from bot.playground.emulator import APPROVER_1, OPS_CHANNEL, OUTSIDER, REQUESTER, SlackEmulator
 
 if TYPE_CHECKING:
@@ -28,36 +29,6 @@ APPROVAL_BLOCKS: list[dict[str, Any]] = [
         ],
     },
 ]
-
-MODAL: dict[str, Any] = {
-    "type": "modal",
-    "callback_id": "reason",
-    "title": {"type": "plain_text", "text": "Reject change"},
-    "submit": {"type": "plain_text", "text": "Reject"},
-    "private_metadata": "run-1",
-    "blocks": [
-        {
-            "type": "input",
-            "block_id": "why",
-            "label": {"type": "plain_text", "text": "Why?"},
-            "element": {"type": "plain_text_input", "action_id": "text"},
-        },
-        {
-            "type": "input",
-            "block_id": "severity",
-            "label": {"type": "plain_text", "text": "Severity"},
-            "element": {
-                "type": "static_select",
-                "action_id": "level",
-                "options": [
-                    {"text": {"type": "plain_text", "text": "Low"}, "value": "low"},
-                    {"text": {"type": "plain_text", "text": "High"}, "value": "high"},
-                ],
-            },
-        },
-    ],
-}
-
 
 async def test_slash_command_is_delivered_form_encoded_and_signed(emulator: SlackEmulator, bot_peer: BotPeer) -> None:
     delivery = await emulator.send_slash_command(REQUESTER, OPS_CHANNEL, command="/ops", text="fix drift on prod web servers")

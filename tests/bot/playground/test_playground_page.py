@@ -8,6 +8,7 @@ import pytest
 from aiohttp import web
 from slack_sdk.web.async_client import AsyncWebClient
 
+from tests.fakes.block_kit import MODAL
 from tests.fakes.browser import launch_chromium, needs_chromium
 from bot.playground.emulator import APPROVER_1, OPS_CHANNEL, REQUESTER, SlackEmulator
 
@@ -141,38 +142,9 @@ async def test_person_runs_a_command_and_approves_it_in_the_browser(
     assert click.body["actions"][0]["action_id"] == "approve"
 
 
-REASON_MODAL: dict[str, Any] = {
-    "type": "modal",
-    "callback_id": "reason",
-    "title": {"type": "plain_text", "text": "Reject change"},
-    "submit": {"type": "plain_text", "text": "Reject"},
-    "blocks": [
-        {
-            "type": "input",
-            "block_id": "why",
-            "label": {"type": "plain_text", "text": "Why?"},
-            "element": {"type": "plain_text_input", "action_id": "text", "multiline": True},
-        },
-        {
-            "type": "input",
-            "block_id": "severity",
-            "label": {"type": "plain_text", "text": "Severity"},
-            "element": {
-                "type": "static_select",
-                "action_id": "level",
-                "options": [
-                    {"text": {"type": "plain_text", "text": "Low"}, "value": "low"},
-                    {"text": {"type": "plain_text", "text": "High"}, "value": "high"},
-                ],
-            },
-        },
-    ],
-}
-
-
 def answer_with_modal_and_home(bot_peer: BotPeer, slack: AsyncWebClient) -> None:
     async def open_modal(received: Received) -> None:
-        await slack.views_open(trigger_id=received.body["trigger_id"], view=REASON_MODAL)
+        await slack.views_open(trigger_id=received.body["trigger_id"], view=MODAL)
 
     async def check_submission(received: Received) -> web.Response | None:
         if received.body["type"] != "view_submission":
