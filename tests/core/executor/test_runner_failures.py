@@ -34,6 +34,15 @@ class CountingDriver(SimulateDriver):
         await super().revert(change, applied, run_id)
 
 
+async def _first_phase_done(service: OpsPilot, run_id: str) -> None:
+    """Poll instead of sleeping: a slow machine must not change what the test sees."""
+    for _ in range(1000):
+        if (await service.store.get_run(run_id)).progress.phases_completed >= 1:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the first phase never completed")
+
+
 async def _approved(service: OpsPilot, ask: str = ASK):
     outcome = await service.submit(Ask.from_front(ask, "U0REQUESTER"))
     assert outcome.plan.state == "awaiting_approval", outcome.plan.validation
@@ -62,7 +71,7 @@ async def test_a_rerun_phase_skips_assets_it_already_changed(service: OpsPilot) 
     service.executor.driver = driver
     service.executor.wait_scale = 1000.0
     plan, run = await _approved(service)
-    await asyncio.sleep(0.2)
+    await _first_phase_done(service, run.id)
     assert driver.applied == plan.payload.phases[0].assets
     # As after a crash: the job of the phase that already ran fires again.
     await service.executor._phase_job(run.id, 0)
@@ -113,7 +122,7 @@ async def test_a_step_that_needs_a_person_pauses_until_an_approver_resumes(servi
 async def test_resume_is_refused_when_the_plan_no_longer_passes(service: OpsPilot) -> None:
     service.executor.wait_scale = 1000.0
     _, run = await _approved(service)
-    await asyncio.sleep(0.2)
+    await _first_phase_done(service, run.id)
     assert (await service.control_run(run.id, "U0APPROVER1", "pause")).status == "paused"
     original = service.recheck_before_run
 
@@ -131,7 +140,7 @@ async def test_resume_is_refused_when_the_plan_no_longer_passes(service: OpsPilo
 async def test_two_runs_never_change_the_same_assets_at_once(service: OpsPilot) -> None:
     service.executor.wait_scale = 1000.0
     first_plan, first_run = await _approved(service)
-    await asyncio.sleep(0.2)
+    await _first_phase_done(service, first_run.id)
     second = await service.submit(Ask.from_front(ASK, "U0REQUESTER"))
     decision = await service.decide(second.plan.id, "U0APPROVER1", "approved")
     for _ in range(300):
