@@ -77,7 +77,7 @@ def _validation_blocks(plan: Plan) -> list[Block]:
         return []
     lines = []
     for check in validation.checks:
-        icon = ":white_check_mark:" if check.passed else ":x:"
+        icon = ":no_entry_sign:" if check.disabled else ":white_check_mark:" if check.passed else ":x:"
         detail = "" if not check.messages else "\n" + "\n".join(f"    • {m}" for m in check.messages[:5])
         lines.append(f"{icon} {check.name}{detail}")
     blocks: list[Block] = [SectionBlock(text=_md("*Checks*\n" + "\n".join(lines)))] if lines else []

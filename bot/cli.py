@@ -14,12 +14,14 @@ import asyncio
 import json
 import logging
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from core.config import Config, load_config
 from core.errors import OpsPilotError
+from core.logcontext import setup_logging
 
 logger = logging.getLogger("opspilot")
 
@@ -58,7 +60,11 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     level = args.log_level or ("INFO" if args.command == "serve" else "WARNING")
-    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        setup_logging(os.environ.get("LOG_FORMAT"), level)
+    except OpsPilotError as exc:
+        print(f"opspilot: {exc}", file=sys.stderr)
+        return 2
     for noisy in ("apscheduler", "alembic", "aiohttp.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
@@ -102,15 +108,31 @@ async def _serve(config: Config, host: str, port: int, playground: bool) -> int:
     from bot.server import choose_mode, start
 
     mode = choose_mode(config, playground)
-    running = await start(config, host=host, port=port, mode=mode)
+    stopping = asyncio.Event()
+    received: list[signal.Signals] = []
+    loop = asyncio.get_running_loop()
+    signals = (signal.SIGTERM, signal.SIGINT)
+    for signum in signals:  # before starting: a signal during startup stops the bot right after it
+        loop.add_signal_handler(signum, lambda s=signum: (received.append(s), stopping.set()))
+    try:
+        running = await start(config, host=host, port=port, mode=mode)
+    except BaseException:
+        for signum in signals:
+            loop.remove_signal_handler(signum)
+        raise
     if mode == "playground":
         print(f"OpsPilot playground: open {running.url}/ in your browser (no Slack workspace needed). Ctrl-C stops it.", flush=True)
     else:
         print(f"OpsPilot is serving Slack in {mode} mode; health at {running.url}/health", flush=True)
     try:
-        await asyncio.Event().wait()
+        await stopping.wait()
+        logger.info("%s received: stopping; work in flight gets up to %gs (shutdown_grace); a second signal stops at once",
+                    received[0].name, config.shutdown_grace)
     finally:
+        for signum in signals:
+            loop.remove_signal_handler(signum)  # a second signal ends the process the default way
         await running.stop()
+    logger.info("OpsPilot stopped cleanly")
     return 0
 
 
@@ -156,7 +178,8 @@ def _plan_text(outcome) -> str:
             lines.append(f"  * {step.name}" + (f": {step.command}" if step.command else ""))
         if plan.validation is not None:
             for check in plan.validation.checks:
-                lines.append(f"  {'PASS' if check.passed else 'FAIL'} {check.name}" + "".join(f"\n       {m}" for m in check.messages))
+                verdict = "OFF " if check.disabled else "PASS" if check.passed else "FAIL"
+                lines.append(f"  {verdict} {check.name}" + "".join(f"\n       {m}" for m in check.messages))
     if outcome.note:
         lines += ["", f"Note: {outcome.note}"]
     return "\n".join(lines)

@@ -12,17 +12,21 @@ import errno
 import logging
 import secrets
 import socket
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.signature import SignatureVerifier
 
 from bot.app import build_app, build_client
 from bot.progress import SlackProgress
 from bot.rest import monitoring_routes, rest_routes
+from bot.slack_request import Refusal, decode_body, header_refusal, payload_refusal
+from bot.untrusted import excerpt, quiet_protocol_errors
 from core.config import Config
 from core.errors import ConfigError
 from core.metrics import Metrics
@@ -70,28 +74,73 @@ class Running:
     progress: SlackProgress | None = None
     state: dict = field(default_factory=dict)
 
-    async def stop(self) -> None:
+    async def stop(self, grace: float | None = None) -> None:
+        """Stop taking requests (503 from now on), give phases, notifications and Slack updates in flight
+        ``grace`` seconds (``shutdown_grace``), then close the server and the database. Unfinished runs
+        keep their stored progress and resume at the next start."""
+        self.state["ready"], self.state["draining"] = False, True
         if self.socket_handler is not None:
             await self.socket_handler.close_async()
+        await self.service.drain(grace)
         if self.progress is not None:
-            await self.progress.close()
+            await self.progress.close()  # after the executor: the last phase's updates are queued by then
         await self.runner.cleanup()
         await self.service.close()
 
 
+DRAINED_PATHS = ("/slack/", "/api/")
+
+
+def draining_guard(state: dict) -> Callable[..., Awaitable[web.StreamResponse]]:
+    """While shutting down, new Slack deliveries and API calls get 503 (Slack retries them; the next
+    process answers), and /health and /ready say "stopping" so load balancers move on."""
+
+    @web.middleware
+    async def guard(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+        if state.get("draining"):
+            if request.path.startswith(DRAINED_PATHS):
+                return web.json_response(
+                    {"error": "shutting_down", "message": "OpsPilot is shutting down; retry in a moment."}, status=503,
+                    headers={"Retry-After": "5"},
+                )
+            if request.path in ("/health", "/ready"):
+                return web.json_response({"status": "stopping"}, status=503)
+        return await handler(request)
+
+    return guard
+
+
 def slack_routes(app: web.Application, bolt: AsyncApp, state: dict, signing_secret: str) -> None:
     verifier = SignatureVerifier(signing_secret)
+    quiet_protocol_errors()
 
     async def events(request: web.Request) -> web.Response:
-        body = await request.text()
-        # Checked before Bolt parses anything, so a forged body of any shape gets 401, never a 5xx.
-        if not verifier.is_valid_request(body, dict(request.headers)):
-            return web.json_response({"error": "invalid_signature"}, status=401)
+        # Every check runs before Bolt parses anything, so no body or header of any shape gets a 5xx.
+        raw = await request.read()
+        headers = {name.lower(): value for name, value in request.headers.items()}  # the last of repeated headers, like Bolt
+        refusal = header_refusal({"X-Slack-Request-Timestamp": headers.get("x-slack-request-timestamp"),
+                                  "X-Slack-Signature": headers.get("x-slack-signature")})
+        if refusal is not None:
+            return refusal.response()
+        body = decode_body(raw, request.charset)
+        if isinstance(body, Refusal):
+            return body.response()
+        if not verifier.is_valid_request(body, headers):
+            return web.json_response({"error": "invalid_signature", "message": "The signature does not match."}, status=401)
+        content_type = headers.get("content-type", "").split(";")[0] or None
+        refusal = payload_refusal(body, content_type)
+        if refusal is not None:
+            logger.warning("signed Slack request refused (%s): %s", refusal.message, excerpt(body))
+            return refusal.response()
         try:
-            bolt_response = await bolt.async_dispatch(await to_bolt_request(request))
-        except (ValueError, KeyError, TypeError) as exc:
-            logger.warning("signed Slack request that could not be read: %s", exc)
-            return web.json_response({"error": "unreadable_request"}, status=400)
+            bolt_request = AsyncBoltRequest(body=body, query=request.query_string, headers=headers)
+            bolt_response = await bolt.async_dispatch(bolt_request)
+        except Exception as exc:  # noqa: BLE001 - whatever Bolt's parsing raises, the sender gets a 400
+            logger.warning("signed Slack request that could not be read (%s): %s", type(exc).__name__, excerpt(body))
+            return Refusal(400, "unreadable_request", "OpsPilot could not read this request.").response()
+        if bolt_response.status >= 500:
+            # A listener failed before it acknowledged; the error handler has logged it. Slack must not retry.
+            return Refusal(400, "unreadable_request", "OpsPilot could not handle this request.").response()
         return await to_aiohttp_response(bolt_response)
 
     async def health(_: web.Request) -> web.Response:
@@ -128,8 +177,8 @@ async def start(config: Config, *, host: str = "127.0.0.1", port: int = 3000, mo
 
     service = await OpsPilot.create(config)
     try:
-        app = web.Application(client_max_size=MAX_BODY_BYTES)
-        state: dict = {"ready": False}
+        state: dict = {"ready": False, "draining": False}
+        app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[draining_guard(state)])
         if emulator is not None:
             emulator.register(app)
         client = build_client(bot_token, config.slack.api_url)
@@ -141,7 +190,7 @@ async def start(config: Config, *, host: str = "127.0.0.1", port: int = 3000, mo
         metrics.attach(service)
         monitoring_routes(app, service, metrics, state)
         rest_routes(app, service, config)
-        runner = web.AppRunner(app, access_log=None)
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=config.shutdown_grace)
         await runner.setup()
         await web.TCPSite(runner, host, port).start()
         url = f"http://{host}:{runner.addresses[0][1]}"

@@ -15,7 +15,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from core.errors import ConfigError
-from core.paths import POLICIES_DIR, SAMPLE_DATA_DIR
+from core.paths import SAMPLE_DATA_DIR
+from core.timeutil import Duration
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///opspilot.db"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
@@ -33,7 +34,27 @@ class InventoryConfig(_Section):
 class SimulateConfig(_Section):
     error_rate: float = Field(default=0.1, ge=0, le=100)
     failing_error_rate: float = Field(default=5.0, ge=0, le=100)
-    fail_assets: list[str] = Field(default_factory=list)
+    fail_assets: list[str] = Field(default_factory=list)  # the health probe reports these as unhealthy
+    latency_ms: int = Field(default=0, ge=0)  # the simulate driver waits this long per action
+    fail_tags: list[str] = Field(default_factory=list)  # the simulate driver fails actions on assets with these tags
+
+
+class CommandDriverConfig(_Section):
+    # argv templates; executables are checked when the driver is built, not when the file loads.
+    apply: list[str] | None = None
+    revert: list[str] | None = None
+    step: list[str] | None = None
+    timeout: Duration = Field(default=600.0, gt=0)
+
+
+class HttpDriverConfig(_Section):
+    url: str | None = None
+    secret_env: str = "OPSPILOT_DRIVER_SECRET"
+    status_url: str | None = None  # polled with GET until {"status": "done"|"failed"}; {key} is the idempotency key
+    timeout: Duration = Field(default=600.0, gt=0)
+    max_attempts: int = Field(default=5, ge=1, le=100)  # per request, for 5xx, 429 and connection errors
+    backoff: Duration = Field(default=1.0, ge=0)  # first retry delay; doubles each time
+    poll_interval: Duration = Field(default=2.0, gt=0)
 
 
 class HttpHealthConfig(_Section):
@@ -61,10 +82,26 @@ class HealthConfig(_Section):
 
 
 class ExecutorConfig(_Section):
-    driver: Literal["simulate"] = "simulate"
+    driver: Literal["simulate", "command", "http"] = "simulate"
     wait_scale: float = Field(default=1.0, ge=0)
+    concurrency: int = Field(default=10, ge=1, le=1000)  # assets in flight within a phase
+    # Failed assets a phase tolerates before it counts as failed and the run rolls back: a count or "10%".
+    max_failures: int | str = 0
+    lease_seconds: Duration = Field(default=30.0, ge=1)  # a dead worker's runs are taken over after this
+    on_inconclusive: Literal["pause", "rollback"] = "pause"  # a health check without data
+    poll_interval: Duration = Field(default=2.0, gt=0)  # safety-net poll for due work; timers wake sooner
     simulate: SimulateConfig = Field(default_factory=SimulateConfig)
+    command: CommandDriverConfig = Field(default_factory=CommandDriverConfig)
+    http: HttpDriverConfig = Field(default_factory=HttpDriverConfig)
     health: HealthConfig = Field(default_factory=HealthConfig)
+
+    @field_validator("max_failures")
+    @classmethod
+    def _failure_limit(cls, value: int | str) -> int | str:
+        from core.executor.limits import parse_failure_limit  # late: the rule lives with the executor
+
+        parse_failure_limit(value)
+        return value
 
 
 class LLMConfig(_Section):
@@ -77,7 +114,11 @@ class LLMConfig(_Section):
 
 
 class PoliciesConfig(_Section):
-    dir: Path = POLICIES_DIR
+    # The built-in policies always load; dir and dirs add folders (relative to the config file).
+    dir: Path | None = None
+    dirs: list[Path] = Field(default_factory=list)
+    # Short package names relative to data.opspilot (e.g. production_safety) whose verdicts are ignored.
+    disable: list[str] = Field(default_factory=list)
     opa_url: str | None = None
     # Production runs may only start inside one of these (UTC), e.g. "sat-sun 00:00-06:00"; empty: any time.
     change_windows: list[str] = Field(default_factory=list)
@@ -93,6 +134,14 @@ class PoliciesConfig(_Section):
         for text in value:
             parse_window(text)
         return value
+
+    @field_validator("disable")
+    @classmethod
+    def _package_names(cls, value: list[str]) -> list[str]:
+        names = [name.strip().removeprefix("data.").removeprefix("opspilot.") for name in value]
+        if not all(names):
+            raise ValueError("policies.disable lists short package names such as production_safety")
+        return names
 
 
 class ApprovalConfig(_Section):
@@ -188,6 +237,8 @@ class Config(BaseModel):
     notifications: NotificationsConfig = Field(default_factory=NotificationsConfig)
     api: ApiConfig = Field(default_factory=ApiConfig)
     org_id: str = "default"
+    # SIGTERM/SIGINT: how long phases and notifications in flight get to finish before OpsPilot exits.
+    shutdown_grace: Duration = 30.0
     # From the environment only.
     database_url: str = DEFAULT_DATABASE_URL
     slack: SlackSecrets = Field(default_factory=SlackSecrets)
@@ -207,7 +258,9 @@ class Config(BaseModel):
         return [u.strip() for u in value]
 
 
-_FILE_KEYS = {"approvers", "inventory", "executor", "llm", "policies", "approval", "notifications", "api", "org_id"}
+_FILE_KEYS = {
+    "approvers", "inventory", "executor", "llm", "policies", "approval", "notifications", "api", "org_id", "shutdown_grace",
+}
 
 
 def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None) -> Config:
@@ -273,6 +326,10 @@ def _resolve_paths(data: dict, base: Path) -> dict:
         value = (data.get(section) or {}).get(key) if isinstance(data.get(section), dict) else None
         if isinstance(value, str):
             data[section] = {**data[section], key: str((base / value).resolve())}
+    policies = data.get("policies")
+    if isinstance(policies, dict) and isinstance(policies.get("dirs"), list):
+        dirs = [str((base / d).resolve()) if isinstance(d, str) else d for d in policies["dirs"]]
+        data["policies"] = {**policies, "dirs": dirs}
     return data
 
 

@@ -14,7 +14,9 @@
     ├── LLMError                 the language model failed (outage, budget, malformed output)
     │   └── BudgetExceeded       the per-minute token budget is spent
     ├── PolicyError              a policy file does not load or a policy errored at evaluation
-    └── ExecutionError           a driver or health probe failed during a run
+    ├── ExecutionError           a driver or health probe failed during a run
+    │   └── DriverError          one driver action failed or timed out (carries its captured output)
+    └── LeaseLost                another worker holds the work now; write nothing more
 
 Library errors are translated at the boundary (``raise ... from exc``), so callers only
 need to know this tree.
@@ -90,3 +92,16 @@ class PolicyError(OpsPilotError):
 
 class ExecutionError(OpsPilotError):
     pass
+
+
+class DriverError(ExecutionError):
+    """One driver action (apply, revert, step) failed or timed out; ``output`` is what it printed, capped."""
+
+    def __init__(self, message: str, output: str = "") -> None:
+        super().__init__(message)
+        self.output = output
+
+
+class LeaseLost(OpsPilotError):
+    """A fenced write found that this worker no longer holds the work (its lease lapsed and another
+    worker claimed it). The worker must stop at once and write nothing more."""

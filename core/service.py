@@ -8,6 +8,7 @@ Fronts render what comes back and subscribe to :mod:`core.events` for what happe
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from core.approvals import SYSTEM_ACTOR, ApproverList, DecisionOutcome
 from core.config import Config
 from core.domain import Approval, Plan, Run, Task, TaskSpec, Usage
 from core.errors import (
+    ConfigError,
     IllegalTransition,
     InvalidAsk,
     LLMError,
@@ -32,12 +34,14 @@ from core.errors import (
     ValidationFailed,
 )
 from core.events import EventBus, PlanDecided, PlanProposed, TaskCreated
-from core.executor import Executor
+from core.executor import Executor, engine_settings
 from core.executor.drivers import build_driver
 from core.executor.health import build_probe
 from core.intake import Ask
 from core.inventory import Inventory
 from core.llm import MetaPromptEngine, SpecRequest, build_language_model
+from core.logcontext import add as add_log_ids
+from core.logcontext import bind
 from core.notify import NotificationHub, attach_notifiers
 from core.sources import file_sources
 from core.store import Database, Store
@@ -103,6 +107,7 @@ class OpsPilot:
         self.tool_context = tool_context
         self.approvers = ApproverList(config.approvers)
         self.notifications: NotificationHub | None = None
+        self._drained = False
 
     # -- wiring ------------------------------------------------------------------------------
 
@@ -114,19 +119,24 @@ class OpsPilot:
         bus = bus or EventBus()
         evaluator = build_evaluator(config.policies)  # a policy that does not parse stops startup here
         database = Database(scratch_database_url(config.database_url) if read_only else config.database_url)
-        if migrate or database.is_scratch:
-            await database.upgrade()
         store = Store(database, bus)
         inventory = Inventory(config.inventory.path, store)
+        try:
+            inventory.check()  # a missing or invalid fleet file stops startup, not the first ask
+        except ConfigError:
+            await database.dispose()
+            raise
+        if migrate or database.is_scratch:
+            await database.upgrade()
         tools = default_registry()
         model = build_language_model(config, store)
         tool_context = ToolContext(inventory=inventory, config=config, sources=file_sources(config.inventory.data_dir))
         validator = build_validator(config, store, evaluator)
         scheduler = AsyncIOScheduler(timezone="UTC")
         executor = Executor(
-            store, build_driver(config.executor.driver, inventory, config.executor),
+            store, build_driver(config.executor, inventory),
             build_probe(config.executor.health.probe, config.executor), scheduler, bus=bus,
-            wait_scale=config.executor.wait_scale,
+            wait_scale=config.executor.wait_scale, settings=engine_settings(config.executor), inventory=inventory,
         )
         service = cls(
             config, store=store, inventory=inventory, engine=MetaPromptEngine(model),
@@ -144,12 +154,26 @@ class OpsPilot:
         if resumed:
             logger.info("resumed %d unfinished run(s)", resumed)
 
-    async def close(self) -> None:
+    async def drain(self, grace: float | None = None) -> None:
+        """Start no more phases and give the work in flight ``grace`` seconds (``shutdown_grace``) to finish.
+
+        Scheduled phases (soaks) are dropped, not waited for: their due time is stored and the next
+        start resumes them. The database stays open (``close`` disposes of it)."""
+        if self._drained:
+            return
+        self._drained = True
+        grace = self.config.shutdown_grace if grace is None else grace
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
-        await self.executor.close()  # phases in flight finish (or are cut) while the database is still there
+        await self.executor.close(grace)  # phases in flight finish (or are cut) while the database is still there
         if self.notifications is not None:
-            await self.notifications.close()  # before the database goes: failures are audited
+            # Before the database goes: failures and deliveries cut short are audited.
+            await self.notifications.close(max(0.0, deadline - loop.time()))
+
+    async def close(self, grace: float | None = None) -> None:
+        await self.drain(grace)
         await self.store.database.dispose()
 
     # -- asks --------------------------------------------------------------------------------
@@ -163,6 +187,10 @@ class OpsPilot:
 
     async def submit(self, ask: Ask) -> AskOutcome:
         """Turn an ask into a plan awaiting approval (or a reason why not). Persists everything."""
+        with bind():  # the task id, once there is one, is in every log record until the ask is handled
+            return await self._submit(ask)
+
+    async def _submit(self, ask: Ask) -> AskOutcome:
         if not ask.text.strip():
             raise InvalidAsk("The ask is empty.")
         try:
@@ -178,6 +206,7 @@ class OpsPilot:
             id=str(uuid.uuid4()), org_id=self.config.org_id, created_by=ask.user_id, user_intent=ask.text,
             task_spec=draft.spec, origin=ask.origin, usage=draft.usage,
         )
+        add_log_ids(task_id=task.id)
         await self.store.add_task(task, ask.user_id)
         await self.bus.publish(TaskCreated(task_id=task.id, user_intent=task.user_intent, origin=task.origin))
         await self.store.transition("task", task.id, "parsing", actor=ask.user_id, details={"provider": draft.provider})
@@ -324,10 +353,15 @@ class OpsPilot:
         return DecisionOutcome("allowed", "", plan)
 
     async def decide(self, plan_id: str, actor: str, decision: Literal["approved", "rejected"], reason: str | None = None) -> DecisionOutcome:
+        with bind(plan_id=plan_id):
+            return await self._decide(plan_id, actor, decision, reason)
+
+    async def _decide(self, plan_id: str, actor: str, decision: Literal["approved", "rejected"], reason: str | None) -> DecisionOutcome:
         try:
             plan = await self.store.get_plan(plan_id)
         except NotFound:
             return DecisionOutcome("not_found", "That plan no longer exists.")
+        add_log_ids(task_id=plan.task_id)
         if not self.approvers.may_decide(actor):
             await self.store.append_audit("plan", plan_id, "plan.decision_refused", actor, {"decision": decision})
             return DecisionOutcome("not_allowed", "You are not allowed to approve or reject plans.", plan)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from typing import Annotated
+
+from pydantic import BeforeValidator
 
 _DURATION = re.compile(r"^(\d+)(ms|s|m|h|d)$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -35,3 +38,25 @@ def format_duration(seconds: float) -> str:
     parts = [f"{hours}h" if hours else "", f"{minutes}m" if minutes else "", f"{secs}s" if secs else ""]
     text = " ".join(p for p in parts if p)
     return text or ("<1s" if seconds > 0 else "0s")
+
+
+def duration_seconds(value: object) -> float:
+    """Seconds in a config duration: ``"30s"``, ``"10m"``, ``"4h"``, or a number of seconds (``30``, ``"2.5"``)."""
+    if isinstance(value, bool):
+        raise ValueError("a duration is a number of seconds or text such as '30s', '10m' or '4h', not true/false")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str):
+        try:
+            seconds = float(value.strip())
+        except ValueError:
+            seconds = parse_duration(value)
+    else:
+        raise ValueError(f"a duration is a number of seconds or text such as '30s', '10m' or '4h', not {type(value).__name__}")
+    if seconds < 0 or seconds != seconds:
+        raise ValueError(f"a duration cannot be negative: {value!r}")
+    return seconds
+
+
+# For pydantic models: accepts what ``duration_seconds`` accepts, holds seconds as a float.
+Duration = Annotated[float, BeforeValidator(duration_seconds)]

@@ -34,7 +34,10 @@ class TokenTable:
 
     def user_for(self, token: str) -> str | None:
         """The user the token acts as, or None. Every entry is compared, so timing tells nothing."""
-        offered = token.encode("utf-8")
+        try:
+            offered = token.encode("utf-8")
+        except UnicodeEncodeError:  # a header that was not UTF-8; it matches no token
+            return None
         found = None
         for known, user in self._entries:
             if hmac.compare_digest(offered, known) and found is None:

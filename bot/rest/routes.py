@@ -18,6 +18,7 @@ from bot.rest.auth import ENV_NAME, TokenTable, bearer_token, parse_tokens
 from bot.rest.errors import ApiError, error_response, from_core_error, from_http_exception
 from bot.rest.models import DecisionRequest, ExecuteRequest, TaskQuery, explain, query_values
 from bot.rest.views import agents_view, outcome_view, plan_view, run_view, task_view, tools_view
+from bot.untrusted import structure_problem, text_problem
 from core.audit import replay
 from core.config import ApiConfig, Config
 from core.domain import Task
@@ -90,6 +91,10 @@ async def _guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         return error_response(401, "invalid_token", f"That bearer token is not one of {ENV_NAME}; check it, or ask for one.",
                               headers={"WWW-Authenticate": f'{REALM}, error="invalid_token"'})
     request[ACTOR] = actor
+    for name, value in request.match_info.items():
+        problem = text_problem(value)
+        if problem:
+            return error_response(400, "bad_request", f"The {name} in the path {problem}; use an id from the API's answers.")
     try:
         return await handler(request)
     except ApiError as exc:
@@ -123,8 +128,13 @@ async def read_body(request: web.Request, model: type[M], *, optional: bool = Fa
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError(400, "bad_json", f"The body is not valid JSON ({exc}); send a JSON object such as {model.example}.") from None
+    except RecursionError:
+        raise ApiError(400, "bad_request", f"The body nests too deep; send one flat JSON object such as {model.example}.") from None
     if not isinstance(data, dict):
         raise ApiError(400, "bad_json", f"The body must be a JSON object, not {type(data).__name__}; e.g. {model.example}.")
+    problem = structure_problem(data)
+    if problem:
+        raise ApiError(400, "bad_request", f"The body is refused: {problem}; send a JSON object such as {model.example}.")
     try:
         return model.model_validate(data, strict=True)
     except ValidationError as exc:

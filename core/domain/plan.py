@@ -84,6 +84,7 @@ class ValidationCheck(Document):
     name: str
     passed: bool
     messages: list[str] = Field(default_factory=list)
+    disabled: bool = False  # a policy package turned off by policies.disable: not evaluated, not a pass
 
 
 class Validation(Document):

@@ -1,69 +1,57 @@
-"""The executor: one scheduled job per phase.
+"""The executor: runs owned by leases, not by a process.
 
-Approval creates a queued Run and schedules phase 0 now. Each phase job applies the changes of its
-assets through the driver, measures health, and either rolls the whole run back (a health check
-failed, ``rollback_if`` holds, or anything broke) or schedules the next phase after the phase's
-``wait_time`` (multiplied by ``executor.wait_scale``).
+Approval creates a queued run, one ``run_assets`` row per asset (or step) and a due work item, in one transaction.
+Workers (every replica runs one) claim due runs from the database, renew the lease while they work, and write
+every state change through a fenced transaction, so a worker that lost its lease cannot write anything. Each claim
+moves a run one phase forward: begin, execute the phase, judge its health, then store the due time of the next
+phase and give the run back. A worker that dies loses the lease after ``executor.lease_seconds``; another worker
+(another replica, or this one after a restart) takes the run over and resumes from the stored per-asset state.
 
-What keeps it trustworthy:
-- progress is saved after every asset and the due time of the next phase is stored, so a restart
-  resumes where the run was, waits out the rest of a soak, and never re-applies a finished asset;
-- a job only runs the phase the stored progress expects, so a stale or duplicate job does nothing;
-- a rollback tries every changed asset even when some reverts fail, and says which ones did;
-- a step that needs confirmation pauses the run until an approver resumes it;
-- resuming re-validates the plan, as starting does;
-- a per-run lock lets pause and abort wait for the phase in flight instead of racing it.
+The database is the source of truth for due times; APScheduler is only the alarm clock that wakes the worker when
+the next soak ends, and a poll every ``executor.poll_interval`` is the safety net.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from core.approvals import SYSTEM_ACTOR
-from core.domain import Change, Phase, Plan, Run, Step
-from core.domain.run import AssetResult, PhaseResult, RunProgress
-from core.errors import ExecutionError, IllegalTransition, ValidationFailed
-from core.events import EventBus, PhaseCompleted, PhaseStarted, RunFinished, RunPaused, RunResumed, RunStarted
-from core.executor.conditions import METRICS, parse_condition, threshold_holds
-from core.executor.drivers import AppliedChange, Driver
-from core.executor.health import HealthProbe
+from core.clock import SYSTEM_CLOCK, Clock
+from core.domain import Plan, Run
+from core.domain.run import PhaseResult, RunProgress
+from core.domain.states import TERMINAL_RUN_STATES
+from core.errors import ExecutionError, IllegalTransition, LeaseLost, ValidationFailed
+from core.events import PhaseCompleted, PhaseStarted, RunFinished, RunPaused, RunResumed, RunStarted
+from core.executor.context import RUN_WORK, Engine, EngineSettings, Holding, PreStartCheck
+from core.executor.crashpoints import crash_point
+from core.executor.drivers import Driver
+from core.executor.health import HealthCheckFailed, HealthInconclusive, HealthProbe
+from core.executor.phase import MIN_TIMEOUT_SECONDS, PhaseExecution
+from core.executor.plan_graph import execution_phases, forward_steps, layer_of, subjects
+from core.executor.rollback import Rollback
+from core.executor.verdict import Verdict, health_problem, judge
+from core.logcontext import add as add_log_ids
+from core.logcontext import bind
+from core.inventory import Inventory
+from core.inventory.fleet import Asset
 from core.store import Store
-from core.timeutil import parse_duration, utcnow
+from core.timeutil import parse_duration
+from core.work import Claim, WorkQueue, worker_id
 
 logger = logging.getLogger(__name__)
 
-PreStartCheck = Callable[[Plan], Awaitable[list[str]]]
+__all__ = ["Executor", "execution_phases", "forward_steps", "health_problem"]
 
-MIN_TIMEOUT_SECONDS = 30.0       # a scaled timeout never drops below this (wait_scale may be 0)
 DEFAULT_PROBE_TIMEOUT = "5m"
-DEFAULT_STEP_TIMEOUT = "15m"
-APPLY_TIMEOUT_SECONDS = 600.0    # one asset change; drivers that need longer report progress themselves
-THRESHOLD_CHECKS = ("error_rate", "latency_p99", "cpu")
-
-
-def execution_phases(plan: Plan) -> list[Phase]:
-    """The phases to run: the plan's own, or one per step for step-only plans (SOP, DR drill, adapter)."""
-    if plan.payload.phases:
-        return plan.payload.phases
-    return [Phase(name=step.name, assets=[]) for step in forward_steps(plan)]
-
-
-def forward_steps(plan: Plan) -> list[Step]:
-    """Steps run in order; ``on_failure`` steps run only while rolling back."""
-    return [s for s in plan.payload.steps if s.when != "on_failure"]
-
-
-def _step_of(plan: Plan, index: int) -> Step | None:
-    if plan.payload.phases:
-        return None
-    steps = forward_steps(plan)
-    return steps[index] if index < len(steps) else None
+CANCEL_WAIT_SECONDS = 5.0  # at shutdown, how long a cancelled phase gets to unwind
+ABORT_WAIT_SECONDS = 60.0  # how long an abort waits for the holder of the run to finish reverting
+_SEPARATOR = "\x1f"  # between the reason and the actor of a rollback request (PostgreSQL text holds no NUL)
 
 
 class Executor:
@@ -74,110 +62,280 @@ class Executor:
         probe: HealthProbe,
         scheduler: AsyncIOScheduler,
         *,
-        bus: EventBus | None = None,
+        bus=None,  # type: ignore[no-untyped-def]
         wait_scale: float = 1.0,
         pre_start_check: PreStartCheck | None = None,
+        settings: EngineSettings | None = None,
+        clock: Clock = SYSTEM_CLOCK,
+        owner: str | None = None,
+        inventory: Inventory | None = None,
     ) -> None:
-        self.store = store
-        self.driver = driver
-        self.probe = probe
+        settings = settings or EngineSettings()
+        settings.wait_scale = wait_scale
+        self.engine = Engine(
+            store=store, work=WorkQueue(store.database, clock), driver=driver, probe=probe, bus=bus or store.bus,
+            clock=clock, settings=settings, pre_start_check=pre_start_check,
+        )
         self.scheduler = scheduler
-        self.bus = bus or store.bus
-        self.wait_scale = wait_scale
-        self.pre_start_check = pre_start_check
-        self._idle = asyncio.Event()
-        self._idle.set()
-        self._active: set[str] = set()
-        self._locks: dict[str, asyncio.Lock] = {}
-        self._in_flight: set[asyncio.Task] = set()
+        self.inventory = inventory
+        self.owner = owner or worker_id()
+        self._wake = asyncio.Event()
+        self._loop_task: asyncio.Task | None = None
+        self._holding: dict[str, asyncio.Task] = {}
         self._closing = False
 
-    # -- scheduling --------------------------------------------------------------------------
+    # The parts tests and the service swap or read.
+    @property
+    def store(self) -> Store:
+        return self.engine.store
 
-    async def start(self, plan: Plan, actor: str) -> Run:
-        """Create a queued run for an approved plan and schedule its first phase now."""
-        phases = execution_phases(plan)
-        run = Run(
-            id=str(uuid.uuid4()), plan_id=plan.id, environment=plan.environment or "all",
-            progress=RunProgress(total_phases=len(phases)),
-            phases=[PhaseResult(name=p.name, assets=[AssetResult(asset_id=a) for a in p.assets]) for p in phases],
-        )
-        await self.store.add_run(run, actor)
-        self._schedule(run.id, 0, 0.0)
-        return run
+    @property
+    def driver(self) -> Driver:
+        return self.engine.driver
+
+    @driver.setter
+    def driver(self, driver: Driver) -> None:
+        self.engine.driver = driver
+
+    @property
+    def probe(self) -> HealthProbe:
+        return self.engine.probe
+
+    @probe.setter
+    def probe(self, probe: HealthProbe) -> None:
+        self.engine.probe = probe
+
+    @property
+    def pre_start_check(self) -> PreStartCheck | None:
+        return self.engine.pre_start_check
+
+    @pre_start_check.setter
+    def pre_start_check(self, check: PreStartCheck | None) -> None:
+        self.engine.pre_start_check = check
+
+    @property
+    def wait_scale(self) -> float:
+        return self.engine.settings.wait_scale
+
+    @wait_scale.setter
+    def wait_scale(self, value: float) -> None:
+        self.engine.settings.wait_scale = value
+
+    @property
+    def settings(self) -> EngineSettings:
+        return self.engine.settings
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def start_worker(self) -> None:
+        """Start claiming due runs (every replica runs a worker)."""
+        if self._loop_task is None:
+            self._closing = False
+            self._loop_task = asyncio.create_task(self._worker_loop(), name=f"executor-worker {self.owner}")
 
     async def resume_unfinished(self) -> int:
-        """After a restart: schedule the due phase of every queued or executing run, keeping its wait."""
-        runs = await self.store.runs_in_states(["queued", "executing"])
-        now = utcnow()
-        for run in runs:
-            due = run.progress.next_phase_at
-            delay = max(0.0, (due - now).total_seconds()) if due else 0.0
-            self._schedule(run.id, run.progress.phases_completed, delay)
-        return len(runs)
+        """Start the worker; returns how many runs are waiting for one (they resume as they fall due)."""
+        await self.start_worker()
+        return await self.engine.work.pending(RUN_WORK)
 
     async def close(self, timeout: float = 10.0) -> None:
-        """Let phases in flight finish (up to ``timeout``), schedule nothing more, release the probe.
-        Unfinished runs keep their stored progress and resume at the next start."""
+        """Stop claiming; let runs in flight finish the batch they are in (up to ``timeout`` seconds), then cut the
+        rest and give their claims back, so the next start (or another replica) resumes them at once. A soak never
+        holds shutdown: its due time is stored and nothing waits for it."""
         self._closing = True
-        if self._in_flight:
-            _, cut = await asyncio.wait(set(self._in_flight), timeout=timeout)
+        self._wake.set()
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._loop_task
+            self._loop_task = None
+        holders = dict(self._holding)
+        if holders:
+            _, cut = await asyncio.wait(set(holders.values()), timeout=timeout)
             for task in cut:
-                logger.warning("a phase was still running at shutdown; it resumes at the next start")
+                run_id = next((r for r, t in holders.items() if t is task), "?")
+                logger.warning("run %s: still running at shutdown; its claim is given back and it resumes from its stored state", run_id)
                 task.cancel()
             if cut:
-                await asyncio.wait(cut, timeout=timeout)
-        await self.probe.close()
+                await asyncio.wait(cut, timeout=CANCEL_WAIT_SECONDS)
+        with contextlib.suppress(Exception):
+            pending = await self.engine.work.pending(RUN_WORK)
+            if pending:
+                logger.info("%d run(s) unfinished at shutdown; they resume at the next start or on another replica", pending)
+        await self.engine.probe.close()
+        await self.engine.driver.close()
 
-    def _schedule(self, run_id: str, index: int, delay_seconds: float) -> None:
-        if self._closing:
-            return
-        self._active.add(run_id)
-        self._idle.clear()
-        self.scheduler.add_job(
-            self._phase_job, "date", run_date=utcnow() + timedelta(seconds=delay_seconds), args=[run_id, index],
-            id=f"{run_id}:{index}", replace_existing=True, misfire_grace_time=None,
-        )
-
-    async def _schedule_next(self, run: Run, index: int, delay_seconds: float) -> None:
-        run.progress.next_phase_at = utcnow() + timedelta(seconds=delay_seconds)
-        await self.store.save_run_progress(run)
-        self._schedule(run.id, index, delay_seconds)
-
-    def _unschedule(self, run_id: str) -> None:
-        for job in self.scheduler.get_jobs():
-            if job.id.startswith(f"{run_id}:"):
-                job.remove()
-
-    def _finish(self, run_id: str) -> None:
-        self._active.discard(run_id)
-        if not self._active:
-            self._idle.set()
+    def wake(self) -> None:
+        self._wake.set()
 
     async def wait_idle(self, timeout: float | None = None) -> None:
-        """Wait until no run has a phase in flight or scheduled (for the CLI and tests)."""
-        await asyncio.wait_for(self._idle.wait(), timeout)
+        """Wait until no run is in flight here and none is waiting for a worker (for the CLI and tests)."""
 
-    def _scaled_timeout(self, duration: str) -> float:
-        return max(parse_duration(duration) * self.wait_scale, MIN_TIMEOUT_SECONDS)
+        async def idle() -> None:
+            while True:
+                if not self._holding and await self.engine.work.pending(RUN_WORK) == 0:
+                    return
+                await asyncio.sleep(0.02)
 
-    def _lock(self, run_id: str) -> asyncio.Lock:
-        return self._locks.setdefault(run_id, asyncio.Lock())
+        await asyncio.wait_for(idle(), timeout)
+
+    # -- the worker ----------------------------------------------------------------------------
+
+    async def _worker_loop(self) -> None:
+        settings = self.engine.settings
+        while not self._closing:
+            self._wake.clear()
+            try:
+                await self.tick()
+                wait = await self._next_wait(settings.poll_interval)
+            except Exception:
+                logger.exception("the executor worker could not claim work; retrying")
+                wait = settings.poll_interval
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), wait)
+
+    async def tick(self) -> list[str]:
+        """One claiming round: take the due runs this worker has room for and start driving them."""
+        room = self.engine.settings.max_parallel_runs - len(self._holding)
+        claims = await self.engine.work.claim(RUN_WORK, self.owner, self.engine.settings.lease_seconds, limit=room)
+        for claim in claims:
+            task = asyncio.create_task(self._hold(claim), name=f"run {claim.subject}")
+            self._holding[claim.subject] = task
+            task.add_done_callback(lambda _, subject=claim.subject: self._released(subject))
+        return [c.subject for c in claims]
+
+    def _released(self, run_id: str) -> None:
+        self._holding.pop(run_id, None)
+        self._wake.set()  # a run given back due now (the next phase without a soak) is claimed at once
+
+    async def _next_wait(self, poll: float) -> float:
+        """Seconds until the earliest due run, bounded by the poll interval; arms APScheduler for it."""
+        due = await self.engine.work.earliest_due(RUN_WORK)
+        if due is None:
+            return poll
+        seconds = (due - self.engine.clock.now()).total_seconds()
+        if 0 < seconds < poll and self.scheduler.running:
+            self.scheduler.add_job(self.wake, "date", run_date=due, id=f"wake:{self.owner}", replace_existing=True,
+                                   misfire_grace_time=None)
+        return max(0.0, min(seconds, poll))
+
+    async def _hold(self, claim: Claim) -> None:
+        """Drive a claimed run while renewing its lease every third of it; stop at once when the lease is lost."""
+        with bind(run_id=claim.subject):
+            drive = asyncio.create_task(self._drive(claim))
+            lease = self.engine.settings.lease_seconds
+            current = claim
+            try:
+                while True:
+                    done, _ = await asyncio.wait({drive}, timeout=lease / 3)
+                    if done:
+                        break
+                    renewed = await self.engine.work.renew(current, lease)
+                    if renewed is None:
+                        logger.warning("run %s: lease lost to another worker; stopping without writing more", claim.subject)
+                        drive.cancel()
+                        with contextlib.suppress(asyncio.CancelledError, Exception):
+                            await drive
+                        return
+                    current = renewed
+            except asyncio.CancelledError:
+                drive.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await drive
+                await self._give_back(claim)
+                raise
+            exc = drive.exception()
+            if isinstance(exc, LeaseLost):
+                logger.warning("run %s: %s", claim.subject, exc)
+            elif exc is not None:
+                logger.error("run %s: the worker failed: %r", claim.subject, exc, exc_info=exc)
+                await self._fail_broken(claim, exc)
+
+    async def _give_back(self, claim: Claim) -> None:
+        with contextlib.suppress(Exception):
+            async with self.engine.work.fenced(claim) as conn:
+                await self.engine.work.release(conn, claim, due_at=self.engine.clock.now())
+
+    async def _fail_broken(self, claim: Claim, exc: BaseException) -> None:
+        """Something outside the driver broke (the store, a bug): roll back what the run changed."""
+        try:
+            holding = await self._load(claim)
+            if holding.run.state in TERMINAL_RUN_STATES:
+                return
+            await self._roll_back(holding, f"the run broke: {exc}")
+        except Exception:
+            logger.exception("run %s: could not roll back after a failure; it is retried when its lease lapses", claim.subject)
+
+    async def _load(self, claim: Claim) -> Holding:
+        store = self.engine.store
+        run = await store.get_run(claim.subject, with_assets=False)
+        plan = await store.get_plan(run.plan_id)
+        add_log_ids(plan_id=plan.id, task_id=plan.task_id)
+        return Holding(self.engine, claim, run, plan)
+
+    async def _drive(self, claim: Claim) -> None:
+        holding = await self._load(claim)
+        run, plan, work = holding.run, holding.plan, self.engine.work
+        await self._ensure_rows(holding)
+        state, rollback = await self.engine.store.run_control_state(run.id)
+        if state in TERMINAL_RUN_STATES or (state == "paused" and not rollback):
+            async with holding.fenced() as conn:
+                await work.release(conn, claim, done=True)
+            return
+        if rollback:
+            await self._roll_back(holding, rollback, actor=_actor_of(rollback))
+            return
+        if state == "queued":
+            if not await self._begin(holding):
+                return
+        index = run.progress.phases_completed
+        if index >= len(execution_phases(plan)):
+            await self._complete(holding)
+            return
+        await self._execute_phase(holding, index)
+
+    async def _ensure_rows(self, holding: Holding) -> None:
+        """Runs created before per-asset rows existed (or by an older replica) get them now, from their document."""
+        store, run = self.engine.store, holding.run
+        if await store.run_assets.counts(run.id):
+            return
+        legacy = await store.get_run(run.id)
+        done = [
+            {"asset_id": a.asset_id, "previous": a.previous, "current": a.current}
+            for p in legacy.phases for a in p.assets if a.status == "completed"
+        ]
+        async with holding.fenced() as conn:
+            await store.run_assets.insert(conn, run.id, subjects(holding.plan))
+            await store.run_assets.adopt(conn, run.id, done)
 
     # -- control by people -------------------------------------------------------------------
 
+    async def start(self, plan: Plan, actor: str) -> Run:
+        """Create a queued run for an approved plan, its per-asset rows and its due work, in one transaction."""
+        phases = execution_phases(plan)
+        run = Run(
+            id=str(uuid.uuid4()), plan_id=plan.id, environment=plan.environment or "all",
+            progress=RunProgress(total_phases=len(phases)), phases=[PhaseResult(name=p.name) for p in phases],
+        )
+        store = self.engine.store
+        async with store.database.engine.begin() as conn:
+            appended = await store.add_run_in(conn, run, actor)
+            await store.run_assets.insert(conn, run.id, subjects(plan))
+            await self.engine.work.enqueue(RUN_WORK, run.id, conn=conn)
+        await self.engine.bus.publish(appended)
+        self.wake()
+        return run
+
     async def pause(self, run_id: str, actor: str, reason: str | None = None) -> Run:
         """Stop after the phase in flight; nothing is reverted. Raises IllegalTransition unless executing."""
-        async with self._lock(run_id):
-            return await self._pause(run_id, actor, reason)
-
-    async def _pause(self, run_id: str, actor: str, reason: str | None) -> Run:
-        await self.store.transition("run", run_id, "paused", actor=actor, reason=reason, expect=("executing",))
-        self._unschedule(run_id)
-        self._finish(run_id)
-        run = await self.store.get_run(run_id)
-        plan = await self.store.get_plan(run.plan_id)
-        await self.bus.publish(RunPaused(
+        store = self.engine.store
+        async with store.database.engine.begin() as conn:
+            _, appended = await store.transition_in(conn, "run", run_id, "paused", actor=actor, reason=reason, expect=("executing",))
+            await self.engine.work.mark_done(RUN_WORK, run_id, conn)
+        await self.engine.bus.publish(appended)
+        run = await store.get_run(run_id, with_assets=False)
+        plan = await store.get_plan(run.plan_id)
+        await self.engine.bus.publish(RunPaused(
             task_id=plan.task_id, plan_id=plan.id, run_id=run_id, actor=actor, reason=reason,
             phases_completed=run.progress.phases_completed, total_phases=run.progress.total_phases,
         ))
@@ -188,304 +346,267 @@ class Executor:
 
         Raises IllegalTransition unless paused, ValidationFailed when the plan no longer passes.
         """
-        async with self._lock(run_id):
-            run = await self.store.get_run(run_id)
-            if run.state != "paused":
-                raise IllegalTransition("run", run_id, run.state, "executing")
-            plan = await self.store.get_plan(run.plan_id)
-            problems = await self.pre_start_check(plan) if self.pre_start_check else []
-            if problems:
-                raise ValidationFailed("the plan no longer passes validation", problems)
-            index = run.progress.phases_completed
-            step = _step_of(plan, index)
-            if step is not None and step.requires_confirmation:
-                run.phases[index].confirmed_by = actor
-                await self.store.save_run_progress(run)
-            await self.store.transition("run", run_id, "executing", actor=actor, expect=("paused",))
-            await self._schedule_next(run, index, 0.0)
-        await self.bus.publish(RunResumed(
+        store = self.engine.store
+        run = await store.get_run(run_id, with_assets=False)
+        if run.state != "paused":
+            raise IllegalTransition("run", run_id, run.state, "executing")
+        plan = await store.get_plan(run.plan_id)
+        problems = await self.pre_start_check(plan) if self.pre_start_check else []
+        if problems:
+            raise ValidationFailed("the plan no longer passes validation", problems)
+        index = run.progress.phases_completed
+        if any(s.requires_confirmation for s in layer_of(plan, index)) and index < len(run.phases):
+            run.phases[index].confirmed_by = actor
+        due = self.engine.clock.now()  # a person resuming means "go on now", soak or not
+        run.progress.next_phase_at = None
+        async with store.database.engine.begin() as conn:
+            await store.save_run_progress(run, conn)
+            _, appended = await store.transition_in(conn, "run", run_id, "executing", actor=actor, expect=("paused",))
+            await self.engine.work.enqueue(RUN_WORK, run_id, due, conn)
+        await self.engine.bus.publish(appended)
+        await self.engine.bus.publish(RunResumed(
             task_id=plan.task_id, plan_id=plan.id, run_id=run_id, actor=actor,
             phases_completed=index, total_phases=run.progress.total_phases,
         ))
-        return await self.store.get_run(run_id)
+        self.wake()
+        return await store.get_run(run_id)
 
     async def abort(self, run_id: str, actor: str) -> Run:
-        """Stop and revert every asset the run changed. Raises IllegalTransition when the run has ended."""
-        async with self._lock(run_id):
-            try:
-                run = await self.store.get_run(run_id)
-                plan = await self.store.get_plan(run.plan_id)
-                reason = f"aborted by {actor}"
-                if run.state == "queued":
-                    await self.store.transition("run", run_id, "failed", actor=actor, reason=reason, expect=("queued",))
-                    await self._publish_finished(run, plan, "failed", reason)
-                elif run.state in ("executing", "paused"):
-                    await self._roll_back(run, plan, reason, actor=actor)
-                else:
-                    raise IllegalTransition("run", run_id, run.state, "rolled_back")
-            finally:
-                self._unschedule(run_id)
-                self._finish(run_id)
-        return await self.store.get_run(run_id)
-
-    # -- one phase ---------------------------------------------------------------------------
-
-    async def _phase_job(self, run_id: str, index: int) -> None:
-        if self._closing:
-            return
-        task = asyncio.current_task()
-        if task is not None:
-            self._in_flight.add(task)
-        continues = False
-        try:
-            async with self._lock(run_id):
-                continues = await self._run_phase(run_id, index)
-        except Exception as exc:  # the store itself failed: nothing better to do than record it
-            logger.exception("run %s failed in phase %d", run_id, index)
-            await self._fail(run_id, f"phase {index + 1} failed: {exc}")
-        finally:
-            if task is not None:
-                self._in_flight.discard(task)
-        if not continues:
-            self._finish(run_id)
-
-    async def _run_phase(self, run_id: str, index: int) -> bool:
-        """Run one phase; returns True when the next phase has been scheduled."""
-        run = await self.store.get_run(run_id)
-        plan = await self.store.get_plan(run.plan_id)
-        if index != run.progress.phases_completed:
-            logger.info("run %s: job for phase %d is stale (progress at %d); ignored", run_id, index, run.progress.phases_completed)
-            return False
+        """Stop and revert every asset the run changed (done by whichever worker holds the run, usually at once).
+        Raises IllegalTransition when the run has already ended."""
+        store = self.engine.store
+        run = await store.get_run(run_id, with_assets=False)
+        reason = f"aborted by {actor}"
         if run.state == "queued":
-            if not await self._begin(run, plan):
-                return False
-            run = await self.store.get_run(run_id)
-        if run.state != "executing":
-            logger.info("run %s is %s; phase %d not started", run_id, run.state, index)
-            return False
-        if index >= len(execution_phases(plan)):
-            await self._complete(run, plan)  # every phase was done before a restart
-            return False
-        try:
-            return await self._execute_phase(run, plan, index)
-        except Exception as exc:
-            # Whatever broke, put back what this run changed before giving up.
-            logger.exception("run %s broke in phase %d; rolling back", run_id, index)
-            await self._roll_back(run, plan, f"phase {index + 1} broke: {exc}")
-            return False
+            async with store.database.engine.begin() as conn:
+                _, appended = await store.transition_in(conn, "run", run_id, "failed", actor=actor, reason=reason, expect=("queued",))
+                await self.engine.work.mark_done(RUN_WORK, run_id, conn)
+            await self.engine.bus.publish(appended)
+            plan = await store.get_plan(run.plan_id)
+            await self._publish_finished(run, plan, "failed", reason)
+            return await store.get_run(run_id)
+        if run.state in TERMINAL_RUN_STATES or not await store.request_rollback(run_id, _marker(reason, actor)):
+            raise IllegalTransition("run", run_id, run.state, "rolled_back")
+        await self.engine.work.enqueue(RUN_WORK, run_id)
+        self.wake()
+        deadline = asyncio.get_running_loop().time() + ABORT_WAIT_SECONDS
+        while asyncio.get_running_loop().time() < deadline:
+            current = await store.get_run(run_id, with_assets=False)
+            if current.state in TERMINAL_RUN_STATES:
+                break
+            await asyncio.sleep(0.02)
+        return await store.get_run(run_id)
 
-    async def _execute_phase(self, run: Run, plan: Plan, index: int) -> bool:
-        phases = execution_phases(plan)
-        phase, total = phases[index], len(phases)
-        result = run.phases[index]
-        step = _step_of(plan, index)
-        if step is not None and step.requires_confirmation and not result.confirmed_by:
-            what = f" (`{step.command}`)" if step.command else ""
-            await self._pause(run.id, SYSTEM_ACTOR, f"step {step.name}{what} needs a person to confirm it")
-            return False
+    # -- one claim: begin, a phase, the end ---------------------------------------------------
 
-        result.status, result.started_at = "running", utcnow()
-        run.progress.current_phase = index
-        await self.store.save_run_progress(run)
-        await self.bus.publish(PhaseStarted(
-            task_id=plan.task_id, plan_id=plan.id, run_id=run.id, index=index, name=phase.name,
-            total_phases=total, assets=tuple(phase.assets),
-        ))
-
-        if step is not None:
-            try:
-                outcome = await asyncio.wait_for(
-                    self.driver.run_step(step, run.id), self._scaled_timeout(step.timeout or DEFAULT_STEP_TIMEOUT)
-                )
-            except (ExecutionError, TimeoutError) as exc:
-                await self._roll_back(run, plan, f"step {step.name}: {exc or 'timed out'}")
-                return False
-            result.health = {"step": outcome}
-
-        changes = {c.asset_id: c for c in plan.payload.changes}
-        for asset_result in result.assets:
-            if asset_result.status == "completed":
-                continue  # applied before a restart; re-applying would lose its previous version
-            asset_result.status = "running"
-            change = changes.get(asset_result.asset_id) or Change(asset_id=asset_result.asset_id, action="noop")
-            try:
-                applied = await asyncio.wait_for(self.driver.apply(change, run.id), APPLY_TIMEOUT_SECONDS)
-            except (ExecutionError, TimeoutError) as exc:
-                asset_result.status, asset_result.error = "failed", str(exc) or "timed out"
-                run.metrics.assets_failed += 1
-                await self._roll_back(run, plan, f"{asset_result.asset_id}: {asset_result.error}")
-                return False
-            asset_result.status, asset_result.previous, asset_result.current = "completed", applied.previous, applied.current
-            run.metrics.assets_changed += 1
-            # Saved per asset: after a crash, the store knows exactly what to revert.
-            await self.store.save_run_progress(run)
-
-        metrics: dict[str, float] = {}
-        if result.assets:
-            try:
-                metrics = await self._measure(phase, [a.asset_id for a in result.assets])
-            except ExecutionError as exc:
-                await self._roll_back(run, plan, f"{phase.name}: {exc}")
-                return False
-        result.health = {**(result.health or {}), **metrics}
-        run.metrics.error_rate = max(run.metrics.error_rate, metrics.get("error_rate", 0.0))
-        problem = health_problem(phase, metrics) if result.assets else None
-        if problem:
-            await self._roll_back(run, plan, f"{phase.name}: {problem}")
-            return False
-
-        result.status, result.completed_at = "completed", utcnow()
-        run.progress.phases_completed = index + 1
-        last = index == total - 1
-        wait = None if last else (parse_duration(phase.wait_time) * self.wait_scale if phase.wait_time else 0.0)
-        if last:
-            await self.store.save_run_progress(run)
-        else:
-            await self._schedule_next(run, index + 1, wait or 0.0)
-        await self.bus.publish(PhaseCompleted(
-            task_id=plan.task_id, plan_id=plan.id, run_id=run.id, index=index, name=phase.name, total_phases=total,
-            assets_changed=len(result.assets), health=metrics, next_wait_seconds=wait,
-        ))
-        if last:
-            await self._complete(run, plan)
-            return False
-        return True
-
-    async def _begin(self, run: Run, plan: Plan) -> bool:
+    async def _begin(self, holding: Holding) -> bool:
+        run, plan, store = holding.run, holding.plan, self.engine.store
         problems = await self.pre_start_check(plan) if self.pre_start_check else []
         if problems:
             reason = ("re-validation before start failed: " + "; ".join(problems))[:2000]
-            await self.store.transition("run", run.id, "failed", actor=SYSTEM_ACTOR, reason=reason, details={"errors": problems})
+            async with holding.fenced() as conn:
+                _, appended = await store.transition_in(conn, "run", run.id, "failed", actor=SYSTEM_ACTOR, reason=reason,
+                                                        details={"errors": problems})
+                await self.engine.work.release(conn, holding.claim, done=True)
+            await self.engine.bus.publish(appended)
             await self._publish_finished(run, plan, "failed", reason)
             return False
-        run.started_at = utcnow()
-        await self.store.save_run_progress(run)
-        await self.store.transition("run", run.id, "executing", actor=SYSTEM_ACTOR)
-        await self.bus.publish(RunStarted(
+        run.started_at = self.engine.clock.now()
+        async with holding.fenced() as conn:
+            await store.save_run_progress(run, conn)
+            _, appended = await store.transition_in(conn, "run", run.id, "executing", actor=SYSTEM_ACTOR, expect=("queued",))
+        await self.engine.bus.publish(appended)
+        await self.engine.bus.publish(RunStarted(
             task_id=plan.task_id, plan_id=plan.id, run_id=run.id, total_phases=len(execution_phases(plan)),
             total_assets=len(plan.payload.affected_assets),
         ))
         return True
 
-    async def _measure(self, phase: Phase, assets: list[str]) -> dict[str, float]:
-        longest = max((c.timeout for c in phase.health_checks if c.timeout), key=parse_duration, default=DEFAULT_PROBE_TIMEOUT)
-        limit = self._scaled_timeout(longest)
-        try:
-            return await asyncio.wait_for(self.probe.measure(phase, assets), timeout=limit)
-        except TimeoutError as exc:
-            raise ExecutionError(f"the health probe did not answer within {limit:.0f}s") from exc
-
-    # -- endings -----------------------------------------------------------------------------
-
-    async def _roll_back(self, run: Run, plan: Plan, reason: str, actor: str = SYSTEM_ACTOR) -> None:
-        """Revert every asset the run changed, newest first; ends rolled_back, or failed if a revert failed."""
-        changes = {c.asset_id: c for c in plan.payload.changes}
-        reverted, stuck = 0, []
-        for phase_result in reversed(run.phases):
-            touched = False
-            for asset in reversed(phase_result.assets):
-                if asset.status != "completed":
-                    continue
-                touched = True
-                change = changes.get(asset.asset_id) or Change(asset_id=asset.asset_id, action="noop")
-                try:
-                    await asyncio.wait_for(
-                        self.driver.revert(change, AppliedChange(asset.asset_id, asset.previous, asset.current), run.id),
-                        APPLY_TIMEOUT_SECONDS,
-                    )
-                except Exception as exc:
-                    logger.exception("could not revert %s in run %s", asset.asset_id, run.id)
-                    asset.error = f"revert failed: {exc or 'timed out'}"
-                    stuck.append(asset.asset_id)
-                    continue
-                asset.status = "rolled_back"
-                reverted += 1
-            if touched or phase_result.status == "running":
-                phase_result.status = "rolled_back"
-        if not plan.payload.phases:
-            for step in (s for s in plan.payload.steps if s.when == "on_failure"):
-                try:
-                    await asyncio.wait_for(self.driver.run_step(step, run.id), self._scaled_timeout(step.timeout or DEFAULT_STEP_TIMEOUT))
-                except Exception as exc:
-                    logger.exception("rollback step %s of run %s failed", step.name, run.id)
-                    stuck.append(f"step {step.name} ({exc or 'timed out'})")
-        run.completed_at = utcnow()
-        run.metrics.duration_seconds = _elapsed(run)
-        await self.store.save_run_progress(run)
-        if stuck:
-            reason = f"{reason}; could not revert {', '.join(stuck)}: check them by hand"
-            await self.store.transition(
-                "run", run.id, "failed", actor=actor, reason=reason, details={"assets_reverted": reverted, "not_reverted": stuck}
-            )
-            await self._publish_finished(run, plan, "failed", reason, reverted)
+    async def _execute_phase(self, holding: Holding, index: int) -> None:
+        run, plan, store, clock = holding.run, holding.plan, self.engine.store, self.engine.clock
+        phases = execution_phases(plan)
+        phase, total = phases[index], len(phases)
+        summary = run.phases[index]
+        steps = layer_of(plan, index)
+        waiting = [s for s in steps if s.requires_confirmation]
+        if waiting and not summary.confirmed_by:
+            what = "; ".join(f"step {s.name}" + (f" (`{s.command}`)" if s.command else "") for s in waiting)
+            await self._pause_holding(holding, f"{what} needs a person to confirm it")
             return
-        await self.store.transition(
-            "run", run.id, "rolled_back", actor=actor, reason=reason, details={"assets_reverted": reverted}
-        )
-        await self._publish_finished(run, plan, "rolled_back", reason, reverted)
+        if summary.status == "pending":
+            summary.status, summary.started_at = "running", clock.now()
+            run.progress.current_phase = index
+            async with holding.fenced() as conn:
+                await store.save_run_progress(run, conn)
+            await self.engine.bus.publish(PhaseStarted(
+                task_id=plan.task_id, plan_id=plan.id, run_id=run.id, index=index, name=phase.name,
+                total_phases=total, assets=tuple(phase.assets),
+            ))
+        report = await PhaseExecution(holding, index, phase, await self._fleet()).run()
+        if report.outcome == "abort":
+            await self._roll_back(holding, report.reason, actor=_actor_of(report.reason))
+            return
+        if report.outcome == "failed":
+            await self._roll_back(holding, f"{phase.name}: {report.reason}")
+            return
+        if report.step_output is not None:
+            summary.health = {"step": report.step_output}
+        metrics: dict[str, float] = {}
+        if phase.assets:
+            verdict = await self._verdict(phase)
+            metrics = verdict.metrics
+            summary.health = {**(summary.health or {}), **metrics}
+            run.metrics.error_rate = max(run.metrics.error_rate, metrics.get("error_rate", 0.0))
+            if verdict.outcome == "fail":
+                await self._roll_back(holding, f"{phase.name}: {verdict.reason}")
+                return
+            if verdict.outcome == "inconclusive":
+                summary.health = {**summary.health, "verdict": "inconclusive"}
+                if self.engine.settings.on_inconclusive == "rollback":
+                    await self._roll_back(holding, f"{phase.name}: health inconclusive: {verdict.reason}")
+                    return
+                await self._finish_phase(holding, index, metrics, pause_reason=(
+                    f"{phase.name}: health inconclusive ({verdict.reason}); Resume to go on, Abort to roll back"
+                ))
+                return
+        await self._finish_phase(holding, index, metrics)
 
-    async def _complete(self, run: Run, plan: Plan) -> None:
-        run.completed_at = utcnow()
-        run.metrics.duration_seconds = _elapsed(run)
+    async def _finish_phase(self, holding: Holding, index: int, metrics: dict[str, float], pause_reason: str | None = None) -> None:
+        run, plan, store, clock = holding.run, holding.plan, self.engine.store, self.engine.clock
+        phases = execution_phases(plan)
+        phase, total = phases[index], len(phases)
+        summary = run.phases[index]
+        summary.status, summary.completed_at = "completed", clock.now()
+        run.progress.phases_completed = index + 1
+        last = index == total - 1
+        wait = None if last else (parse_duration(phase.wait_time) * self.engine.settings.wait_scale if phase.wait_time else 0.0)
+        due = clock.now() + timedelta(seconds=wait or 0.0)
+        run.progress.next_phase_at = None if last else due
+        pause_event = None
+        async with holding.fenced() as conn:
+            await store.save_run_progress(run, conn)
+            if pause_reason is not None:
+                try:
+                    _, pause_event = await store.transition_in(conn, "run", run.id, "paused", actor=SYSTEM_ACTOR,
+                                                               reason=pause_reason, expect=("executing",))
+                except IllegalTransition:
+                    pass  # a person paused or aborted it meanwhile
+                await self.engine.work.release(conn, holding.claim, done=True)
+            else:
+                await self.engine.work.release(conn, holding.claim, due_at=due)
+        crash_point("after_phase")
+        await self.engine.bus.publish(PhaseCompleted(
+            task_id=plan.task_id, plan_id=plan.id, run_id=run.id, index=index, name=phase.name, total_phases=total,
+            assets_changed=len(phase.assets), health=metrics, next_wait_seconds=wait,
+        ))
+        if pause_event is not None:
+            await self.engine.bus.publish(pause_event)
+            await self.engine.bus.publish(RunPaused(
+                task_id=plan.task_id, plan_id=plan.id, run_id=run.id, actor=SYSTEM_ACTOR, reason=pause_reason,
+                phases_completed=run.progress.phases_completed, total_phases=total,
+            ))
+        if due > clock.now() and not last:
+            self._arm(due)
+
+    def _arm(self, due: datetime) -> None:
+        if self.scheduler.running:
+            self.scheduler.add_job(self.wake, "date", run_date=due, id=f"wake:{self.owner}", replace_existing=True,
+                                   misfire_grace_time=None)
+
+    async def _pause_holding(self, holding: Holding, reason: str) -> None:
+        run, plan, store = holding.run, holding.plan, self.engine.store
+        async with holding.fenced() as conn:
+            _, appended = await store.transition_in(conn, "run", run.id, "paused", actor=SYSTEM_ACTOR, reason=reason,
+                                                    expect=("executing",))
+            await self.engine.work.release(conn, holding.claim, done=True)
+        await self.engine.bus.publish(appended)
+        await self.engine.bus.publish(RunPaused(
+            task_id=plan.task_id, plan_id=plan.id, run_id=run.id, actor=SYSTEM_ACTOR, reason=reason,
+            phases_completed=run.progress.phases_completed, total_phases=run.progress.total_phases,
+        ))
+
+    async def _verdict(self, phase) -> Verdict:  # type: ignore[no-untyped-def]
+        longest = max((c.timeout for c in phase.health_checks if c.timeout), key=parse_duration, default=DEFAULT_PROBE_TIMEOUT)
+        limit = max(parse_duration(longest) * self.engine.settings.wait_scale, MIN_TIMEOUT_SECONDS)
+        try:
+            metrics = await asyncio.wait_for(self.engine.probe.measure(phase, list(phase.assets)), timeout=limit)
+        except TimeoutError:
+            return Verdict("inconclusive", (f"the health probe did not answer within {limit:.0f}s",))
+        except HealthInconclusive as exc:
+            return Verdict("inconclusive", (str(exc),))
+        except HealthCheckFailed as exc:
+            return Verdict("fail", (str(exc),))
+        except ExecutionError as exc:
+            return Verdict("inconclusive", (str(exc),))
+        return judge(phase, metrics)
+
+    async def _fleet(self) -> dict[str, Asset]:
+        """The fleet as it is now, read once per phase: previous versions, addresses, tags for the driver."""
+        return (await self.inventory.fleet()).by_id() if self.inventory is not None else {}
+
+    async def _complete(self, holding: Holding) -> None:
+        run, plan, store, clock = holding.run, holding.plan, self.engine.store, self.engine.clock
+        run.completed_at = clock.now()
+        run.metrics.duration_seconds = _elapsed(run, clock)
         run.progress.next_phase_at = None
-        await self.store.save_run_progress(run)
-        await self.store.transition(
-            "run", run.id, "completed", actor=SYSTEM_ACTOR,
-            details={"assets_changed": run.metrics.assets_changed, "duration_seconds": run.metrics.duration_seconds},
-        )
+        async with holding.fenced() as conn:
+            await store.save_run_progress(run, conn)
+            _, appended = await store.transition_in(
+                conn, "run", run.id, "completed", actor=SYSTEM_ACTOR, expect=("executing",),
+                details={"assets_changed": run.metrics.assets_changed, "duration_seconds": run.metrics.duration_seconds},
+            )
+            await self.engine.work.release(conn, holding.claim, done=True)
+        crash_point("after_run")
+        await self.engine.bus.publish(appended)
         await self._publish_finished(run, plan, "completed", None)
 
-    async def _fail(self, run_id: str, reason: str) -> None:
-        try:
-            run = await self.store.get_run(run_id)
-            plan = await self.store.get_plan(run.plan_id)
-            await self.store.transition("run", run_id, "failed", actor=SYSTEM_ACTOR, reason=reason)
-        except Exception:
-            logger.exception("could not record the failure of run %s", run_id)
-            return
-        await self._publish_finished(run, plan, "failed", reason)
+    async def _roll_back(self, holding: Holding, reason: str, actor: str = SYSTEM_ACTOR) -> None:
+        """Record that the run is rolling back (a takeover carries on), revert, then end rolled_back or failed."""
+        run, plan, store, clock = holding.run, holding.plan, self.engine.store, self.engine.clock
+        reason = _reason_of(reason)
+        async with holding.fenced() as conn:
+            await store.request_rollback(run.id, _marker(reason, actor), conn)
+        report = await Rollback(holding, await self._fleet()).run()
+        run.completed_at = clock.now()
+        run.metrics.duration_seconds = _elapsed(run, clock)
+        run.progress.next_phase_at = None
+        if report.stuck:
+            target = "failed"
+            reason = f"{reason}; could not revert {', '.join(report.stuck[:20])}: check them by hand"
+            details = {"assets_reverted": report.reverted, "not_reverted": report.stuck}
+        else:
+            target, details = "rolled_back", {"assets_reverted": report.reverted}
+        async with holding.fenced() as conn:
+            await store.save_run_progress(run, conn)
+            _, appended = await store.transition_in(conn, "run", run.id, target, actor=actor, reason=reason[:4000],
+                                                    details=details, expect=("executing", "paused"))
+            await self.engine.work.release(conn, holding.claim, done=True)
+        await self.engine.bus.publish(appended)
+        await self._publish_finished(run, plan, target, reason, report.reverted)
 
     async def _publish_finished(self, run: Run, plan: Plan, state: str, reason: str | None, reverted: int = 0) -> None:
-        await self.bus.publish(RunFinished(
+        await self.engine.bus.publish(RunFinished(
             task_id=plan.task_id, plan_id=plan.id, run_id=run.id, state=state, reason=reason,
             assets_changed=run.metrics.assets_changed, assets_rolled_back=reverted,
             phases_completed=run.progress.phases_completed, total_phases=len(execution_phases(plan)),
-            duration_seconds=_elapsed(run),
+            duration_seconds=_elapsed(run, self.engine.clock),
         ))
 
 
-def health_problem(phase: Phase, metrics: dict[str, float]) -> str | None:
-    """What is wrong with the measured health of a phase, or None. Missing measurements fail: a check
-    that cannot be evaluated never passes."""
-    failed = []
-    for check in phase.health_checks:
-        if check.type == "prometheus":
-            continue  # evaluated by the probe itself, which raises when it fails
-        if check.type == "http_200":
-            if "http_ok" not in metrics:
-                failed.append(f"http_200 on {check.target or '/'} was not measured")
-            elif metrics["http_ok"] < 100.0:
-                failed.append(f"http_200 on {check.target or '/'} failed for {100 - metrics['http_ok']:g}% of assets")
-        elif check.type in THRESHOLD_CHECKS:
-            if check.type not in metrics:
-                failed.append(f"{check.type} was not measured")
-            elif not check.threshold:
-                failed.append(f"{check.type} check has no threshold")
-            elif not threshold_holds(check.type, check.threshold, metrics):
-                failed.append(f"{check.type} {metrics[check.type]:g}{METRICS[check.type]} breaks {check.threshold}")
-        else:
-            failed.append(f"{check.type} checks cannot be evaluated by this probe")
-    if phase.rollback_if:
-        condition = parse_condition(phase.rollback_if)
-        missing = sorted({c.metric for group in condition.any_of for c in group} - set(metrics))
-        if missing:
-            failed.insert(0, f"rollback_if needs {', '.join(missing)}, which was not measured")
-        elif condition.holds(metrics):
-            failed.insert(0, f"rollback_if {condition.explain(metrics)}")
-    return "; ".join(failed) or None
+def _marker(reason: str, actor: str) -> str:
+    return f"{reason}{_SEPARATOR}{actor}"
 
 
-def _elapsed(run: Run) -> float:
+def _actor_of(marker: str) -> str:
+    """Rollback requests carry the reason and who asked; automatic ones are the system's."""
+    return marker.split(_SEPARATOR, 1)[1] if _SEPARATOR in marker else SYSTEM_ACTOR
+
+
+def _reason_of(marker: str) -> str:
+    return marker.split(_SEPARATOR, 1)[0]
+
+
+def _elapsed(run: Run, clock: Clock) -> float:
     if run.started_at is None:
         return 0.0
-    return round(((run.completed_at or utcnow()) - run.started_at).total_seconds(), 3)
+    return round(((run.completed_at or clock.now()) - run.started_at).total_seconds(), 3)

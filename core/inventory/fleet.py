@@ -36,6 +36,15 @@ class Asset(BaseModel):
     region: str
     image: str
     image_version: str
+    # What drivers and health checks need: where to reach the asset, how to group it, what it serves.
+    address: str | None = None
+    tags: tuple[str, ...] = ()
+    service: str | None = None
+
+    @field_validator("tags", mode="before")
+    @classmethod
+    def _tags_as_list(cls, value: object) -> object:
+        return [value] if isinstance(value, str) else value
 
     @field_validator("image_version", mode="before")
     @classmethod
@@ -118,7 +127,16 @@ def load_fleet(path: str | Path) -> Fleet:
     try:
         return Fleet.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'fleet'}: {e['msg']}" for e in exc.errors()[:10]
-        )
+        problems = "; ".join(f"{_where(e['loc'], data)}: {e['msg']}" for e in exc.errors()[:10])
         raise ConfigError(f"fleet file {path} is invalid: {problems}") from exc
+
+
+def _where(loc: tuple, data: dict) -> str:
+    """``assets[3] (id web-prod-004).image_version`` rather than ``assets.3.image_version``."""
+    if len(loc) >= 2 and loc[0] == "assets" and isinstance(loc[1], int):
+        assets = data.get("assets")
+        asset = assets[loc[1]] if isinstance(assets, list) and loc[1] < len(assets) else None
+        asset_id = asset.get("id") if isinstance(asset, dict) else None
+        where = f"assets[{loc[1]}]" + (f" (id {asset_id})" if asset_id else "")
+        return where + "".join(f".{p}" for p in loc[2:])
+    return ".".join(str(p) for p in loc) or "fleet"

@@ -27,6 +27,10 @@ class Inventory:
             self._mtime = mtime
         return self._fleet
 
+    def check(self) -> Fleet:
+        """Read the fleet file now; raises ConfigError naming the file and the problem (startup calls this)."""
+        return self._file_fleet()
+
     async def fleet(self) -> Fleet:
         """The fleet as it is now: file contents with applied versions laid over them."""
         base = self._file_fleet()

@@ -3,7 +3,8 @@
 Delivery runs in background tasks, so a slow SMTP server or webhook receiver never holds up the
 executor. A failed delivery is logged and written to the audit log as ``notification.failed``
 (on the run, else the plan, else the task); it is never raised into the core. ``close`` waits
-for deliveries in flight (up to a timeout), cancels what is left, then closes the notifiers.
+for deliveries in flight (up to a timeout), cancels what is left and audits each as
+``notification.dropped``, then closes the notifiers.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 from core.config import Config
 from core.errors import ConfigError
 from core.events import Event, EventBus
+from core.logcontext import bind
 from core.notify.base import Notifier
 from core.notify.email import EmailNotifier
 from core.notify.notice import Notice, build_notice
@@ -37,7 +39,7 @@ class NotificationHub:
         self.notifiers = list(notifiers)
         self.store = store
         self.drain_timeout = drain_timeout
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: dict[asyncio.Task[None], Event] = {}
         self._limits = {id(n): asyncio.Semaphore(MAX_IN_FLIGHT) for n in self.notifiers}
         self._unsubscribe: list[Any] = []
         self._closed = False
@@ -55,8 +57,11 @@ class NotificationHub:
         if self._closed or not any(event.topic in n.topics for n in self.notifiers):
             return
         task = asyncio.get_running_loop().create_task(self._handle(event), name=f"notify:{event.topic}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks[task] = event
+        task.add_done_callback(self._forget)
+
+    def _forget(self, task: asyncio.Task[None]) -> None:
+        self._tasks.pop(task, None)
 
     async def _handle(self, event: Event) -> None:
         try:
@@ -70,12 +75,13 @@ class NotificationHub:
         await asyncio.gather(*(self._deliver(n, notice) for n in targets))
 
     async def _deliver(self, notifier: Notifier, notice: Notice) -> None:
-        async with self._limits[id(notifier)]:
-            try:
-                await notifier.notify(notice)
-            except Exception as exc:
-                logger.warning("%s notification for %s (%s) failed: %s", notifier.name, notice.topic, notice.kind, exc)
-                await self._record_failure(notifier, notice, exc)
+        with bind(task_id=notice.task_id, plan_id=notice.plan_id, run_id=notice.run_id):
+            async with self._limits[id(notifier)]:
+                try:
+                    await notifier.notify(notice)
+                except Exception as exc:
+                    logger.warning("%s notification for %s (%s) failed: %s", notifier.name, notice.topic, notice.kind, exc)
+                    await self._record_failure(notifier, notice, exc)
 
     async def _record_failure(self, notifier: Notifier, notice: Notice, exc: Exception) -> None:
         entity = next(((kind, getattr(notice, f"{kind}_id")) for kind in ("run", "plan", "task") if getattr(notice, f"{kind}_id")), None)
@@ -89,6 +95,18 @@ class NotificationHub:
             await self.store.append_audit(entity[0], entity[1], "notification.failed", ACTOR, details)
         except Exception:
             logger.exception("could not record the failed %s notification for %s %s", notifier.name, *entity)
+
+    async def _record_dropped(self, event: Event) -> None:
+        """A delivery cut by shutdown is not retried by the next start, so the audit log says it never arrived."""
+        entity = next(((kind, getattr(event, f"{kind}_id", None)) for kind in ("run", "plan", "task")
+                       if getattr(event, f"{kind}_id", None)), None)
+        if self.store is None or entity is None:
+            return
+        details = {"topic": event.topic, "reason": "still being delivered at shutdown"}
+        try:
+            await self.store.append_audit(entity[0], entity[1], "notification.dropped", ACTOR, details)
+        except Exception:
+            logger.exception("could not record the dropped %s notification for %s %s", event.topic, *entity)
 
     async def drain(self, timeout: float | None = None) -> bool:
         """Wait until no delivery is in flight; True if that happened within ``timeout``."""
@@ -108,11 +126,13 @@ class NotificationHub:
             unsubscribe()
         self._unsubscribe.clear()
         if not await self.drain(self.drain_timeout if timeout is None else timeout):
-            left = list(self._tasks)
+            left = dict(self._tasks)
             for task in left:
                 task.cancel()
             await asyncio.gather(*left, return_exceptions=True)
             logger.warning("dropped %d notification(s) still being delivered at shutdown", len(left))
+            for event in left.values():
+                await self._record_dropped(event)
         for notifier in self.notifiers:
             try:
                 await notifier.close()

@@ -12,7 +12,7 @@ from alembic.config import Config as AlembicConfig
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from core.errors import ConfigError
 
@@ -89,6 +89,19 @@ def _alembic_config() -> AlembicConfig:
     return config
 
 
+MIGRATION_LOCK_KEY = 0x6F70_7370_696C  # "opspil": the PostgreSQL advisory lock every OpsPilot migration takes
+
+
+async def _serialize_migrations(connection: AsyncConnection) -> None:
+    """Several processes starting at once on an empty database migrate one after the other: the
+    others wait, then find the schema at head. The lock (or SQLite's write lock) ends with the
+    migration's transaction."""
+    if connection.dialect.name == "postgresql":
+        await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+    elif connection.dialect.name == "sqlite":
+        await connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
     def run(sync_connection) -> None:
         config = _alembic_config()
@@ -97,6 +110,7 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
 
     try:
         async with engine.begin() as connection:
+            await _serialize_migrations(connection)
             await connection.run_sync(run)
     except (SQLAlchemyError, OSError) as exc:
         raise ConfigError(f"cannot migrate database {engine.url.render_as_string()}: {exc}") from exc

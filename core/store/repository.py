@@ -17,12 +17,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.domain import Approval, Plan, PlanPayload, Quality, Run, Status, Task, TaskSpec, Usage, Validation
-from core.domain.run import PhaseResult, RunMetrics, RunProgress
+from core.domain.run import AssetResult, PhaseResult, RunMetrics, RunProgress
 from core.domain.states import check_transition
 from core.errors import IllegalTransition, NotFound, OpsPilotError
 from core.events import AuditAppended, EventBus
 from core.store import tables
 from core.store.database import Database
+from core.store.run_assets import AssetRow, RunAssets
 from core.timeutil import utcnow
 
 _TABLES: dict[str, Table] = {"task": tables.tasks, "plan": tables.plans, "run": tables.runs}
@@ -51,6 +52,7 @@ class Store:
     def __init__(self, database: Database, bus: EventBus | None = None) -> None:
         self.database = database
         self.bus = bus or EventBus()
+        self.run_assets = RunAssets(database)
 
     @property
     def _engine(self):
@@ -124,32 +126,48 @@ class Store:
         changes: dict[str, Any] | None = None,
     ) -> str:
         """Move an entity to ``target``; returns the state it left. Raises IllegalTransition, changing nothing."""
-        table = _TABLES[kind]
         try:
             async with self._engine.begin() as conn:
-                row = (await conn.execute(select(table.c.state).where(table.c.id == entity_id))).first()
-                if row is None:
-                    raise NotFound(f"no {kind} with id {entity_id}")
-                current = row.state
-                if expect is not None and current not in expect:
-                    raise IllegalTransition(kind, entity_id, current, target)
-                check_transition(kind, entity_id, current, target)
-                values = {"state": target, "reason": reason, "updated_at": utcnow(), **(changes or {})}
-                result = await conn.execute(
-                    update(table).where(table.c.id == entity_id, table.c.state == current).values(**values)
-                )
-                if result.rowcount != 1:
-                    raise IllegalTransition(kind, entity_id, current, target)
-                audit_details = dict(details or {})
-                if reason:
-                    audit_details.setdefault("reason", reason)
-                appended = await self._audit(
-                    conn, kind, entity_id, f"{kind}.{target}", actor, audit_details, current, target
+                current, appended = await self.transition_in(
+                    conn, kind, entity_id, target, actor=actor, reason=reason, details=details, expect=expect, changes=changes
                 )
         except SQLAlchemyError as exc:
             raise OpsPilotError(f"database error while moving {kind} {entity_id} to {target}: {exc}") from exc
         await self.bus.publish(appended)
         return current
+
+    async def transition_in(
+        self,
+        conn: AsyncConnection,
+        kind: str,
+        entity_id: str,
+        target: str,
+        *,
+        actor: str,
+        reason: str | None = None,
+        details: dict[str, Any] | None = None,
+        expect: Sequence[str] | None = None,
+        changes: dict[str, Any] | None = None,
+    ) -> tuple[str, AuditAppended]:
+        """``transition`` inside the caller's transaction (a fenced one, for claimed work). The caller publishes
+        the returned event after the commit."""
+        table = _TABLES[kind]
+        row = (await conn.execute(select(table.c.state).where(table.c.id == entity_id))).first()
+        if row is None:
+            raise NotFound(f"no {kind} with id {entity_id}")
+        current = row.state
+        if expect is not None and current not in expect:
+            raise IllegalTransition(kind, entity_id, current, target)
+        check_transition(kind, entity_id, current, target)
+        values = {"state": target, "reason": reason, "updated_at": utcnow(), **(changes or {})}
+        result = await conn.execute(update(table).where(table.c.id == entity_id, table.c.state == current).values(**values))
+        if result.rowcount != 1:
+            raise IllegalTransition(kind, entity_id, current, target)
+        audit_details = dict(details or {})
+        if reason:
+            audit_details.setdefault("reason", reason)
+        appended = await self._audit(conn, kind, entity_id, f"{kind}.{target}", actor, audit_details, current, target)
+        return current, appended
 
     # -- tasks -------------------------------------------------------------------------------
 
@@ -204,13 +222,14 @@ class Store:
     # -- plans -------------------------------------------------------------------------------
 
     async def add_plan(self, plan: Plan, actor: str) -> None:
+        details: dict[str, Any] = {"task_id": plan.task_id, "type": plan.type, "summary": plan.payload.summary[:500]}
+        # Checks turned off on purpose (policies.disable) are on the record with the plan they did not judge.
+        disabled = [c.name for c in plan.validation.checks if c.disabled] if plan.validation else []
+        if disabled:
+            details["disabled_checks"] = disabled
         async with self._engine.begin() as conn:
             await conn.execute(insert(tables.plans).values(id=plan.id, **self._plan_values(plan), created_at=plan.created_at))
-            appended = await self._audit(
-                conn, "plan", plan.id, "plan.created", actor,
-                {"task_id": plan.task_id, "type": plan.type, "summary": plan.payload.summary[:500]},
-                None, plan.status.state,
-            )
+            appended = await self._audit(conn, "plan", plan.id, "plan.created", actor, details, None, plan.status.state)
         await self.bus.publish(appended)
 
     @staticmethod
@@ -280,32 +299,41 @@ class Store:
 
     # -- runs --------------------------------------------------------------------------------
 
-    async def add_run(self, run: Run, actor: str) -> None:
-        async with self._engine.begin() as conn:
-            await conn.execute(insert(tables.runs).values(id=run.id, plan_id=run.plan_id, created_at=run.created_at, **self._run_values(run)))
-            appended = await self._audit(
-                conn, "run", run.id, "run.created", actor, {"plan_id": run.plan_id}, None, run.status.state
-            )
-        await self.bus.publish(appended)
+    async def add_run(self, run: Run, actor: str, conn: AsyncConnection | None = None) -> None:
+        if conn is None:
+            async with self._engine.begin() as own:
+                appended = await self.add_run_in(own, run, actor)
+            await self.bus.publish(appended)
+            return
+        await self.bus.publish(await self.add_run_in(conn, run, actor))
+
+    async def add_run_in(self, conn: AsyncConnection, run: Run, actor: str) -> AuditAppended:
+        await conn.execute(insert(tables.runs).values(id=run.id, plan_id=run.plan_id, created_at=run.created_at, **self._run_values(run)))
+        return await self._audit(conn, "run", run.id, "run.created", actor, {"plan_id": run.plan_id}, None, run.status.state)
 
     @staticmethod
     def _run_values(run: Run) -> dict[str, Any]:
         return dict(
             environment=run.environment, progress=run.progress.to_document(),
-            phases=[p.to_document() for p in run.phases], metrics=run.metrics.to_document(),
+            phases=[_phase_document(p) for p in run.phases], metrics=run.metrics.to_document(),
             state=run.status.state, reason=run.status.reason, started_at=run.started_at,
             completed_at=run.completed_at, updated_at=utcnow(),
         )
 
-    async def save_run_progress(self, run: Run) -> None:
-        """Store progress, phases and metrics (never the state: that goes through ``transition``)."""
+    async def save_run_progress(self, run: Run, conn: AsyncConnection | None = None) -> None:
+        """Store progress, phase summaries and metrics (never the state: that goes through ``transition``; never the
+        per-asset state: that lives in ``run_assets``)."""
         values = {
-            "progress": run.progress.to_document(), "phases": [p.to_document() for p in run.phases],
+            "progress": run.progress.to_document(), "phases": [_phase_document(p) for p in run.phases],
             "metrics": run.metrics.to_document(), "started_at": run.started_at,
             "completed_at": run.completed_at, "updated_at": utcnow(),
         }
-        async with self._engine.begin() as conn:
-            await conn.execute(update(tables.runs).where(tables.runs.c.id == run.id).values(**values))
+        statement = update(tables.runs).where(tables.runs.c.id == run.id).values(**values)
+        if conn is not None:
+            await conn.execute(statement)
+            return
+        async with self._engine.begin() as own:
+            await own.execute(statement)
 
     def _row_to_run(self, row: Any) -> Run:
         return Run(
@@ -318,18 +346,49 @@ class Store:
             created_at=_aware(row["created_at"]),
         )
 
-    async def get_run(self, run_id: str, with_audit: bool = False) -> Run:
+    async def get_run(self, run_id: str, with_audit: bool = False, with_assets: bool = True) -> Run:
+        """The run; ``with_assets`` fills each phase's assets from the per-asset rows (runs made before those rows
+        existed keep the assets stored in their document)."""
         async with self._engine.connect() as conn:
             row = (await conn.execute(select(tables.runs).where(tables.runs.c.id == run_id))).mappings().first()
-        if row is None:
-            raise NotFound(f"no run with id {run_id}")
-        run = self._row_to_run(row)
+            if row is None:
+                raise NotFound(f"no run with id {run_id}")
+            run = self._row_to_run(row)
+            if with_assets:
+                rows = await self.run_assets.rows(run_id, conn=conn)
+                if rows:
+                    _attach_assets(run, rows)
         if with_audit:
             run.audit_log = [
                 {"timestamp": e.at.isoformat(), "event": e.event, "actor": e.actor, "details": e.details}
                 for e in await self.audit_entries([run_id])
             ]
         return run
+
+    async def request_rollback(self, run_id: str, reason: str, conn: AsyncConnection | None = None) -> bool:
+        """Ask whichever worker holds the run to roll it back (or record that it is rolling back); False when the
+        run has already ended."""
+        statement = (
+            update(tables.runs)
+            .where(tables.runs.c.id == run_id, tables.runs.c.state.in_(["executing", "paused"]))
+            .values(rollback_requested=reason, updated_at=utcnow())
+        )
+        if conn is not None:
+            return (await conn.execute(statement)).rowcount == 1
+        async with self._engine.begin() as own:
+            return (await own.execute(statement)).rowcount == 1
+
+    async def run_control_state(self, run_id: str, conn: AsyncConnection | None = None) -> tuple[str, str | None]:
+        """(state, rollback requested reason): what the worker re-reads between batches."""
+        query = select(tables.runs.c.state, tables.runs.c.rollback_requested).where(tables.runs.c.id == run_id)
+        if conn is not None:
+            row = (await conn.execute(query)).first()
+        else:
+            async with self._engine.connect() as own:
+                row = (await own.execute(query)).first()
+        if row is None:
+            raise NotFound(f"no run with id {run_id}")
+        return row.state, row.rollback_requested
 
     async def runs_for_plan(self, plan_id: str) -> list[Run]:
         query = select(tables.runs).where(tables.runs.c.plan_id == plan_id).order_by(tables.runs.c.created_at)
@@ -427,3 +486,26 @@ class Store:
             await conn.execute(
                 update(tables.plans).where(tables.plans.c.id == plan_id).values(reason=reason, updated_at=utcnow())
             )
+
+
+_ASSET_STATUS = {"succeeded": "completed"}  # the run document keeps its schema's names
+
+
+def _phase_document(phase: PhaseResult) -> dict[str, Any]:
+    """A phase's summary for the run row; its assets live in ``run_assets``."""
+    document = phase.to_document()
+    document["assets"] = []
+    return document
+
+
+def _attach_assets(run: Run, rows: list[AssetRow]) -> None:
+    by_phase: dict[int, list[AssetResult]] = {}
+    for row in rows:
+        if row.kind != "asset":
+            continue
+        by_phase.setdefault(row.phase_index, []).append(AssetResult(
+            asset_id=row.asset_id, status=_ASSET_STATUS.get(row.status, row.status),  # type: ignore[arg-type]
+            previous=row.previous, current=row.current, error=row.error,
+        ))
+    for index, phase in enumerate(run.phases):
+        phase.assets = by_phase.get(index, [])

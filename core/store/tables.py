@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from sqlalchemy import JSON, Column, DateTime, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import JSON, Column, DateTime, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text, UniqueConstraint
 
 metadata = MetaData()
 
@@ -51,6 +51,8 @@ runs = Table(
     Column("metrics", JSON, nullable=False),
     Column("state", String(32), nullable=False),
     Column("reason", Text),
+    # Set by an abort from any replica; the worker holding the run rolls it back.
+    Column("rollback_requested", Text),
     Column("started_at", DateTime(timezone=True)),
     Column("completed_at", DateTime(timezone=True)),
     Column("created_at", DateTime(timezone=True), nullable=False),
@@ -90,4 +92,48 @@ llm_usage = Table(
     Column("at", DateTime(timezone=True), nullable=False, index=True),
     Column("tokens", Integer, nullable=False),
     Column("cost_usd", Float, nullable=False),
+)
+
+# Durable work (see docs/engine.md): one row per piece of work that must survive a crash and be done by exactly
+# one worker at a time. ``fence`` is bumped on every claim; every write of claimed work checks it.
+work_items = Table(
+    "work_items",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(40), nullable=False),
+    Column("subject", String(100), nullable=False),
+    Column("state", String(16), nullable=False),  # pending | done
+    Column("due_at", DateTime(timezone=True), nullable=False),
+    Column("owner", String(100)),
+    Column("lease_until", DateTime(timezone=True)),
+    Column("fence", Integer, nullable=False, default=0),
+    Column("attempt", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("kind", "subject", name="uq_work_kind_subject"),
+    Index("ix_work_due", "kind", "state", "due_at"),
+)
+
+# One row per (run, asset or step): the per-asset state of a rollout, written in batches.
+run_assets = Table(
+    "run_assets",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", String(36), ForeignKey("runs.id"), nullable=False),
+    Column("phase_index", Integer, nullable=False),
+    Column("asset_id", String(200), nullable=False),
+    Column("kind", String(10), nullable=False),  # asset | step
+    Column("status", String(16), nullable=False),  # pending | running | succeeded | failed | rolled_back
+    Column("attempt", Integer, nullable=False, default=0),
+    Column("idempotency_key", String(64)),
+    Column("previous", Text),
+    Column("current", Text),
+    Column("error", Text),
+    Column("output", Text),
+    Column("revert_attempt", Integer, nullable=False, default=0),
+    Column("started_at", DateTime(timezone=True)),
+    Column("ended_at", DateTime(timezone=True)),
+    UniqueConstraint("run_id", "asset_id", name="uq_run_assets_run_asset"),
+    Index("ix_run_assets_phase", "run_id", "phase_index", "status"),
 )

@@ -44,6 +44,8 @@ class CheckResult:
     warnings: tuple[str, ...] = ()
     # Why a person must approve even when the quality score would allow skipping them.
     approval_reasons: tuple[str, ...] = ()
+    # Turned off on purpose (``policies.disable``): shown, but neither a pass nor a failure.
+    disabled: bool = False
 
 
 class Check(ABC):

@@ -17,7 +17,9 @@ from core.validation.base import CheckResult, PlanContext
 from core.validation.factory import build_evaluator
 from core.validation.pipeline import ValidationPipeline
 from core.validation.policy import PolicyCheck
-from core.validation.rego_tests import run_rego_tests
+from core.validation.evaluator import ROOT_PACKAGE
+from core.validation.policy_set import DISABLED_NOTE, load_policy_set
+from core.validation.rego_tests import run_rego_test_files
 from core.validation.safety import SafetyCheck
 
 PASS, FAIL = "PASS", "FAIL"
@@ -44,7 +46,7 @@ async def policy_check(plan_path: Path, config: Config) -> tuple[int, str]:
         return 1, "\n".join([*lines, *([] if schema_errors else problems), "Fix the schema errors to run the policy and safety checks."])
     try:
         evaluator = build_evaluator(config.policies)
-    except PolicyError as exc:
+    except (PolicyError, ConfigError) as exc:
         return 1, f"Cannot load the policies: {exc}"
     fleet, inventory_note = _fleet(config)
     pipeline = ValidationPipeline([PolicyCheck(evaluator, config.policies), SafetyCheck()])
@@ -64,15 +66,19 @@ async def policy_check(plan_path: Path, config: Config) -> tuple[int, str]:
 
 
 async def policy_test(config: Config) -> tuple[int, str]:
-    """Run every Rego ``test_*`` rule in the policy directory; exit 1 on any failure or when there are none."""
-    directory = config.policies.dir
+    """Run every Rego ``test_*`` rule of the policy set (built-ins + ``policies.dir``/``dirs``); the tests
+    of a package in ``policies.disable`` (``<package>`` or ``<package>_test``) are skipped and listed.
+    Exit 1 on any failure or when there are none."""
     try:
-        results = run_rego_tests(directory)
-    except PolicyError as exc:
+        policies = load_policy_set(config.policies)
+        skipped = {f"{ROOT_PACKAGE}.{name}{suffix}" for name in policies.disabled for suffix in ("", "_test")}
+        results = run_rego_test_files(policies.all_paths(), skipped)
+    except (PolicyError, ConfigError) as exc:
         return 1, f"Cannot load the policies: {exc}"
+    directory = policies.description
     if not results:
         return 1, f"No Rego tests in {directory}: add rules named test_* (e.g. in policies/tests/*_test.rego)."
-    lines = []
+    lines = [f"SKIP  data.{ROOT_PACKAGE}.{name} tests: {DISABLED_NOTE}" for name in policies.disabled]
     for result in results:
         lines.append(f"{PASS if result.passed else FAIL}  {result.path}")
         if result.error:
@@ -117,7 +123,7 @@ def _fleet(config: Config) -> tuple[Fleet | None, str | None]:
 def _results_text(results: list[CheckResult]) -> list[str]:
     lines = []
     for result in results:
-        lines.append(f"{PASS if result.passed else FAIL}  {result.name}")
+        lines.append(f"{'OFF ' if result.disabled else PASS if result.passed else FAIL}  {result.name}")
         lines += [f"        - {m}" for m in result.messages]
         lines += [f"        ! {w}" for w in result.warnings]
     return lines

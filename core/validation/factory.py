@@ -6,20 +6,24 @@ from core.validation.evaluator import PolicyEvaluator
 from core.validation.opa import OpaEvaluator
 from core.validation.pipeline import ValidationPipeline
 from core.validation.policy import PolicyCheck
+from core.validation.policy_set import PolicySet, load_policy_set
 from core.validation.quality import QualityScorer
 from core.validation.regorus_evaluator import RegorusEvaluator
 from core.validation.safety import SafetyCheck
 from core.validation.schema import SchemaCheck
 
 
-def build_evaluator(config: PoliciesConfig) -> PolicyEvaluator:
-    """OPA when ``policies.opa_url`` (or ``OPA_URL``) is set, else regorus over ``policies.dir``.
+def build_evaluator(config: PoliciesConfig, policies: PolicySet | None = None) -> PolicyEvaluator:
+    """OPA when ``policies.opa_url`` (or ``OPA_URL``) is set, else regorus over the policy set
+    (built-ins + ``policies.dir``/``dirs``, without ``policies.disable``).
 
-    Raises PolicyError at startup for a policy file that does not parse, naming file and line.
+    The set is loaded in both cases, so at startup a policy file that does not parse (named with file
+    and line), a team file redeclaring a built-in package, or an unknown ``disable`` name is refused.
     """
+    policies = policies or load_policy_set(config)
     if config.opa_url:
         return OpaEvaluator(config.opa_url, timeout_seconds=config.opa_timeout_seconds)
-    return RegorusEvaluator.from_directory(config.dir)
+    return RegorusEvaluator.from_policy_set(policies)
 
 
 def build_validator(config: Config, store: Store | None, evaluator: PolicyEvaluator | None = None) -> ValidationPipeline:

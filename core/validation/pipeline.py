@@ -59,7 +59,10 @@ def summarize(results: list[CheckResult]) -> Validation:
         safety_valid=passed("safety"),
         errors=[m for r in results if not r.passed for m in r.messages],
         warnings=[w for r in results for w in r.warnings],
-        checks=[ValidationCheck(name=r.name, passed=r.passed, messages=list(r.messages) + list(r.warnings)) for r in results],
+        checks=[
+            ValidationCheck(name=r.name, passed=r.passed, messages=list(r.messages) + list(r.warnings), disabled=r.disabled)
+            for r in results
+        ],
     )
     validation.overall_valid = validation.schema_valid and validation.opa_valid and validation.safety_valid and passed("quality")
     return validation

@@ -7,13 +7,16 @@ from core.errors import PolicyError
 from core.validation.base import Check, CheckResult, PlanContext
 from core.validation.evaluator import PackageVerdict, PolicyEvaluator
 from core.validation.policy_input import policy_input
+from core.validation.policy_set import DISABLED_NOTE
 
 logger = logging.getLogger(__name__)
 
 
 class PolicyCheck(Check):
     """One verdict per policy package ("policy: production_safety"). Fails closed: a package that
-    errors, or an evaluator that cannot answer, denies the plan and says so."""
+    errors, or an evaluator that cannot answer, denies the plan and says so. Packages named in
+    ``policies.disable`` are not judged: whatever the evaluator says for them is ignored, and each
+    shows as a disabled line instead."""
 
     name = "policy"
     kind = "policy"
@@ -39,7 +42,16 @@ class PolicyCheck(Check):
                 f"Policies could not be evaluated ({exc}), so the plan is denied until they can be. "
                 "Check the policy server or the policy files, then ask again.",
             ))]
-        return [self._result(v) for v in verdicts]
+        disabled = self.config.disable
+        judged = [self._result(v) for v in verdicts if v.package not in disabled]
+        return judged + [self._disabled(package) for package in disabled]
+
+    def _disabled(self, package: str) -> CheckResult:
+        return CheckResult(
+            f"policy: {package} — {DISABLED_NOTE}", self.kind, True,
+            (f"Policy {package} is turned off in this deployment (policies.disable); it did not judge this plan.",),
+            disabled=True,
+        )
 
     def _result(self, verdict: PackageVerdict) -> CheckResult:
         name = f"policy: {verdict.package}"

@@ -178,7 +178,7 @@ def improvements(plan: Plan, environment: str, quality: Quality, evidence: Evide
 
 
 def _share(results: list[CheckResult], kinds: tuple[str, ...]) -> int:
-    relevant = [r for r in results if r.kind in kinds]
+    relevant = [r for r in results if r.kind in kinds and not r.disabled]
     if not relevant:
         return 0
     return round(DIMENSION * sum(r.passed for r in relevant) / len(relevant))

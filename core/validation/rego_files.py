@@ -19,7 +19,7 @@ _ERROR = re.compile(r"^error:\s*(?P<message>.+)$", re.M)
 
 def policy_files(directory: Path, *, include_tests: bool = False) -> list[Path]:
     if not directory.is_dir():
-        raise PolicyError(f"policy directory {directory} does not exist (policies.dir in the config)")
+        raise PolicyError(f"policy directory {directory} does not exist (policies.dir / policies.dirs in the config)")
     files = sorted(p for p in directory.rglob("*.rego") if p.is_file())
     return files if include_tests else [p for p in files if not is_test_file(p)]
 

@@ -10,6 +10,7 @@ import regorus
 
 from core.errors import PolicyError
 from core.validation.evaluator import OUTPUTS, ROOT_PACKAGE, PackageVerdict, PolicyEvaluator, verdict_from_outputs
+from core.validation.policy_set import PolicySet
 from core.validation.rego_files import describe_rego_error, load_engine, packages_under, policy_files
 
 logger = logging.getLogger(__name__)
@@ -37,6 +38,14 @@ class RegorusEvaluator(PolicyEvaluator):
             )
         logger.info("loaded %d policy file(s), packages %s", len(files), ", ".join(packages))
         return cls(engine, packages, f"policies in {directory}")
+
+    @classmethod
+    def from_policy_set(cls, policies: PolicySet) -> RegorusEvaluator:
+        """Every file of the set is loaded (a package may import another); disabled packages are not evaluated."""
+        files = policies.policy_paths()
+        engine = load_engine(files)
+        logger.info("loaded %d policy file(s), evaluating packages %s", len(files), ", ".join(policies.active))
+        return cls(engine, list(policies.active), policies.description)
 
     async def evaluate(self, document: Mapping[str, Any]) -> list[PackageVerdict]:
         # On the loop's thread: a regorus engine may not cross threads, and plan-sized inputs take milliseconds.

@@ -1,13 +1,45 @@
-"""Drivers apply one approved change to one asset. ``simulate`` is the embedded default."""
+"""Drivers carry out the executor's actions (apply, revert, step) behind one port, ``Driver.perform``.
 
-from core.executor.drivers.base import AppliedChange, Driver
+``simulate`` is the embedded default; ``command`` runs a local program per action; ``http`` POSTs the
+action to a deployment system. See docs/drivers.md.
+"""
 
-__all__ = ["AppliedChange", "Driver", "build_driver"]
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from core.errors import ConfigError
+from core.executor.drivers.base import (
+    OUTPUT_CAP,
+    Action,
+    AppliedChange,
+    AssetRef,
+    Driver,
+    DriverAction,
+    DriverResult,
+    idempotency_key,
+)
+
+__all__ = [
+    "OUTPUT_CAP", "Action", "AppliedChange", "AssetRef", "Driver", "DriverAction", "DriverResult", "build_driver",
+    "idempotency_key",
+]
 
 
-def build_driver(name: str, inventory, config=None) -> Driver:
-    if name == "simulate":
+def build_driver(config, inventory, env: Mapping[str, str] | None = None) -> Driver:
+    """The driver ``executor.driver`` names, checked now (templates, programs, URLs, secret): ConfigError if wrong."""
+    env = os.environ if env is None else env
+    if config.driver == "simulate":
         from core.executor.drivers.simulate import SimulateDriver
 
-        return SimulateDriver(inventory, config)
-    raise ValueError(f"unknown executor driver {name!r}; available: simulate")
+        return SimulateDriver(inventory, config.simulate)
+    if config.driver == "command":
+        from core.executor.drivers.command import CommandDriver
+
+        return CommandDriver.from_config(config.command, env)
+    if config.driver == "http":
+        from core.executor.drivers.http import HttpDriver
+
+        return HttpDriver.from_config(config.http, env)
+    raise ConfigError(f"executor.driver: unknown driver {config.driver!r}; use simulate, command or http")

@@ -1,29 +1,124 @@
+"""The driver port: one method, ``perform``, for every action the executor takes on the world.
+
+An action is ``apply`` (make a change on one asset), ``revert`` (undo it) or ``step`` (one step of
+a step-only plan). Each carries an idempotency ``key`` that is the same for (run, phase, asset or
+step, action) in any process, so a repeat after a crash or a takeover (``attempt`` 2, 3, ...) can be
+recognised by the system on the other side and not done twice.
+"""
+
 from __future__ import annotations
 
+import uuid
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import Literal
 
 from core.domain import Change, Step
+from core.executor.drivers.output import OUTPUT_CAP, cap_text
+
+__all__ = [
+    "OUTPUT_CAP", "Action", "AppliedChange", "AssetRef", "Driver", "DriverAction", "DriverResult",
+    "cap_text", "idempotency_key",
+]
+
+Action = Literal["apply", "revert", "step"]
+
+# Fixed forever: changing it changes every key and breaks deduplication across an upgrade.
+_KEY_NAMESPACE = uuid.UUID("6f1c9a52-3d0e-5b7a-9c41-0b5e2d8f7a13")
+
+
+def idempotency_key(run_id: str, phase_index: int, subject: str, action: Action) -> str:
+    """A uuid5 of (run, phase, asset id or step name, action): the same inputs give the same key anywhere."""
+    return str(uuid.uuid5(_KEY_NAMESPACE, "\x1f".join((run_id, str(phase_index), subject, action))))
+
+
+@dataclass(frozen=True)
+class AssetRef:
+    """What a driver needs to know about an asset."""
+
+    id: str
+    address: str | None = None
+    image: str | None = None
+    tags: tuple[str, ...] = ()
+    service: str | None = None
+
+
+@dataclass(frozen=True)
+class DriverAction:
+    action: Action
+    run_id: str
+    phase: str
+    phase_index: int
+    key: str  # idempotency key, see idempotency_key()
+    attempt: int  # 1 for the first call with this key, 2 for the repeat after a crash, ...
+    asset: AssetRef | None = None  # None for steps
+    change: Change | None = None  # apply / revert
+    from_version: str | None = None  # apply: the version found before; revert: the applied version
+    to_version: str | None = None  # apply: the target; revert: the previous version to restore
+    step: Step | None = None  # action == "step"
+
+    @property
+    def command(self) -> str | None:
+        return self.step.command if self.step is not None else None
+
+    @property
+    def subject(self) -> str:
+        """The asset id, or the step name for a step."""
+        if self.asset is not None:
+            return self.asset.id
+        return self.step.name if self.step is not None else ""
+
+
+@dataclass(frozen=True)
+class DriverResult:
+    previous: str | None = None  # what the driver says it found (informational)
+    current: str | None = None  # what it left
+    output: str = ""  # captured output, capped to OUTPUT_CAP bytes of valid UTF-8
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "output", cap_text(self.output or ""))
 
 
 @dataclass(frozen=True)
 class AppliedChange:
+    """The legacy result of ``Driver.apply`` (kept until the executor calls ``perform``)."""
+
     asset_id: str
     previous: str | None
     current: str | None
 
 
 class Driver(ABC):
-    """Port: make one change on one asset, and undo it. Raise ExecutionError on failure."""
+    """Port: carry out one action. Raise core.errors.DriverError (with ``output``) on failure or timeout."""
 
     name: str
 
     @abstractmethod
-    async def apply(self, change: Change, run_id: str) -> AppliedChange: ...
+    async def perform(self, action: DriverAction) -> DriverResult: ...
 
-    @abstractmethod
-    async def revert(self, change: Change, applied: AppliedChange, run_id: str) -> None: ...
+    async def close(self) -> None:
+        """Release connections; the default has nothing to release."""
 
-    @abstractmethod
+    # Legacy entry points, expressed through perform() until the executor switches over.
+
+    async def apply(self, change: Change, run_id: str) -> AppliedChange:
+        result = await self.perform(_legacy_action("apply", change, run_id, change.from_version, change.to_version))
+        return AppliedChange(change.asset_id, result.previous, result.current)
+
+    async def revert(self, change: Change, applied: AppliedChange, run_id: str) -> None:
+        await self.perform(_legacy_action("revert", change, run_id, applied.current, applied.previous))
+
     async def run_step(self, step: Step, run_id: str) -> str:
-        """Carry out one step of a step-only plan (SOP, DR drill); returns what happened."""
+        key = idempotency_key(run_id, 0, step.name, "step")
+        result = await self.perform(DriverAction("step", run_id, "", 0, key, 1, step=step))
+        return result.output
+
+
+def _legacy_action(
+    action: Action, change: Change, run_id: str, from_version: str | None, to_version: str | None
+) -> DriverAction:
+    return DriverAction(
+        action, run_id, "", 0, idempotency_key(run_id, 0, change.asset_id, action), 1,
+        asset=AssetRef(change.asset_id, image=change.image), change=change,
+        from_version=from_version, to_version=to_version,
+    )

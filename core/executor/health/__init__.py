@@ -4,9 +4,9 @@
 ``http_ok`` from real GETs on the assets (``HttpHealth``). See docs/health-checks.md.
 """
 
-from core.executor.health.base import HealthCheckFailed, HealthProbe, required_metrics
+from core.executor.health.base import HealthCheckFailed, HealthInconclusive, HealthProbe, required_metrics
 
-__all__ = ["HealthCheckFailed", "HealthProbe", "build_probe", "required_metrics"]
+__all__ = ["HealthCheckFailed", "HealthInconclusive", "HealthProbe", "build_probe", "required_metrics"]
 
 PROBES = ("simulate", "prometheus")
 

@@ -18,6 +18,11 @@ class HealthCheckFailed(ExecutionError):
     """
 
 
+class HealthInconclusive(HealthCheckFailed):
+    """A check had no data (an empty result, NaN, a target that did not answer): nobody knows whether the phase is
+    healthy. The executor pauses the run (or rolls back, per ``executor.on_inconclusive``) instead of judging."""
+
+
 class HealthProbe(ABC):
     """Port: measure the assets of a phase; returns metrics named as in ``core.executor.conditions``.
 

@@ -23,7 +23,7 @@ import aiohttp
 
 from core.domain import HealthCheck, Phase
 from core.errors import ExecutionError
-from core.executor.health.base import HealthCheckFailed, HealthProbe, required_metrics
+from core.executor.health.base import HealthCheckFailed, HealthInconclusive, HealthProbe, required_metrics
 from core.executor.health.http import HttpHealth
 from core.executor.health.promql import DEFAULT_QUERIES, expand, meets, parse_threshold
 
@@ -96,8 +96,11 @@ class PrometheusHealth(HealthProbe):
                 measured[label] = result
         if outages:  # Prometheus itself failed: say so once, whatever the checks would have said
             raise ExecutionError(_joined(outages)) from outages[0]
+        breaking = [f for f in failed if not isinstance(f, HealthInconclusive)]
+        if breaking:  # a measured failure decides, whatever else had no data
+            raise HealthCheckFailed(_joined(failed)) from breaking[0]
         if failed:
-            raise HealthCheckFailed(_joined(failed)) from failed[0]
+            raise HealthInconclusive(_joined(failed)) from failed[0]
         logger.info("prometheus health of phase %s (%d assets): %s", phase.name, len(assets), measured)
         return measured
 
@@ -118,9 +121,9 @@ class PrometheusHealth(HealthProbe):
         samples = await self.query(query)
         values = [v for _, v in samples if not math.isnan(v)]
         if not samples:
-            raise HealthCheckFailed(f"no data for {metric} from Prometheus (query: {query})")
+            raise HealthInconclusive(f"no data for {metric} from Prometheus (query: {query})")
         if not values:
-            raise HealthCheckFailed(f"Prometheus returned NaN for {metric}, e.g. no traffic to divide by (query: {query})")
+            raise HealthInconclusive(f"Prometheus returned NaN for {metric}, e.g. no traffic to divide by (query: {query})")
         if len(samples) > 1:
             logger.debug("query for %s returned %d series; taking the worst", metric, len(samples))
         return min(values) if metric in _HIGHER_IS_BETTER else max(values)
@@ -135,7 +138,7 @@ class PrometheusHealth(HealthProbe):
         query = expand(check.query, assets)
         samples = await self.query(query)
         if not samples:
-            raise HealthCheckFailed(f"prometheus check {query!r} returned no data, so it cannot pass {check.threshold!r}")
+            raise HealthInconclusive(f"prometheus check {query!r} returned no data, so it cannot pass {check.threshold!r}")
         broken = [(labels, v) for labels, v in samples if not meets(v, op, limit)]
         if broken:
             labels, value = broken[0]

@@ -90,7 +90,7 @@ async def test_a_restart_keeps_the_remaining_wait_and_resumes_at_the_next_phase(
         await second.close()
 
 
-async def test_a_probe_that_breaks_mid_run_rolls_back_what_changed(service: OpsPilot) -> None:
+async def test_a_probe_that_breaks_mid_run_pauses_as_inconclusive_and_abort_rolls_back(service: OpsPilot) -> None:
     from core.errors import ExecutionError
     from core.executor.health import HealthProbe
 
@@ -110,8 +110,11 @@ async def test_a_probe_that_breaks_mid_run_rolls_back_what_changed(service: OpsP
     decision = await service.decide(outcome.plan.id, "U0APPROVER1", "approved")
     await service.executor.wait_idle(20)
     run = await service.store.get_run(decision.run.id)
-    assert run.state == "rolled_back"
-    assert "prometheus did not answer" in run.status.reason
+    assert run.state == "paused", "no data is not a verdict: a person decides"
+    assert "inconclusive" in run.status.reason and "prometheus did not answer" in run.status.reason
+    assert run.progress.phases_completed == 2
+    aborted = await service.control_run(run.id, "U0APPROVER2", "abort")
+    assert aborted.status == "aborted" and aborted.run.state == "rolled_back"
     after = await service.inventory.fleet()
     for asset_id in outcome.plan.payload.affected_assets:
         assert after.by_id()[asset_id].image_version == before.by_id()[asset_id].image_version

@@ -7,7 +7,8 @@ import asyncio
 
 from core.domain import Phase
 from core.domain.plan import HealthCheck
-from core.errors import ExecutionError
+from core.errors import DriverError
+from core.executor.drivers import DriverAction, DriverResult
 from core.executor.drivers.simulate import SimulateDriver
 from core.executor.runner import health_problem
 from core.intake import Ask
@@ -17,21 +18,22 @@ ASK = "fix drift on staging web servers"
 
 
 class CountingDriver(SimulateDriver):
-    """The simulate driver, counting applies and failing the reverts it is told to."""
+    """The simulate driver, recording every action and failing the reverts it is told to."""
 
     def __init__(self, inventory, failing_reverts=()) -> None:
         super().__init__(inventory)
-        self.applied: list[str] = []
+        self.calls: list[DriverAction] = []
         self.failing_reverts = set(failing_reverts)
 
-    async def apply(self, change, run_id):
-        self.applied.append(change.asset_id)
-        return await super().apply(change, run_id)
+    @property
+    def applied(self) -> list[str]:
+        return [a.subject for a in self.calls if a.action == "apply"]
 
-    async def revert(self, change, applied, run_id):
-        if change.asset_id in self.failing_reverts:
-            raise ExecutionError("ssh: connection refused")
-        await super().revert(change, applied, run_id)
+    async def perform(self, action: DriverAction) -> DriverResult:
+        self.calls.append(action)
+        if action.action == "revert" and action.subject in self.failing_reverts:
+            raise DriverError("ssh: connection refused")
+        return await super().perform(action)
 
 
 async def _first_phase_done(service: OpsPilot, run_id: str) -> None:
@@ -66,25 +68,46 @@ async def test_a_failing_revert_ends_the_run_failed_and_names_the_asset(service:
     assert fleet.is_drifted(fleet.by_id()[wave]), "every other asset was reverted anyway"
 
 
-async def test_a_rerun_phase_skips_assets_it_already_changed(service: OpsPilot) -> None:
+async def test_an_asset_in_flight_at_a_crash_is_called_again_with_its_key_and_keeps_its_previous_state(
+    service: OpsPilot,
+) -> None:
+    from sqlalchemy import update
+
+    from core.store.tables import run_assets, runs, work_items
+
     driver = CountingDriver(service.inventory)
     service.executor.driver = driver
     service.executor.wait_scale = 1000.0
+    before = await service.inventory.fleet()
     plan, run = await _approved(service)
     await _first_phase_done(service, run.id)
-    assert driver.applied == plan.payload.phases[0].assets
-    # As after a crash: the job of the phase that already ran fires again.
-    await service.executor._phase_job(run.id, 0)
-    assert driver.applied == plan.payload.phases[0].assets, "a stale job applies nothing"
-    stored = await service.store.get_run(run.id)
-    stored.progress.phases_completed = 1
-    second = plan.payload.phases[1].assets
-    stored.phases[1].assets[0].status = "completed"
-    stored.phases[1].assets[0].previous = "2.3.9"
+    canary = plan.payload.phases[0].assets[0]
+    first = next(a for a in driver.calls if a.subject == canary)
+    assert first.attempt == 1 and first.from_version == before.by_id()[canary].image_version
+    # As after a SIGKILL between the driver call and its record: the row says running, the asset is changed,
+    # the run has not recorded the phase as done, and the work is due.
+    stored = await service.store.get_run(run.id, with_assets=False)
+    stored.progress.phases_completed = 0
+    stored.phases[0].status = "running"
+    async with service.store.database.engine.begin() as conn:
+        await conn.execute(update(run_assets).where(run_assets.c.run_id == run.id, run_assets.c.asset_id == canary)
+                           .values(status="running"))
+        await conn.execute(update(runs).where(runs.c.id == run.id).values(progress=stored.progress.to_document()))
+        await conn.execute(update(work_items).where(work_items.c.subject == run.id).values(due_at=stored.created_at))
     await service.store.save_run_progress(stored)
-    await service.executor._phase_job(run.id, 1)
-    assert driver.applied == plan.payload.phases[0].assets + second[1:]
+    service.executor.wake()
+    for _ in range(500):
+        if len([a for a in driver.calls if a.subject == canary]) == 2:
+            break
+        await asyncio.sleep(0.01)
+    again = [a for a in driver.calls if a.subject == canary][1]
+    assert (again.key, again.attempt) == (first.key, 2), "the repeat carries the same key and the next attempt"
+    assert again.from_version == first.from_version, "the previous state recorded before the first attempt is kept"
+    rows = {r.asset_id: r for r in await service.store.run_assets.rows(run.id, phase_index=0)}
+    assert rows[canary].previous == before.by_id()[canary].image_version and rows[canary].attempt == 2
     await service.control_run(run.id, "U0APPROVER1", "abort")
+    after = await service.inventory.fleet()
+    assert after.by_id()[canary].image_version == before.by_id()[canary].image_version, "the rollback restores it"
 
 
 def test_missing_measurements_fail_the_phase() -> None:

@@ -56,3 +56,15 @@ async def store(request, tmp_path: Path) -> AsyncIterator[Store]:
         await database.dispose()
         if dropped:
             await _drop_postgres_database(dropped)
+
+
+@pytest.fixture
+async def empty_postgres_url() -> AsyncIterator[str]:
+    """A brand-new, empty PostgreSQL database (dropped afterwards)."""
+    if not POSTGRES_URL:
+        pytest.skip("PostgreSQL tests need OPSPILOT_TEST_POSTGRES_URL (e.g. postgresql://postgres@127.0.0.1:5432/test)")
+    url, name = await _fresh_postgres_database()
+    try:
+        yield url
+    finally:
+        await _drop_postgres_database(name)

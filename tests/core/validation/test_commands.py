@@ -100,8 +100,29 @@ async def test_policy_test_names_file_and_line_of_a_syntax_error(config: Config,
     assert output.startswith(f"Cannot load the policies: policy file {broken} line 5, column 1: expecting expression")
 
 
-async def test_policy_test_without_tests_fails(config: Config, tmp_path: Path) -> None:
+async def test_policy_test_runs_the_built_in_tests_next_to_a_team_folder_without_tests(config: Config, tmp_path: Path) -> None:
     (tmp_path / "only.rego").write_text("package opspilot.only\n\ndeny contains \"no\" if false\n")
     config.policies.dir = tmp_path
     code, output = await policy_test(config)
-    assert code == 1 and output.startswith(f"No Rego tests in {tmp_path}")
+    assert code == 0, output
+    assert "PASS  data.opspilot.production_safety_test.test_first_phase_must_be_a_canary" in output.splitlines()
+    assert output.splitlines()[-1].endswith(f"(built-in policies + {tmp_path})")
+
+
+async def test_policy_test_skips_the_tests_of_a_disabled_package(config: Config) -> None:
+    config.policies.disable = ["production_safety"]
+    code, output = await policy_test(config)
+    assert code == 0, output
+    lines = output.splitlines()
+    assert lines[0] == "SKIP  data.opspilot.production_safety tests: disabled by policies.disable"
+    assert not any(line.startswith("PASS  data.opspilot.production_safety_test.") for line in lines)
+    assert "PASS  data.opspilot.sop_safety_test.test_destructive_step_without_confirmation_is_denied" in lines
+
+
+async def test_policy_check_shows_a_disabled_package_as_off(config: Config, tmp_path: Path, make_plan, phase) -> None:
+    assets = ["web-prod-001", "web-prod-002"]
+    config.policies.disable = ["production_safety"]
+    code, output = await policy_check(write(tmp_path, make_plan(assets, phases=[phase("Everything", assets)]).to_document()), config)
+    assert code == 0, output
+    assert "OFF   policy: production_safety — disabled by policies.disable" in output.splitlines()
+    assert "FAIL  policy: production_safety" not in output

@@ -67,21 +67,39 @@ async def test_an_error_rate_over_the_threshold_in_a_wave_rolls_back_naming_the_
     assert run.phases[1].status == "rolled_back" and run.phases[0].status == "rolled_back"
 
 
-async def test_no_data_never_lets_a_wave_pass(prometheus_service: OpsPilot, prometheus: FakePrometheus) -> None:
+async def test_no_data_never_lets_a_wave_pass_it_pauses_for_a_person(prometheus_service: OpsPilot, prometheus: FakePrometheus) -> None:
+    def silent_first_wave(plan) -> None:
+        prometheus.answer(("http_requests_total", f"(?:{plan.payload.phases[1].assets[0]})"), None)
+
+    plan, run = await _run(prometheus_service, silent_first_wave)
+    assert run.state == "paused", "no data is inconclusive: neither a pass nor a rollback"
+    assert run.status.reason.startswith("Wave 1: health inconclusive (no data for error_rate from Prometheus (query: ")
+    assert run.phases[1].health["verdict"] == "inconclusive"
+    assert run.phases[2].status == "pending", "the next wave did not start"
+    resumed = await prometheus_service.control_run(run.id, "U0APPROVER2", "resume")
+    assert resumed.status == "resumed"
+    await prometheus_service.executor.wait_idle(20)
+    assert (await prometheus_service.store.get_run(run.id)).state == "completed"
+
+
+async def test_no_data_rolls_back_when_configured_to(prometheus_service: OpsPilot, prometheus: FakePrometheus) -> None:
+    prometheus_service.executor.settings.on_inconclusive = "rollback"
+
     def silent_first_wave(plan) -> None:
         prometheus.answer(("http_requests_total", f"(?:{plan.payload.phases[1].assets[0]})"), None)
 
     plan, run = await _run(prometheus_service, silent_first_wave)
     assert run.state == "rolled_back"
     assert run.progress.phases_completed == 1
-    assert run.status.reason.startswith("Wave 1: no data for error_rate from Prometheus (query: ")
+    assert run.status.reason.startswith("Wave 1: health inconclusive: no data for error_rate from Prometheus (query: ")
     assert all(a.status == "rolled_back" for p in run.phases[:2] for a in p.assets)
 
 
 async def test_prometheus_down_stops_the_run(prometheus_service: OpsPilot, prometheus: FakePrometheus) -> None:
+    prometheus_service.executor.settings.on_inconclusive = "rollback"
     prometheus.fail("", "unavailable", "TSDB not ready", status=503)
     _plan, run = await _run(prometheus_service)
     assert run.state == "rolled_back"
     assert run.progress.phases_completed == 0
-    assert run.status.reason.startswith("Canary: Prometheus rejected query ")
+    assert run.status.reason.startswith("Canary: health inconclusive: Prometheus rejected query ")
     assert run.status.reason.endswith(": unavailable: TSDB not ready")

@@ -1,0 +1,72 @@
+"""What one worker knows while it holds a run: the claim, the run and plan it loaded, and the engine's parts."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+
+from core.clock import Clock
+from core.domain import Plan, Run
+from core.events import Event, EventBus
+from core.executor.drivers import Driver
+from core.executor.health import HealthProbe
+from core.store import Store
+from core.work import Claim, WorkQueue
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+PreStartCheck = Callable[[Plan], Awaitable[list[str]]]
+
+RUN_WORK = "run"
+
+
+@dataclass
+class EngineSettings:
+    concurrency: int = 10
+    max_failures: int | str = 0
+    lease_seconds: float = 30.0
+    on_inconclusive: str = "pause"
+    wait_scale: float = 1.0
+    poll_interval: float = 2.0
+    max_parallel_runs: int = 20
+
+
+@dataclass
+class Engine:
+    """The parts every piece of the executor uses."""
+
+    store: Store
+    work: WorkQueue
+    driver: Driver
+    probe: HealthProbe
+    bus: EventBus
+    clock: Clock
+    settings: EngineSettings
+    pre_start_check: PreStartCheck | None = None
+
+    @property
+    def batch_size(self) -> int:
+        """Assets marked, run and recorded together: enough to keep the driver busy, few enough that a crash
+        repeats little."""
+        return min(max(self.settings.concurrency * 4, 64), 500)
+
+
+@dataclass
+class Holding:
+    """A claimed run: every write goes through :meth:`fenced`, which fails once another worker holds it."""
+
+    engine: Engine
+    claim: Claim
+    run: Run
+    plan: Plan
+    events: list[Event] = field(default_factory=list)
+
+    def fenced(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        return self.engine.work.fenced(self.claim)
+
+    async def publish(self) -> None:
+        """Publish the events of committed writes, in order."""
+        events, self.events = self.events, []
+        for event in events:
+            await self.engine.bus.publish(event)

@@ -1,0 +1,92 @@
+"""Rolling a run back: the current phase first, then the completed phases newest first, with the same
+concurrency as the rollout. Each revert carries its own idempotency key (action ``revert``) and restores the
+previous state recorded before the first apply. A revert that fails leaves its row as it was, with the error,
+and the run ends ``failed`` naming every asset that needs a person. Step plans run their ``on_failure`` steps.
+
+A rollback in progress is recorded on the run (``rollback_requested``), so a worker that takes the run over after
+a crash carries on rolling back instead of applying.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+
+from core.domain import Change
+from core.errors import DriverError, ExecutionError
+from core.executor.context import Holding
+from core.executor.drivers import DriverAction, idempotency_key
+from core.executor.phase import DRIVER_GUARD_SECONDS, asset_ref
+from core.executor.plan_graph import execution_phases, rollback_steps
+from core.inventory.fleet import Asset
+from core.store.run_assets import CHANGED, AssetRow
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class RollbackReport:
+    reverted: int = 0
+    stuck: list[str] = field(default_factory=list)
+
+
+class Rollback:
+    def __init__(self, holding: Holding, fleet: dict[str, Asset]) -> None:
+        self.holding = holding
+        self.engine = holding.engine
+        self.fleet = fleet
+        self.changes = {c.asset_id: c for c in holding.plan.payload.changes}
+        self.phases = execution_phases(holding.plan)
+
+    async def run(self) -> RollbackReport:
+        run, store = self.holding.run, self.engine.store
+        report = RollbackReport()
+        rows = [r for r in await store.run_assets.rows(run.id, statuses=CHANGED) if r.kind == "asset"]
+        for index in sorted({r.phase_index for r in rows}, reverse=True):
+            phase_rows = [r for r in rows if r.phase_index == index]
+            for start in range(0, len(phase_rows), self.engine.batch_size):
+                await self._batch(phase_rows[start:start + self.engine.batch_size], report)
+        for index, summary in enumerate(run.phases):
+            if summary.status == "running" or any(r.phase_index == index for r in rows):
+                summary.status = "rolled_back"
+        for step in rollback_steps(self.holding.plan):
+            key = idempotency_key(run.id, len(self.phases), step.name, "step")
+            action = DriverAction(action="step", run_id=run.id, phase="rollback", phase_index=len(self.phases), key=key,
+                                  attempt=1, step=step)
+            try:
+                await asyncio.wait_for(self.engine.driver.perform(action), DRIVER_GUARD_SECONDS)
+            except (ExecutionError, TimeoutError) as exc:
+                logger.warning("rollback step %s of run %s failed: %s", step.name, run.id, exc)
+                report.stuck.append(f"step {step.name} ({exc or 'timed out'})")
+        return report
+
+    async def _batch(self, batch: list[AssetRow], report: RollbackReport) -> None:
+        run, store, clock = self.holding.run, self.engine.store, self.engine.clock
+        attempts = {row.id: row.revert_attempt + 1 for row in batch}
+        async with self.holding.fenced() as conn:
+            await store.run_assets.mark_reverting(conn, list(attempts), attempts)
+        semaphore = asyncio.Semaphore(self.engine.settings.concurrency)
+
+        async def one(row: AssetRow) -> dict:
+            change = self.changes.get(row.asset_id) or Change(asset_id=row.asset_id, action="noop")
+            action = DriverAction(
+                action="revert", run_id=run.id, phase=self.phases[row.phase_index].name if row.phase_index < len(self.phases) else "",
+                phase_index=row.phase_index, key=idempotency_key(run.id, row.phase_index, row.asset_id, "revert"),
+                attempt=attempts[row.id], asset=asset_ref(row.asset_id, self.fleet.get(row.asset_id)), change=change,
+                from_version=row.current or change.to_version, to_version=row.previous,
+            )
+            async with semaphore:
+                try:
+                    await asyncio.wait_for(self.engine.driver.perform(action), DRIVER_GUARD_SECONDS)
+                except (DriverError, ExecutionError, TimeoutError) as exc:
+                    logger.warning("could not revert %s in run %s: %s", row.asset_id, run.id, exc or "timed out")
+                    return {"id": row.id, "status": row.status, "error": f"revert failed: {exc or 'timed out'}"[:2000],
+                            "ended_at": clock.now(), "subject": row.asset_id}
+            return {"id": row.id, "status": "rolled_back", "error": None, "ended_at": clock.now(), "subject": row.asset_id}
+
+        results = await asyncio.gather(*(one(row) for row in batch))
+        report.reverted += sum(1 for r in results if r["status"] == "rolled_back")
+        report.stuck += [r["subject"] for r in results if r["status"] != "rolled_back"]
+        async with self.holding.fenced() as conn:
+            await store.run_assets.record_reverts(conn, [{k: r[k] for k in ("id", "status", "error", "ended_at")} for r in results])
