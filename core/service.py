@@ -43,6 +43,8 @@ from core.llm import MetaPromptEngine, SpecRequest, build_language_model
 from core.logcontext import add as add_log_ids
 from core.logcontext import bind
 from core.notify import NotificationHub, attach_notifiers
+from core.replay import Replay
+from core.replay import replay as replay_run
 from core.sources import file_sources
 from core.store import Database, Store
 from core.store.database import scratch_database_url
@@ -437,6 +439,10 @@ class OpsPilot:
 
     async def get_task(self, task_id: str) -> Task:
         return await self.store.get_task(task_id)
+
+    async def run_status(self, run_id: str) -> Replay:
+        """A run's replay (state, timeline, stats), by id or a unique prefix of 8+ characters; NotFound otherwise."""
+        return await replay_run(self.store, run_id)
 
 
 def _notes(*notes: str | None) -> str | None:

@@ -390,6 +390,13 @@ class Store:
             raise NotFound(f"no run with id {run_id}")
         return row.state, row.rollback_requested
 
+    async def run_ids_starting_with(self, prefix: str, limit: int = 2) -> list[str]:
+        """Ids of runs whose id starts with ``prefix`` (at most ``limit``): to accept a short id from a person."""
+        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = select(tables.runs.c.id).where(tables.runs.c.id.like(f"{escaped}%", escape="\\")).order_by(tables.runs.c.id).limit(limit)
+        async with self._engine.connect() as conn:
+            return list((await conn.execute(query)).scalars().all())
+
     async def runs_for_plan(self, plan_id: str) -> list[Run]:
         query = select(tables.runs).where(tables.runs.c.plan_id == plan_id).order_by(tables.runs.c.created_at)
         async with self._engine.connect() as conn:

@@ -67,9 +67,13 @@ class RunAssets:
 
     async def rows(
         self, run_id: str, *, phase_index: int | None = None, statuses: Sequence[str] | None = None,
-        conn: AsyncConnection | None = None,
+        conn: AsyncConnection | None = None, output_chars: int | None = None,
     ) -> list[AssetRow]:
-        query = select(run_assets).where(run_assets.c.run_id == run_id)
+        """``output_chars`` reads only the beginning of each output (a replay of 10,000 rows skips the 64 KiB tails)."""
+        columns = list(run_assets.c)
+        if output_chars is not None:
+            columns = [c for c in columns if c.name != "output"] + [func.substr(run_assets.c.output, 1, output_chars).label("output")]
+        query = select(*columns).where(run_assets.c.run_id == run_id)
         if phase_index is not None:
             query = query.where(run_assets.c.phase_index == phase_index)
         if statuses is not None:

@@ -393,87 +393,89 @@ async def test_rest_calls_with_random_paths_ids_and_bodies_get_a_4xx_and_change_
     assert_no_traceback(caplog)
 
 
-@pytest.mark.parametrize("body", [b"[" * 30_000, b"{\"intent\": " + b"[" * 50 + b"]" * 50 + b"}", b'{"intent": "a\\u0000b"}', b'{"reason": "\\ud800"}'])
-async def test_rest_body_too_deep_or_with_nul_gets_400_bad_request(fuzz_world: SlackWorld, body: bytes) -> None:
+REST_BAD_BODIES = {
+    "nested-30000-deep": b"[" * 30_000,
+    "nested-50-deep-in-a-field": b'{"intent": ' + b"[" * 50 + b"]" * 50 + b"}",
+    "nul-in-a-string": b'{"intent": "a\\u0000b"}',
+    "lone-surrogate": b'{"reason": "\\ud800"}',
+}
+REST_NUL_PATHS = [("GET", "/tasks/a%00b"), ("GET", "/executions/%00"), ("POST", "/tasks/%00/approve"),
+                  ("POST", "/executions/x%00/cancel"), ("GET", "/tasks/%00/audit")]
+
+
+async def test_rest_body_too_deep_or_with_nul_and_path_ids_with_nul_get_400_bad_request(fuzz_world: SlackWorld, caplog) -> None:
+    auth = {"Authorization": f"Bearer {APPROVER_TOKEN}"}
     async with aiohttp.ClientSession() as http:
-        async with http.post(f"{fuzz_world.bot.url}{API}/execute", data=body,
-                             headers={"Authorization": f"Bearer {REQUESTER_TOKEN}", "Content-Type": "application/json"}) as r:
-            assert r.status == 400
-            assert (await r.json())["error"]["code"] in ("bad_request", "bad_json")
-    assert (await row_counts(fuzz_world))["tasks"] == 0
-
-
-@pytest.mark.parametrize("path", ["/tasks/a%00b", "/executions/%00", "/tasks/%00/approve", "/executions/x%00/cancel"])
-async def test_rest_path_id_with_nul_gets_400_bad_request(fuzz_world: SlackWorld, path: str) -> None:
-    async with aiohttp.ClientSession() as http:
-        method = "POST" if path.endswith(("approve", "cancel")) else "GET"
-        target = URL(f"{fuzz_world.bot.url}{API}{path}", encoded=True)
-        async with http.request(method, target, headers={"Authorization": f"Bearer {APPROVER_TOKEN}"}) as r:
-            assert r.status == 400
-            assert (await r.json())["error"]["code"] == "bad_request"
-
-
-@pytest.mark.parametrize(
-    ("timestamp", "body", "content_type"),
-    [
-        pytest.param("abc", b"command=%2Fops", "application/x-www-form-urlencoded", id="timestamp-not-digits"),
-        pytest.param("9" * 5000, b"command=%2Fops", "application/x-www-form-urlencoded", id="timestamp-5000-digits"),
-        pytest.param(None, b"\xff\xfe payload", "application/x-www-form-urlencoded", id="body-not-utf8"),
-        pytest.param(None, b"command=%2Fops", "application/x-www-form-urlencoded; charset=no-such", id="unknown-charset"),
-    ],
-)
-async def test_unsigned_bad_headers_or_bytes_get_4xx_with_a_reason_and_no_traceback(
-    fuzz_world: SlackWorld, caplog, timestamp: str | None, body: bytes, content_type: str
-) -> None:
-    headers = {"X-Slack-Request-Timestamp": timestamp or str(int(time.time())), "X-Slack-Signature": "v0=" + "0" * 64,
-               "Content-Type": content_type}
-    async with aiohttp.ClientSession() as http:
-        async with http.post(f"{fuzz_world.bot.url}/slack/events", data=body, headers=headers) as r:
-            assert 400 <= r.status < 500
-            assert (await r.json())["error"]
-    assert_no_traceback(caplog)
-
-
-@pytest.mark.parametrize(
-    ("body", "content_type"),
-    [
-        pytest.param(b"payload=notjson", "application/x-www-form-urlencoded", id="payload-not-json"),
-        pytest.param(b"payload=%5B1%2C2%5D", "application/x-www-form-urlencoded", id="payload-a-list"),
-        pytest.param(b"[1, 2]", "application/json", id="json-list"),
-        pytest.param(b"42", "application/json", id="json-number"),
-        pytest.param(b"[" * 50_000, "application/json", id="huge-nesting"),
-        pytest.param(b'{"command": ["/ops"], "user_id": "U1", "channel_id": "C1"}', "application/json", id="command-a-list"),
-        pytest.param(b'{"type": "block_actions", "user": {"id": "U1"}, "actions": []}', "application/json", id="no-actions"),
-        pytest.param(b'{"type": "event_callback", "event": "app_mention"}', "application/json", id="event-a-string"),
-        pytest.param(b'{"command": "/ops", "text": "a\\u0000b", "user_id": "U1", "channel_id": "C1"}', "application/json",
-                     id="nul-in-text"),
-        pytest.param(b'\xff\xfe', "application/json", id="not-utf8"),
-        pytest.param(b'{}', "application/json; charset=latin-1", id="other-charset"),
-    ],
-)
-async def test_signed_malformed_bodies_get_4xx_with_a_reason(fuzz_world: SlackWorld, caplog, body: bytes, content_type: str) -> None:
-    async with aiohttp.ClientSession() as http:
-        headers = {**sign(body), "Content-Type": content_type}
-        async with http.post(f"{fuzz_world.bot.url}/slack/events", data=body, headers=headers) as r:
-            assert 400 <= r.status < 500
-            assert (await r.json())["error"]
+        for case, body in REST_BAD_BODIES.items():
+            async with http.post(f"{fuzz_world.bot.url}{API}/execute", data=body,
+                                 headers={**auth, "Content-Type": "application/json"}) as r:
+                assert r.status == 400, case
+                assert (await r.json())["error"]["code"] == "bad_request", case
+        for method, path in REST_NUL_PATHS:
+            async with http.request(method, URL(f"{fuzz_world.bot.url}{API}{path}", encoded=True), headers=auth) as r:
+                assert r.status == 400, path
+                assert (await r.json())["error"]["code"] == "bad_request", path
     assert await row_counts(fuzz_world) == {"tasks": 0, "plans": 0, "runs": 0, "audit_log": 0}
     assert_no_traceback(caplog)
 
 
-@pytest.mark.parametrize(
-    ("body", "content_type", "expected"),
-    [
-        pytest.param(b"ssl_check=1&token=x", "application/x-www-form-urlencoded", 200, id="ssl-check"),
-        pytest.param(b'{"type": "url_verification", "challenge": "c-123"}', "application/json", 200, id="url-verification"),
-    ],
-)
-async def test_signed_ssl_check_and_url_verification_still_work(fuzz_world: SlackWorld, body: bytes, content_type: str,
-                                                                expected: int) -> None:
-    async with aiohttp.ClientSession() as http:
-        async with http.post(f"{fuzz_world.bot.url}/slack/events", data=body,
-                             headers={**sign(body), "Content-Type": content_type}) as r:
-            assert r.status == expected
-            if b"challenge" in body:
-                assert "c-123" in await r.text()
+FORM = "application/x-www-form-urlencoded"
+UNSIGNED_BAD = {  # (timestamp or None for now, body, content type); every one has a made-up signature
+    "timestamp-not-digits": ("abc", b"command=%2Fops", FORM),
+    "timestamp-5000-digits": ("9" * 5000, b"command=%2Fops", FORM),
+    "body-not-utf8": (None, b"\xff\xfe payload", FORM),
+    "unknown-charset": (None, b"command=%2Fops", f"{FORM}; charset=no-such"),
+}
 
+
+async def test_unsigned_bad_timestamps_bytes_or_charsets_get_4xx_with_a_reason_and_no_traceback(
+    fuzz_world: SlackWorld, caplog
+) -> None:
+    async with aiohttp.ClientSession() as http:
+        for case, (timestamp, body, content_type) in UNSIGNED_BAD.items():
+            headers = {"X-Slack-Request-Timestamp": timestamp or str(int(time.time())), "X-Slack-Signature": "v0=" + "0" * 64,
+                       "Content-Type": content_type}
+            async with http.post(f"{fuzz_world.bot.url}/slack/events", data=body, headers=headers) as r:
+                assert 400 <= r.status < 500, case
+                assert (await r.json())["error"], case
+    assert await row_counts(fuzz_world) == {"tasks": 0, "plans": 0, "runs": 0, "audit_log": 0}
+    assert_no_traceback(caplog)
+
+
+SIGNED_MALFORMED = {  # body, content type
+    "payload-not-json": (b"payload=notjson", FORM),
+    "payload-a-list": (b"payload=%5B1%2C2%5D", FORM),
+    "json-list": (b"[1, 2]", "application/json"),
+    "json-number": (b"42", "application/json"),
+    "huge-nesting": (b"[" * 50_000, "application/json"),
+    "command-a-list": (b'{"command": ["/ops"], "user_id": "U1", "channel_id": "C1"}', "application/json"),
+    "no-actions": (b'{"type": "block_actions", "user": {"id": "U1"}, "actions": []}', "application/json"),
+    "event-a-string": (b'{"type": "event_callback", "event": "app_mention"}', "application/json"),
+    "nul-in-text": (b'{"command": "/ops", "text": "a\\u0000b", "user_id": "U1", "channel_id": "C1", '
+                    b'"response_url": "http://127.0.0.1:9/x"}', "application/json"),
+    "not-utf8": (b"\xff\xfe", "application/json"),
+    "other-charset": (b"{}", "application/json; charset=latin-1"),
+}
+
+
+async def test_signed_malformed_bodies_get_4xx_with_a_reason(fuzz_world: SlackWorld, caplog) -> None:
+    async with aiohttp.ClientSession() as http:
+        for case, (body, content_type) in SIGNED_MALFORMED.items():
+            headers = {**sign(body), "Content-Type": content_type}
+            async with http.post(f"{fuzz_world.bot.url}/slack/events", data=body, headers=headers) as r:
+                assert 400 <= r.status < 500, case
+                assert (await r.json())["error"], case
+    assert await row_counts(fuzz_world) == {"tasks": 0, "plans": 0, "runs": 0, "audit_log": 0}
+    assert_no_traceback(caplog)
+
+
+async def test_signed_ssl_check_and_url_verification_still_work(fuzz_world: SlackWorld) -> None:
+    async with aiohttp.ClientSession() as http:
+        body = b"ssl_check=1&token=x"
+        async with http.post(f"{fuzz_world.bot.url}/slack/events", data=body, headers={**sign(body), "Content-Type": FORM}) as r:
+            assert r.status == 200
+        body = b'{"type": "url_verification", "challenge": "c-123"}'
+        async with http.post(f"{fuzz_world.bot.url}/slack/events", data=body,
+                             headers={**sign(body), "Content-Type": "application/json"}) as r:
+            assert r.status == 200
+            assert "c-123" in await r.text()

@@ -42,3 +42,19 @@ def test_bad_config_is_explained(tmp_path: Path, content: str, problem: str) -> 
 def test_missing_config_file_says_which_setting(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="OPSPILOT_CONFIG"):
         load_config(env={"OPSPILOT_CONFIG": str(tmp_path / "missing.yaml")})
+
+
+@pytest.mark.parametrize(("value", "seconds"), [("30s", 30.0), ("10m", 600.0), ("45", 45.0), ("2.5", 2.5), ("0", 0.0)])
+def test_shutdown_grace_reads_durations_and_numbers(tmp_path: Path, value: str, seconds: float) -> None:
+    path = tmp_path / "opspilot.yaml"
+    path.write_text(f"shutdown_grace: {value}\n")
+    assert load_config(path, env={}).shutdown_grace == seconds
+    assert load_config(env={}).shutdown_grace == 30.0
+
+
+@pytest.mark.parametrize("value", ["soon", "-5", "true"])
+def test_a_bad_shutdown_grace_names_the_key(tmp_path: Path, value: str) -> None:
+    path = tmp_path / "opspilot.yaml"
+    path.write_text(f"shutdown_grace: {value}\n")
+    with pytest.raises(ConfigError, match="shutdown_grace"):
+        load_config(path, env={})

@@ -13,7 +13,6 @@ from core.errors import ConfigError
 from core.executor.drivers.base import (
     OUTPUT_CAP,
     Action,
-    AppliedChange,
     AssetRef,
     Driver,
     DriverAction,
@@ -22,7 +21,7 @@ from core.executor.drivers.base import (
 )
 
 __all__ = [
-    "OUTPUT_CAP", "Action", "AppliedChange", "AssetRef", "Driver", "DriverAction", "DriverResult", "build_driver",
+    "OUTPUT_CAP", "Action", "AssetRef", "Driver", "DriverAction", "DriverResult", "build_driver",
     "idempotency_key",
 ]
 

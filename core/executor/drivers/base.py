@@ -17,7 +17,7 @@ from core.domain import Change, Step
 from core.executor.drivers.output import OUTPUT_CAP, cap_text
 
 __all__ = [
-    "OUTPUT_CAP", "Action", "AppliedChange", "AssetRef", "Driver", "DriverAction", "DriverResult",
+    "OUTPUT_CAP", "Action", "AssetRef", "Driver", "DriverAction", "DriverResult",
     "cap_text", "idempotency_key",
 ]
 
@@ -79,15 +79,6 @@ class DriverResult:
         object.__setattr__(self, "output", cap_text(self.output or ""))
 
 
-@dataclass(frozen=True)
-class AppliedChange:
-    """The legacy result of ``Driver.apply`` (kept until the executor calls ``perform``)."""
-
-    asset_id: str
-    previous: str | None
-    current: str | None
-
-
 class Driver(ABC):
     """Port: carry out one action. Raise core.errors.DriverError (with ``output``) on failure or timeout."""
 
@@ -98,27 +89,3 @@ class Driver(ABC):
 
     async def close(self) -> None:
         """Release connections; the default has nothing to release."""
-
-    # Legacy entry points, expressed through perform() until the executor switches over.
-
-    async def apply(self, change: Change, run_id: str) -> AppliedChange:
-        result = await self.perform(_legacy_action("apply", change, run_id, change.from_version, change.to_version))
-        return AppliedChange(change.asset_id, result.previous, result.current)
-
-    async def revert(self, change: Change, applied: AppliedChange, run_id: str) -> None:
-        await self.perform(_legacy_action("revert", change, run_id, applied.current, applied.previous))
-
-    async def run_step(self, step: Step, run_id: str) -> str:
-        key = idempotency_key(run_id, 0, step.name, "step")
-        result = await self.perform(DriverAction("step", run_id, "", 0, key, 1, step=step))
-        return result.output
-
-
-def _legacy_action(
-    action: Action, change: Change, run_id: str, from_version: str | None, to_version: str | None
-) -> DriverAction:
-    return DriverAction(
-        action, run_id, "", 0, idempotency_key(run_id, 0, change.asset_id, action), 1,
-        asset=AssetRef(change.asset_id, image=change.image), change=change,
-        from_version=from_version, to_version=to_version,
-    )
