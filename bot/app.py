@@ -23,8 +23,10 @@ from bot.blocks import (
     RESUME_ACTION,
     home_view,
     reject_modal,
+    run_status_card,
 )
 from bot.catalogue import agents_text, tools_text
+from core.errors import NotFound
 from core.intake import normalize_text
 from core.llm.offline import EXAMPLE_ASKS
 from core.service import OpsPilot
@@ -38,6 +40,17 @@ def build_client(token: str, api_url: str) -> AsyncWebClient:
         base_url=api_url,
         retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=5), AsyncConnectionErrorRetryHandler(max_retry_count=2)],
     )
+
+
+async def status_answer(service: OpsPilot, run_id: str | None) -> dict:
+    """`/ops status RUN_ID`: the run's summary card, or what would work (an ephemeral response either way)."""
+    if not run_id:
+        return {"text": messages.status_usage(), "response_type": "ephemeral", "replace_original": False}
+    try:
+        card = run_status_card(await service.run_status(run_id))
+    except NotFound as exc:
+        return {"text": messages.status_unknown(str(exc)), "response_type": "ephemeral", "replace_original": False}
+    return {"text": card.text, "blocks": card.blocks, "response_type": "ephemeral", "replace_original": False}
 
 
 def build_app(service: OpsPilot, client: AsyncWebClient, signing_secret: str) -> AsyncApp:
@@ -55,6 +68,11 @@ def build_app(service: OpsPilot, client: AsyncWebClient, signing_secret: str) ->
             return
         if keyword == "tools":
             await ack(text=tools_text(service))
+            return
+        words = text.split()
+        if words and words[0].lower() == "status" and len(words) <= 2:
+            await ack()
+            await respond(**await status_answer(service, words[1] if len(words) == 2 else None))
             return
         await ack(text=messages.working_on(text))
 

@@ -26,6 +26,8 @@ from slack_sdk.models.blocks import (
 from bot import messages
 from core.domain import Plan, Run, Task
 from core.domain.plan import Phase
+from core.replay import Replay
+from core.timeutil import format_duration
 
 APPROVE_ACTION = "plan_approve"
 REJECT_ACTION = "plan_reject"
@@ -241,6 +243,37 @@ def reject_modal(plan: Plan, channel_id: str | None) -> dict:
             },
         ],
     }
+
+
+MAX_FAILED_LINES = 10
+
+
+def run_status_card(replay: Replay) -> Card:
+    """`/ops status RUN_ID`: state, phases, assets by status, duration and up to 10 failed assets with their errors.
+    Driver text is escaped and clipped, so it can neither break the blocks nor notify anyone."""
+    run, stats = replay.run, replay.stats
+    duration = format_duration(run.duration_seconds) if run.duration_seconds is not None else "n/a"
+    blocks: list[Block] = [
+        HeaderBlock(text=PlainTextObject(text=_clip(messages.status_title(run.id, run.state), 150), emoji=True)),
+        SectionBlock(fields=[
+            _md(f"*State*\n{messages.STATE_WORDS.get(run.state, run.state)}"),
+            _md(f"*Phases*\n{stats.phases_completed}/{stats.total_phases} done"),
+            _md(f"*Duration*\n{duration}"),
+            _md(f"*Environment*\n{run.environment}"),
+            _md(f"*Assets* ({stats.assets + stats.steps})\n{messages.status_counts(stats.by_status)}"),
+        ]),
+    ]
+    if run.reason:
+        blocks.append(SectionBlock(text=_md(f"*Reason*\n{messages.escape(run.reason, 1000)}")))
+    if stats.failed_assets:
+        shown = stats.failed_assets[:MAX_FAILED_LINES]
+        lines = [messages.status_failed_line(f.id, f.phase, f.error) for f in shown]
+        if len(stats.failed_assets) > len(shown):
+            lines.append(f"…and {len(stats.failed_assets) - len(shown)} more")
+        blocks.append(SectionBlock(text=_md(f"*Failed* ({len(stats.failed_assets)})\n" + "\n".join(lines))))
+    blocks.append(ContextBlock(elements=[_md(messages.status_footer(run.id))]))
+    text = messages.status_fallback(run.id, run.state, stats.phases_completed, stats.total_phases, duration)
+    return Card(text=text, blocks=[b.to_dict() for b in blocks])
 
 
 def text_card(text: str) -> list[dict]:

@@ -5,6 +5,7 @@
     opspilot db upgrade
     opspilot policy check PLAN.json | opspilot policy test
     opspilot audit TASK_ID [--json]
+    opspilot replay RUN_ID [--json] [--assets]
 """
 
 from __future__ import annotations
@@ -54,6 +55,11 @@ def _parser() -> argparse.ArgumentParser:
     audit = commands.add_parser("audit", help="replay the audit trail of a task, its plans and runs")
     audit.add_argument("task_id")
     audit.add_argument("--json", action="store_true")
+
+    replay = commands.add_parser("replay", help="a run's timeline and stats (run, phase, asset and step events)")
+    replay.add_argument("run_id", help="the run id, or a unique prefix of 8 or more characters")
+    replay.add_argument("--json", action="store_true", help="print the whole replay as JSON (the export)")
+    replay.add_argument("--assets", action="store_true", help="one line per asset event even for large runs")
     return parser
 
 
@@ -101,6 +107,8 @@ async def _dispatch(args: argparse.Namespace, config: Config) -> int:
         return code
     if args.command == "audit":
         return await _audit(config, args.task_id, args.json)
+    if args.command == "replay":
+        return await _replay(config, args.run_id, args.json, args.assets)
     raise AssertionError(args.command)
 
 
@@ -199,6 +207,23 @@ async def _audit(config: Config, task_id: str, as_json: bool) -> int:
     else:
         print(timeline.to_text())
     return 0 if timeline.consistent else 1
+
+
+async def _replay(config: Config, run_id: str, as_json: bool, assets: bool) -> int:
+    from core.errors import NotFound
+    from core.replay import replay
+    from core.store import Database, Store
+
+    database = Database(config.database_url)
+    try:
+        result = await replay(Store(database), run_id)
+    except NotFound as exc:
+        print(f"opspilot: {exc}; the run id is in the card's thread and in `opspilot audit TASK_ID`", file=sys.stderr)
+        return 1
+    finally:
+        await database.dispose()
+    print(result.model_dump_json(indent=2) if as_json else result.to_text(assets=assets))
+    return 0
 
 
 if __name__ == "__main__":

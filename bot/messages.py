@@ -39,7 +39,7 @@ def usage(examples: Iterable[str]) -> str:
         "*Ask for something:*",
         *(f"• `/ops {e}`" for e in examples),
         "",
-        "*Also:* `/ops help` · `/ops agents` · `/ops tools` · or mention me: `@OpsPilot fix drift on prod web servers`",
+        "*Also:* `/ops help` · `/ops agents` · `/ops tools` · `/ops status RUN_ID` · or mention me: `@OpsPilot fix drift on prod web servers`",
     ]
     return "\n".join(lines)
 
@@ -97,8 +97,9 @@ def report_note() -> str:
 # -- run updates in the card's thread ------------------------------------------------------
 
 
-def run_started(total_phases: int, total_assets: int) -> str:
-    return f":rocket: Run started: {total_phases} phases, {total_assets} assets. Updates follow in this thread."
+def run_started(total_phases: int, total_assets: int, run_id: str | None = None) -> str:
+    status = f" `/ops status {run_id[:8]}` shows its timeline." if run_id else ""
+    return f":rocket: Run started: {total_phases} phases, {total_assets} assets. Updates follow in this thread.{status}"
 
 
 def phase_started(index: int, total: int, name: str, assets: list[str]) -> str:
@@ -153,6 +154,63 @@ def run_status_line(state: str, changed: int, done: int, total: int) -> str:
     words = {"completed": "Run completed", "rolled_back": "Run rolled back", "failed": "Run failed", "executing": "Running",
              "paused": "Paused", "queued": "Starting"}
     return f"{icons.get(state, ':white_circle:')} {words.get(state, state)}: {done}/{total} phases, {changed} assets changed"
+
+
+# -- /ops status RUN_ID ----------------------------------------------------------------------
+
+STATUS_HINT = "`/ops status RUN_ID` — the id is in the card's thread (`Run started: …`)."
+STATE_WORDS = {"completed": "completed", "rolled_back": "rolled back", "failed": "failed", "executing": "running",
+               "paused": "paused", "queued": "starting"}
+
+
+def status_usage() -> str:
+    return f":information_source: Which run? {STATUS_HINT}"
+
+
+def status_unknown(problem: str) -> str:
+    return f":information_source: {escape(problem, 300)}. {STATUS_HINT}"
+
+
+def status_title(run_id: str, state: str) -> str:
+    return f"Run {run_id[:8]} · {STATE_WORDS.get(state, state)}"
+
+
+def status_fallback(run_id: str, state: str, done: int, total: int, duration: str) -> str:
+    return f"Run {run_id[:8]} {STATE_WORDS.get(state, state)}: {done}/{total} phases, {duration}"
+
+
+def status_counts(by_status: dict[str, int]) -> str:
+    icons = {"succeeded": ":white_check_mark:", "failed": ":x:", "rolled_back": ":leftwards_arrow_with_hook:",
+             "running": ":hourglass_flowing_sand:", "pending": ":white_circle:"}
+    return " · ".join(f"{icons.get(s, '')} {n} {s.replace('_', ' ')}".strip() for s, n in sorted(by_status.items())) or "none"
+
+
+def status_failed_line(subject: str, phase: str | None, error: str | None) -> str:
+    """At most ~275 characters: ten of them fit in one section (3,000)."""
+    where = f" ({escape(phase, 40)})" if phase else ""
+    return f"• `{escape(subject, 60)}`{where}: {escape(error or 'no error recorded', 160)}"
+
+
+def status_footer(run_id: str) -> str:
+    return f"Run `{run_id}` · the whole timeline: `opspilot replay {run_id[:8]}`"
+
+
+def escape(text: str, limit: int) -> str:
+    """Untrusted text (driver errors and output, names) as Slack mrkdwn: one line, ``&``, ``<`` and ``>`` escaped
+    (so ``<!channel>`` cannot notify anyone), at most ``limit`` characters without cutting an escape in half."""
+    pieces: list[str] = []
+    size = 0
+    for char in " ".join(text[: limit * 2].split()):
+        piece = _ESCAPES.get(char, char)
+        if size + len(piece) > limit - 1:
+            pieces.append("…")
+            break
+        pieces.append(piece)
+        size += len(piece)
+    return "".join(pieces)
+
+
+_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 
 
 def fallback_text(title: str, summary: str) -> str:

@@ -133,7 +133,7 @@ class SlackProgress:
         await self.refresh_card(event.plan_id)
 
     async def on_run_started(self, event: RunStarted) -> None:
-        await self._reply(event.plan_id, messages.run_started(event.total_phases, event.total_assets))
+        await self._reply(event.plan_id, messages.run_started(event.total_phases, event.total_assets, event.run_id))
         await self.refresh_card(event.plan_id)
 
     async def on_phase_started(self, event: PhaseStarted) -> None:

@@ -88,7 +88,8 @@ class ReplayStats(BaseModel):
     assets: int = 0
     steps: int = 0
     events_by_kind: dict[str, int] = Field(default_factory=dict)
-    events_by_status: dict[str, int] = Field(default_factory=dict, description="'kind.status' → number of events")
+    event_counts: dict[str, int] = Field(
+        default_factory=dict, description="number of events by 'run.<event>' or '<kind>.<status>', e.g. 'asset.succeeded'")
     by_status: dict[str, int] = Field(default_factory=dict, description="assets and steps by their final status")
     failed_assets: list[FailedAsset] = Field(default_factory=list)
     rolled_back_assets: list[str] = Field(default_factory=list)
@@ -206,7 +207,7 @@ def build_replay(run: Run, rows: list[AssetRow], audit: list[AuditEntry], now: d
         total_phases=run.progress.total_phases or len(run.phases),
         assets=counts["asset"], steps=counts["step"],
         events_by_kind=dict(Counter(e.kind for e in timeline)),
-        events_by_status=dict(Counter(f"{e.kind}.{e.status}" for e in timeline)),
+        event_counts=dict(Counter(f"{e.kind}.{e.name if e.kind == 'run' else e.status}" for e in timeline)),
         by_status=dict(by_status), failed_assets=failed, rolled_back_assets=rolled_back,
     )
     summary = ReplayRun(
@@ -337,7 +338,7 @@ def _stats_lines(stats: ReplayStats) -> list[str]:
                      + (f" · average {_duration(stats.average_step_duration_seconds)}" if stats.average_step_duration_seconds is not None else ""))
     if stats.by_status:
         lines.append("  by status: " + ", ".join(f"{s} {n}" for s, n in sorted(stats.by_status.items())))
-    lines.append("  events: " + ", ".join(f"{k} {n}" for k, n in sorted(stats.events_by_status.items())))
+    lines.append("  events: " + ", ".join(f"{k} {n}" for k, n in sorted(stats.event_counts.items())))
     if stats.rolled_back_assets:
         shown = ", ".join(stats.rolled_back_assets[:10])
         more = f" and {len(stats.rolled_back_assets) - 10} more" if len(stats.rolled_back_assets) > 10 else ""

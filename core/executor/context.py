@@ -49,7 +49,7 @@ class Engine:
     def batch_size(self) -> int:
         """Assets marked, run and recorded together: enough to keep the driver busy, few enough that a crash
         repeats little."""
-        return min(max(self.settings.concurrency * 4, 64), 500)
+        return min(max(self.settings.concurrency * 25, 250), 1000)
 
 
 @dataclass

@@ -20,6 +20,7 @@ from core.executor.context import Holding
 from core.executor.drivers import AssetRef, DriverAction, DriverResult, idempotency_key
 from core.executor.limits import allowed_failures
 from core.executor.plan_graph import layer_of
+from core.executor.pool import run_limited
 from core.inventory.fleet import Asset
 from core.store.run_assets import AssetRow
 from core.timeutil import parse_duration
@@ -110,11 +111,9 @@ class PhaseExecution:
         async with self.holding.fenced() as conn:
             await store.run_assets.mark_running(conn, marks)
         crash_point("before_driver")
-        semaphore = asyncio.Semaphore(self.engine.settings.concurrency)
-
-        async def one(row: AssetRow, action: DriverAction, step: Step | None) -> dict:
-            async with semaphore:
-                result, error, output, attempt = await self._perform(action, step)
+        async def one(item: tuple[AssetRow, DriverAction, Step | None]) -> dict:
+            row, action, step = item
+            result, error, output, attempt = await self._perform(action, step)
             return {
                 "id": row.id, "subject": row.asset_id, "kind": row.kind,
                 "status": "succeeded" if error is None else "failed",
@@ -122,7 +121,7 @@ class PhaseExecution:
                 "error": error, "output": output or None, "ended_at": clock.now(), "attempt": attempt,
             }
 
-        results = await asyncio.gather(*(one(row, action, step) for row, action, step in actions))
+        results = await run_limited(actions, self.engine.settings.concurrency, one)
         crash_point("after_driver")
         run.metrics.assets_changed += sum(1 for r in results if r["status"] == "succeeded" and r["kind"] == "asset")
         run.metrics.assets_failed += sum(1 for r in results if r["status"] == "failed")
@@ -142,7 +141,8 @@ class PhaseExecution:
         for tried in range(retries + 1):
             current = action if tried == 0 else replace(action, attempt=attempt)
             try:
-                result = await asyncio.wait_for(self.engine.driver.perform(current), timeout)
+                async with asyncio.timeout(timeout):
+                    result = await self.engine.driver.perform(current)
                 return result, None, result.output, attempt
             except TimeoutError:
                 error, output = f"timed out after {timeout:g}s", ""

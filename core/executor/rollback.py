@@ -19,6 +19,7 @@ from core.executor.context import Holding
 from core.executor.drivers import DriverAction, idempotency_key
 from core.executor.phase import DRIVER_GUARD_SECONDS, asset_ref
 from core.executor.plan_graph import execution_phases, rollback_steps
+from core.executor.pool import run_limited
 from core.inventory.fleet import Asset
 from core.store.run_assets import CHANGED, AssetRow
 
@@ -66,8 +67,6 @@ class Rollback:
         attempts = {row.id: row.revert_attempt + 1 for row in batch}
         async with self.holding.fenced() as conn:
             await store.run_assets.mark_reverting(conn, list(attempts), attempts)
-        semaphore = asyncio.Semaphore(self.engine.settings.concurrency)
-
         async def one(row: AssetRow) -> dict:
             change = self.changes.get(row.asset_id) or Change(asset_id=row.asset_id, action="noop")
             action = DriverAction(
@@ -76,16 +75,16 @@ class Rollback:
                 attempt=attempts[row.id], asset=asset_ref(row.asset_id, self.fleet.get(row.asset_id)), change=change,
                 from_version=row.current or change.to_version, to_version=row.previous,
             )
-            async with semaphore:
-                try:
-                    await asyncio.wait_for(self.engine.driver.perform(action), DRIVER_GUARD_SECONDS)
-                except (DriverError, ExecutionError, TimeoutError) as exc:
-                    logger.warning("could not revert %s in run %s: %s", row.asset_id, run.id, exc or "timed out")
-                    return {"id": row.id, "status": row.status, "error": f"revert failed: {exc or 'timed out'}"[:2000],
-                            "ended_at": clock.now(), "subject": row.asset_id}
+            try:
+                async with asyncio.timeout(DRIVER_GUARD_SECONDS):
+                    await self.engine.driver.perform(action)
+            except (DriverError, ExecutionError, TimeoutError) as exc:
+                logger.warning("could not revert %s in run %s: %s", row.asset_id, run.id, exc or "timed out")
+                return {"id": row.id, "status": row.status, "error": f"revert failed: {exc or 'timed out'}"[:2000],
+                        "ended_at": clock.now(), "subject": row.asset_id}
             return {"id": row.id, "status": "rolled_back", "error": None, "ended_at": clock.now(), "subject": row.asset_id}
 
-        results = await asyncio.gather(*(one(row) for row in batch))
+        results = await run_limited(batch, self.engine.settings.concurrency, one)
         report.reverted += sum(1 for r in results if r["status"] == "rolled_back")
         report.stuck += [r["subject"] for r in results if r["status"] != "rolled_back"]
         async with self.holding.fenced() as conn:

@@ -11,6 +11,7 @@ Extra keys on an asset are kept (``labels``, ``services``, …) for agents that 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -117,10 +118,12 @@ class AssetQuery(BaseModel):
 def load_fleet(path: str | Path) -> Fleet:
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        # JSON is YAML too, but the JSON parser reads a 50,000-asset file a hundred times faster.
+        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
     except FileNotFoundError as exc:
         raise ConfigError(f"fleet file not found: {path} (inventory.path in the config)") from exc
-    except (OSError, yaml.YAMLError) as exc:
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, json.JSONDecodeError) as exc:
         raise ConfigError(f"cannot read fleet file {path}: {exc}") from exc
     if not isinstance(data, dict):
         raise ConfigError(f"fleet file {path} must be a mapping with golden_images and assets")

@@ -26,6 +26,7 @@ from core.store.database import Database
 from core.store.run_assets import AssetRow, RunAssets
 from core.timeutil import utcnow
 
+PAYLOAD_CACHE_SIZE = 64
 _TABLES: dict[str, Table] = {"task": tables.tasks, "plan": tables.plans, "run": tables.runs}
 
 
@@ -53,6 +54,7 @@ class Store:
         self.database = database
         self.bus = bus or EventBus()
         self.run_assets = RunAssets(database)
+        self._payloads: dict[str, PlanPayload] = {}
 
     @property
     def _engine(self):
@@ -262,10 +264,21 @@ class Store:
         async with self._engine.connect() as conn:
             return (await conn.execute(select(tables.plans.c.message_ref).where(tables.plans.c.id == plan_id))).scalar()
 
+    def _payload(self, plan_id: str, document: dict[str, Any]) -> PlanPayload:
+        """A plan's payload never changes once stored, so parsing it once per process is enough (a 10,000-asset
+        plan takes longer to validate than a whole phase of its run). Read-only for everyone who gets it."""
+        cached = self._payloads.get(plan_id)
+        if cached is None:
+            cached = PlanPayload.model_validate(document)
+            self._payloads[plan_id] = cached
+            if len(self._payloads) > PAYLOAD_CACHE_SIZE:
+                self._payloads.pop(next(iter(self._payloads)))
+        return cached
+
     def _row_to_plan(self, row: Any) -> Plan:
         return Plan(
             id=row["id"], task_id=row["task_id"], type=row["type"], agent=row["agent"],
-            environment=row["environment"], payload=PlanPayload.model_validate(row["payload"]),
+            environment=row["environment"], payload=self._payload(row["id"], row["payload"]),
             validation=Validation.model_validate(row["validation"]) if row["validation"] else None,
             quality=Quality.model_validate(row["quality"]) if row["quality"] else None,
             quality_score=row["quality_score"],

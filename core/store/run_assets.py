@@ -80,9 +80,9 @@ class RunAssets:
             query = query.where(run_assets.c.status.in_(list(statuses)))
         query = query.order_by(run_assets.c.phase_index, run_assets.c.id)
         if conn is not None:
-            return [AssetRow.from_row(r) for r in (await conn.execute(query)).mappings().all()]
+            return _asset_rows(await conn.execute(query))
         async with self._engine.connect() as own:
-            return [AssetRow.from_row(r) for r in (await own.execute(query)).mappings().all()]
+            return _asset_rows(await own.execute(query))
 
     async def counts(self, run_id: str) -> dict[str, int]:
         query = select(run_assets.c.status, func.count()).where(run_assets.c.run_id == run_id).group_by(run_assets.c.status)
@@ -134,6 +134,11 @@ class RunAssets:
             .values(status=bindparam("b_status"), error=bindparam("b_error"), ended_at=bindparam("b_ended_at"))
         )
         await conn.execute(statement, [{f"b_{k}": v for k, v in r.items()} for r in results])
+
+
+def _asset_rows(result: Any) -> list[AssetRow]:
+    keys = list(result.keys())  # once: a mapping per row recomputes its keys (slow for 10,000 rows)
+    return [AssetRow.from_row(dict(zip(keys, row, strict=True))) for row in result.all()]
 
 
 def _aware(moment: datetime | None) -> datetime | None:

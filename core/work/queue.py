@@ -82,7 +82,11 @@ class WorkQueue:
             )
 
     async def earliest_due(self, kind: str) -> datetime | None:
-        query = select(work_items.c.due_at).where(work_items.c.kind == kind, work_items.c.state == "pending")
+        """When the next pending row that nobody holds falls due (held rows come back through their holder, or
+        through the poll once their lease lapses)."""
+        now = self.clock.now()
+        free = or_(work_items.c.lease_until.is_(None), work_items.c.lease_until < now, work_items.c.owner.is_(None))
+        query = select(work_items.c.due_at).where(work_items.c.kind == kind, work_items.c.state == "pending", free)
         query = query.order_by(work_items.c.due_at).limit(1)
         async with self._engine.connect() as conn:
             due = (await conn.execute(query)).scalar()
