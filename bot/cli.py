@@ -210,6 +210,8 @@ async def _audit(config: Config, task_id: str, as_json: bool) -> int:
 
 
 async def _replay(config: Config, run_id: str, as_json: bool, assets: bool) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
     from core.errors import NotFound
     from core.replay import replay
     from core.store import Database, Store
@@ -220,6 +222,10 @@ async def _replay(config: Config, run_id: str, as_json: bool, assets: bool) -> i
     except NotFound as exc:
         print(f"opspilot: {exc}; the run id is in the card's thread and in `opspilot audit TASK_ID`", file=sys.stderr)
         return 1
+    except SQLAlchemyError as exc:
+        print(f"opspilot: cannot read runs from {database.url.split('@')[-1]} ({type(exc).__name__}); "
+              "is DATABASE_URL right, and has `opspilot db upgrade` run?", file=sys.stderr)
+        return 2
     finally:
         await database.dispose()
     print(result.model_dump_json(indent=2) if as_json else result.to_text(assets=assets))

@@ -107,7 +107,7 @@ class SlackProgress:
             return
         plan = await self.service.store.get_plan(plan_id)
         task = await self.service.store.get_task(plan.task_id)
-        runs = await self.service.store.runs_for_plan(plan_id)
+        runs = await self.service.store.runs_for_plan(plan_id, with_assets=False)
         decision = None
         if plan.approval is not None:
             decision = messages.decided_line(

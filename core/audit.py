@@ -67,6 +67,6 @@ async def replay(store: Store, task_id: str) -> Timeline:
         stored[f"task:{task.id}"] = task.status.state
         for plan in await store.plans_for_task(task_id):
             stored[f"plan:{plan.id}"] = plan.state
-            for run in await store.runs_for_plan(plan.id):
+            for run in await store.runs_for_plan(plan.id, with_assets=False):
                 stored[f"run:{run.id}"] = run.state
     return Timeline(task_id, entries, replayed, stored)

@@ -110,7 +110,7 @@ class Store:
         plans = await self.plans_for_task(task_id)
         ids = [task_id] + [p.id for p in plans]
         for plan in plans:
-            ids += [r.id for r in await self.runs_for_plan(plan.id)]
+            ids += [r.id for r in await self.runs_for_plan(plan.id, with_assets=False)]
         return await self.audit_entries(ids)
 
     # -- transitions -------------------------------------------------------------------------
@@ -410,11 +410,17 @@ class Store:
         async with self._engine.connect() as conn:
             return list((await conn.execute(query)).scalars().all())
 
-    async def runs_for_plan(self, plan_id: str) -> list[Run]:
+    async def runs_for_plan(self, plan_id: str, with_assets: bool = True) -> list[Run]:
         query = select(tables.runs).where(tables.runs.c.plan_id == plan_id).order_by(tables.runs.c.created_at)
         async with self._engine.connect() as conn:
             rows = (await conn.execute(query)).mappings().all()
-        return [self._row_to_run(r) for r in rows]
+            runs = [self._row_to_run(r) for r in rows]
+            if with_assets:
+                for run in runs:
+                    assets = await self.run_assets.rows(run.id, conn=conn)
+                    if assets:
+                        _attach_assets(run, assets)
+        return runs
 
     async def runs_in_states(self, states: Iterable[str]) -> list[Run]:
         query = select(tables.runs).where(tables.runs.c.state.in_(list(states)))
