@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+from typing import Any, Literal
 
-from slack_bolt.async_app import AsyncApp
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetryHandler, AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
@@ -57,7 +58,7 @@ def build_app(service: OpsPilot, client: AsyncWebClient, signing_secret: str) ->
     app = AsyncApp(client=client, signing_secret=signing_secret, process_before_response=False)
 
     @app.command("/ops")
-    async def on_ops(ack, command, respond, client: AsyncWebClient) -> None:
+    async def on_ops(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient) -> None:
         text = normalize_text(command.get("text", ""))
         keyword = text.lower()
         if keyword in ("", "help", "?"):
@@ -85,7 +86,7 @@ def build_app(service: OpsPilot, client: AsyncWebClient, signing_secret: str) ->
         )
 
     @app.event("app_mention")
-    async def on_mention(event, client: AsyncWebClient) -> None:
+    async def on_mention(event: dict[str, Any], client: AsyncWebClient) -> None:
         text = normalize_text(event.get("text", ""))
         user_id, channel_id = event.get("user"), event.get("channel")
         if not user_id or not channel_id:
@@ -118,7 +119,7 @@ def build_app(service: OpsPilot, client: AsyncWebClient, signing_secret: str) ->
         return body["user"]["id"], channel_id
 
     @app.action(APPROVE_ACTION)
-    async def on_approve(ack, body, action, client: AsyncWebClient) -> None:
+    async def on_approve(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         user_id, channel_id = _where(body)
         outcome = await service.decide(action.get("value", ""), user_id, "approved")
@@ -126,17 +127,18 @@ def build_app(service: OpsPilot, client: AsyncWebClient, signing_secret: str) ->
             await tell(client, channel_id, user_id, outcome.status, outcome.message)
 
     @app.action(REJECT_ACTION)
-    async def on_reject(ack, body, action, client: AsyncWebClient) -> None:
+    async def on_reject(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         user_id, channel_id = _where(body)
         check = await service.may_decide(action.get("value", ""), user_id)
         if check.status != "allowed":
             await tell(client, channel_id, user_id, check.status, check.message)
             return
+        assert check.plan is not None  # "allowed" always carries the plan
         await client.views_open(trigger_id=body["trigger_id"], view=reject_modal(check.plan, channel_id))
 
     @app.view(REJECT_VIEW)
-    async def on_reject_submitted(ack, body, view, client: AsyncWebClient) -> None:
+    async def on_reject_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         meta = json.loads(view.get("private_metadata") or "{}")
         reason = (((view.get("state") or {}).get("values") or {}).get(REASON_BLOCK) or {}).get(REASON_ACTION, {}).get("value")
@@ -145,7 +147,9 @@ def build_app(service: OpsPilot, client: AsyncWebClient, signing_secret: str) ->
         if not outcome.changed:
             await tell(client, meta.get("channel_id"), user_id, outcome.status, outcome.message)
 
-    async def control(body, action, client: AsyncWebClient, verb: str) -> None:
+    async def control(
+        body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient, verb: Literal["pause", "resume", "abort"]
+    ) -> None:
         user_id, channel_id = _where(body)
         outcome = await service.control_run(action.get("value", ""), user_id, verb)
         if outcome.status in ("paused", "resumed", "aborted"):
@@ -157,22 +161,22 @@ def build_app(service: OpsPilot, client: AsyncWebClient, signing_secret: str) ->
                 logger.warning("could not send ephemeral to %s: %s", user_id, exc.response.get("error"))
 
     @app.action(PAUSE_ACTION)
-    async def on_pause(ack, body, action, client: AsyncWebClient) -> None:
+    async def on_pause(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         await control(body, action, client, "pause")
 
     @app.action(RESUME_ACTION)
-    async def on_resume(ack, body, action, client: AsyncWebClient) -> None:
+    async def on_resume(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         await control(body, action, client, "resume")
 
     @app.action(ABORT_ACTION)
-    async def on_abort(ack, body, action, client: AsyncWebClient) -> None:
+    async def on_abort(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         await control(body, action, client, "abort")
 
     @app.event("app_home_opened")
-    async def on_home(event, client: AsyncWebClient) -> None:
+    async def on_home(event: dict[str, Any], client: AsyncWebClient) -> None:
         if event.get("tab", "home") != "home":
             return
         tasks = await service.store.recent_tasks(limit=15)
@@ -183,11 +187,11 @@ def build_app(service: OpsPilot, client: AsyncWebClient, signing_secret: str) ->
         await client.views_publish(user_id=event["user"], view=home_view(rows, EXAMPLE_ASKS))
 
     @app.event("message")
-    async def on_message(event) -> None:
+    async def on_message(event: dict[str, Any]) -> None:
         """Channel chatter is not for us; acknowledging it keeps Slack from retrying."""
 
     @app.error
-    async def on_error(error, body) -> None:
+    async def on_error(error: Exception, body: dict[str, Any]) -> None:
         logger.error("unhandled error in a Slack listener: %r", error, exc_info=error)
 
     return app

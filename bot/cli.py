@@ -19,10 +19,14 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from core.config import Config, load_config
 from core.errors import OpsPilotError
 from core.logcontext import setup_logging
+
+if TYPE_CHECKING:
+    from core.service import AskOutcome
 
 logger = logging.getLogger("opspilot")
 
@@ -120,8 +124,13 @@ async def _serve(config: Config, host: str, port: int, playground: bool) -> int:
     received: list[signal.Signals] = []
     loop = asyncio.get_running_loop()
     signals = (signal.SIGTERM, signal.SIGINT)
+
+    def on_signal(signum: signal.Signals) -> None:
+        received.append(signum)
+        stopping.set()
+
     for signum in signals:  # before starting: a signal during startup stops the bot right after it
-        loop.add_signal_handler(signum, lambda s=signum: (received.append(s), stopping.set()))
+        loop.add_signal_handler(signum, on_signal, signum)
     try:
         running = await start(config, host=host, port=port, mode=mode)
     except BaseException:
@@ -164,7 +173,7 @@ async def _plan(config: Config, text: str, as_json: bool, user: str) -> int:
     return 0 if outcome.kind in ("plan", "no_change") else 1
 
 
-def _plan_text(outcome) -> str:
+def _plan_text(outcome: AskOutcome) -> str:
     lines = [outcome.message]
     if outcome.spec is not None:
         spec = outcome.spec

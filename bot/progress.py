@@ -13,6 +13,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import TypeVar
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -20,7 +21,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import messages
 from bot.blocks import plan_card
 from core.approvals import SYSTEM_ACTOR
-from core.events import PhaseCompleted, PhaseStarted, PlanDecided, RunFinished, RunPaused, RunResumed, RunStarted
+from core.events import Event, PhaseCompleted, PhaseStarted, PlanDecided, RunFinished, RunPaused, RunResumed, RunStarted
 from core.service import OpsPilot
 
 logger = logging.getLogger(__name__)
@@ -28,6 +29,7 @@ logger = logging.getLogger(__name__)
 CARD_WAIT_SECONDS = 10.0
 CLOSE_WAIT_SECONDS = 10.0
 Update = Callable[[], Awaitable[None]]
+_E = TypeVar("_E", bound=Event)
 
 
 def _when(moment: datetime) -> str:
@@ -53,8 +55,8 @@ class SlackProgress:
 
     # -- delivery in the background, in order per plan ----------------------------------------
 
-    def _later(self, handler: Callable[[object], Awaitable[None]]) -> Callable[[object], Awaitable[None]]:
-        async def enqueue(event: object) -> None:
+    def _later(self, handler: Callable[[_E], Awaitable[None]]) -> Callable[[_E], Awaitable[None]]:
+        async def enqueue(event: _E) -> None:
             plan_id = getattr(event, "plan_id")
             self._queues.setdefault(plan_id, asyncio.Queue()).put_nowait(lambda: handler(event))
             if plan_id not in self._workers:

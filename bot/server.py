@@ -14,7 +14,7 @@ import secrets
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
@@ -31,6 +31,9 @@ from core.config import Config
 from core.errors import ConfigError
 from core.metrics import Metrics
 from core.service import OpsPilot
+
+if TYPE_CHECKING:
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +73,7 @@ class Running:
     runner: web.AppRunner
     bolt: AsyncApp
     emulator: object | None = None
-    socket_handler: object | None = None
+    socket_handler: AsyncSocketModeHandler | None = None
     progress: SlackProgress | None = None
     state: dict = field(default_factory=dict)
 
@@ -133,7 +136,8 @@ def slack_routes(app: web.Application, bolt: AsyncApp, state: dict, signing_secr
             logger.warning("signed Slack request refused (%s): %s", refusal.message, excerpt(body))
             return refusal.response()
         try:
-            bolt_request = AsyncBoltRequest(body=body, query=request.query_string, headers=headers)
+            # A copy, because Bolt's parameter is a dict[str, str | Sequence[str]] (and dicts are invariant).
+            bolt_request = AsyncBoltRequest(body=body, query=request.query_string, headers=dict(headers))
             bolt_response = await bolt.async_dispatch(bolt_request)
         except Exception as exc:  # noqa: BLE001 - whatever Bolt's parsing raises, the sender gets a 400
             logger.warning("signed Slack request that could not be read (%s): %s", type(exc).__name__, excerpt(body))
@@ -204,6 +208,8 @@ async def start(config: Config, *, host: str = "127.0.0.1", port: int = 3000, mo
         if mode == "socket":
             from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
+            if config.slack.app_token is None:
+                raise ConfigError("SLACK_APP_TOKEN is not set: socket mode needs the app-level token (xapp-...)")
             socket_handler = AsyncSocketModeHandler(bolt, config.slack.app_token.get_secret_value())
             await socket_handler.connect_async()
 

@@ -42,7 +42,7 @@ class Refusal:
         return web.json_response({"error": self.code, "message": self.message}, status=self.status)
 
 
-def header_refusal(headers: Mapping[str, str], now: float | None = None) -> Refusal | None:
+def header_refusal(headers: Mapping[str, str | None], now: float | None = None) -> Refusal | None:
     """401 unless the timestamp is a few digits within five minutes of now and a ``v0=`` signature is present."""
     timestamp = headers.get("X-Slack-Request-Timestamp")
     signature = headers.get("X-Slack-Signature")
@@ -178,6 +178,7 @@ def shape_problem(payload: dict) -> str | None:
         problem = _required_text(event, "event.", "type")
         if problem:
             return problem
+        assert isinstance(event, dict)  # _required_text answered a problem otherwise
         if event["type"] in ("app_mention", "app_home_opened", "message"):
             problem = _fields(event, "event.", {"user": TEXT, "channel": TEXT})
             if problem:

@@ -153,6 +153,10 @@ class ApprovalConfig(_Section):
 EmailTrigger = Literal["rolled_back", "failed", "completed", "approval_required", "rejected"]
 
 
+def _default_email_triggers() -> list[EmailTrigger]:
+    return ["rolled_back", "failed"]
+
+
 class EmailNotificationsConfig(_Section):
     enabled: bool = False
     smtp_host: str | None = None
@@ -161,7 +165,7 @@ class EmailNotificationsConfig(_Section):
     username: str | None = None  # the password comes from SMTP_PASSWORD
     from_address: str | None = None
     to: list[str] = Field(default_factory=list)
-    on: list[EmailTrigger] = Field(default_factory=lambda: ["rolled_back", "failed"])
+    on: list[EmailTrigger] = Field(default_factory=_default_email_triggers)
     timeout_seconds: float = Field(default=30.0, gt=0)
     max_attempts: int = Field(default=3, ge=1, le=10)
 

@@ -184,7 +184,7 @@ class _StderrHandler(logging.StreamHandler):
     """Writes to whatever ``sys.stderr`` is at the time of the record (it may be swapped, e.g. by tests)."""
 
     @property
-    def stream(self) -> IO[str]:  # type: ignore[override]
+    def stream(self) -> IO[str]:
         return sys.stderr
 
     @stream.setter

@@ -36,7 +36,10 @@ def validator(name: SchemaName) -> Draft202012Validator:
 
 
 def schema(name: SchemaName) -> dict[str, Any]:
-    return validator(name).schema
+    document = validator(name).schema
+    if not isinstance(document, dict):
+        raise ConfigError(f"schema {name}.schema.json must be a JSON object, got {type(document).__name__}")
+    return document
 
 
 def errors_for(name: SchemaName, document: Any) -> list[str]:

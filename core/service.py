@@ -80,6 +80,9 @@ class RunControlOutcome:
     run: Run | None = None
 
 
+_CONTROL_DONE: dict[str, Literal["paused", "resumed", "aborted"]] = {"pause": "paused", "resume": "resumed", "abort": "aborted"}
+
+
 class OpsPilot:
     def __init__(
         self,
@@ -400,7 +403,7 @@ class OpsPilot:
         except IllegalTransition as exc:
             current = await self.store.get_run(run_id)
             return RunControlOutcome("invalid", f"The run is {current.state.replace('_', ' ')}, so it cannot {action} ({exc.current}).", current)
-        done = {"pause": "paused", "resume": "resumed", "abort": "aborted"}[action]
+        done: Literal["paused", "resumed", "aborted"] = _CONTROL_DONE[action]
         return RunControlOutcome(done, f"Run {done}.", run)
 
     async def recheck_before_run(self, plan: Plan) -> list[str]:

@@ -440,14 +440,15 @@ class SlackEmulator:
             self._workspace.post_ephemeral(channel, user, BOT_USER_ID, text, blocks)
 
     def _apply_submission_answer(self, user: str, view_id: str, body: str | dict[str, Any]) -> None:
-        action = body.get("response_action") if isinstance(body, dict) else None
+        answer = body if isinstance(body, dict) else {}
+        action = answer.get("response_action")
         if action is None:
             self._workspace.close_modal(user, view_id)
         elif action == "errors":
-            self._workspace.view_errors[view_id] = dict(body.get("errors") or {})  # type: ignore[union-attr]
+            self._workspace.view_errors[view_id] = dict(answer.get("errors") or {})
             self._workspace.changed("view")
         elif action in ("update", "push"):
-            new_view = body.get("view")  # type: ignore[union-attr]
+            new_view: Any = answer.get("view")  # untrusted answer: view_errors rejects anything but an object
             errors = view_errors(new_view, expected_type="modal")
             if errors:
                 self._workspace.warn(f"response_action {action} has an invalid view: {errors}")

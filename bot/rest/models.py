@@ -13,25 +13,27 @@ MAX_REASON_CHARS = 1000
 MAX_LIST = 200
 
 
-class _Model(BaseModel):
+class RequestModel(BaseModel):
+    """A request body or query string, with an ``example`` for error messages."""
+
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     example: ClassVar[str] = "{}"
 
 
-class ExecuteRequest(_Model):
+class ExecuteRequest(RequestModel):
     example: ClassVar[str] = '{"intent": "fix drift on prod web servers", "dry_run": false}'
 
     intent: str = Field(min_length=1, max_length=MAX_ASK_CHARS, description="What you would type after /ops")
     dry_run: bool = False
 
 
-class DecisionRequest(_Model):
+class DecisionRequest(RequestModel):
     example: ClassVar[str] = '{"reason": "reviewed the canary"}'
 
     reason: str | None = Field(default=None, max_length=MAX_REASON_CHARS)
 
 
-class TaskQuery(_Model):
+class TaskQuery(RequestModel):
     example: ClassVar[str] = "?state=planned&limit=20"
 
     state: str | None = None

@@ -9,14 +9,14 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from aiohttp import web
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from bot.rest.auth import ENV_NAME, TokenTable, bearer_token, parse_tokens
 from bot.rest.errors import ApiError, error_response, from_core_error, from_http_exception
-from bot.rest.models import DecisionRequest, ExecuteRequest, TaskQuery, explain, query_values
+from bot.rest.models import DecisionRequest, ExecuteRequest, RequestModel, TaskQuery, explain, query_values
 from bot.rest.views import agents_view, outcome_view, plan_view, run_view, task_view, tools_view
 from bot.untrusted import structure_problem, text_problem
 from core.audit import replay
@@ -34,12 +34,12 @@ SERVICE = web.AppKey("opspilot_service", OpsPilot)
 TOKENS = web.AppKey("opspilot_api_tokens", TokenTable)
 SETTINGS = web.AppKey("opspilot_api_settings", ApiConfig)
 ACTOR: Any = web.RequestKey("opspilot_api_actor", str) if hasattr(web, "RequestKey") else "opspilot.api.actor"  # aiohttp < 3.12
-CONTROL_ACTIONS = {"pause": "pause", "resume": "resume", "cancel": "abort"}
+CONTROL_ACTIONS: dict[str, Literal["pause", "resume", "abort"]] = {"pause": "pause", "resume": "resume", "cancel": "abort"}
 CONTROL_STATUS = {"paused": 200, "resumed": 200, "aborted": 200,
                   "not_allowed": 403, "not_found": 404, "invalid": 409}
 DECISION_STATUS = {"approved": 200, "rejected": 200, "not_allowed": 403, "not_found": 404, "already_decided": 409}
 
-M = TypeVar("M", bound=BaseModel)
+M = TypeVar("M", bound=RequestModel)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -176,10 +176,12 @@ async def execute(request: web.Request) -> web.Response:
         raise ApiError(422, "unknown_ask", outcome.message)
     if outcome.kind == "failed":
         stored = outcome.task.id if outcome.task is not None and not body.dry_run else None
-        raise ApiError(422, "ask_failed", outcome.message, **({"task_id": stored} if stored else {}))
+        extra: dict[str, Any] = {"task_id": stored} if stored else {}
+        raise ApiError(422, "ask_failed", outcome.message, **extra)
     view = outcome_view(outcome, dry_run=body.dry_run)
     if body.dry_run:
         return _json(view)
+    assert outcome.task is not None  # a stored ask that did not fail always has its task
     return _json(view, 201, Location=f"{PREFIX}/tasks/{outcome.task.id}")
 
 
@@ -209,7 +211,7 @@ async def reject(request: web.Request) -> web.Response:
     return await _decide(request, "rejected")
 
 
-async def _decide(request: web.Request, decision: str) -> web.Response:
+async def _decide(request: web.Request, decision: Literal["approved", "rejected"]) -> web.Response:
     body = await read_body(request, DecisionRequest, optional=True)
     task = await _task(request)
     service = _service(request)
@@ -219,7 +221,7 @@ async def _decide(request: web.Request, decision: str) -> web.Response:
         raise ApiError(409, "nothing_to_decide", f"Task {task.id} has no plan to approve or reject (it is {task.status.state}{why}).")
     # The open plan if there is one, else the newest, whose state the service explains.
     plan = next((p for p in reversed(plans) if p.state == "awaiting_approval"), plans[-1])
-    outcome = await service.decide(plan.id, request[ACTOR], decision, body.reason)  # type: ignore[arg-type]
+    outcome = await service.decide(plan.id, request[ACTOR], decision, body.reason)
     status = DECISION_STATUS.get(outcome.status, 409)
     if status != 200:
         undecidable = outcome.plan is not None and outcome.plan.approval is None  # a report, or a plan that failed validation
@@ -256,7 +258,7 @@ async def get_execution(request: web.Request) -> web.Response:
 
 async def control_execution(request: web.Request) -> web.Response:
     run_id, action = request.match_info["run_id"], request.match_info["action"]
-    outcome = await _service(request).control_run(run_id, request[ACTOR], CONTROL_ACTIONS[action])  # type: ignore[arg-type]
+    outcome = await _service(request).control_run(run_id, request[ACTOR], CONTROL_ACTIONS[action])
     status = CONTROL_STATUS.get(outcome.status, 409)
     if status != 200:
         code = {403: "forbidden", 404: "not_found"}.get(status, "conflict")

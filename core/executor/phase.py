@@ -17,7 +17,7 @@ from core.domain import Change, Phase, Step
 from core.errors import DriverError, ExecutionError
 from core.executor.crashpoints import crash_point
 from core.executor.context import Holding
-from core.executor.drivers import AssetRef, DriverAction, DriverResult, idempotency_key
+from core.executor.drivers import Action, AssetRef, DriverAction, DriverResult, idempotency_key
 from core.executor.limits import allowed_failures
 from core.executor.plan_graph import layer_of
 from core.executor.pool import run_limited
@@ -96,7 +96,7 @@ class PhaseExecution:
         for row in batch:
             attempt = row.attempt + 1
             step = self.steps.get(row.asset_id) if row.kind == "step" else None
-            action = "step" if step is not None else "apply"
+            action: Action = "step" if step is not None else "apply"
             key = row.idempotency_key or idempotency_key(run.id, self.index, row.asset_id, action)
             asset = self.fleet.get(row.asset_id)
             change = self.changes.get(row.asset_id) or (None if step else Change(asset_id=row.asset_id, action="noop"))

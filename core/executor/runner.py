@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import uuid
 from datetime import datetime, timedelta
@@ -23,11 +24,11 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from core.approvals import SYSTEM_ACTOR
 from core.clock import SYSTEM_CLOCK, Clock
-from core.domain import Plan, Run
+from core.domain import Phase, Plan, Run
 from core.domain.run import PhaseResult, RunProgress
 from core.domain.states import TERMINAL_RUN_STATES
 from core.errors import ExecutionError, IllegalTransition, LeaseLost, ValidationFailed
-from core.events import PhaseCompleted, PhaseStarted, RunFinished, RunPaused, RunResumed, RunStarted
+from core.events import EventBus, PhaseCompleted, PhaseStarted, RunFinished, RunPaused, RunResumed, RunStarted
 from core.executor.context import RUN_WORK, Engine, EngineSettings, Holding, PreStartCheck
 from core.executor.crashpoints import crash_point
 from core.executor.drivers import Driver
@@ -62,7 +63,7 @@ class Executor:
         probe: HealthProbe,
         scheduler: AsyncIOScheduler,
         *,
-        bus=None,  # type: ignore[no-untyped-def]
+        bus: EventBus | None = None,
         wait_scale: float = 1.0,
         pre_start_check: PreStartCheck | None = None,
         settings: EngineSettings | None = None,
@@ -201,10 +202,10 @@ class Executor:
         for claim in claims:
             task = asyncio.create_task(self._hold(claim), name=f"run {claim.subject}")
             self._holding[claim.subject] = task
-            task.add_done_callback(lambda _, subject=claim.subject: self._released(subject))
+            task.add_done_callback(functools.partial(self._released, claim.subject))
         return [c.subject for c in claims]
 
-    def _released(self, run_id: str) -> None:
+    def _released(self, run_id: str, _done: object = None) -> None:
         self._holding.pop(run_id, None)
         self._wake.set()  # a run given back due now (the next phase without a soak) is claimed at once
 
@@ -385,9 +386,14 @@ class Executor:
             plan = await store.get_plan(run.plan_id)
             await self._publish_finished(run, plan, "failed", reason)
             return await store.get_run(run_id)
-        if run.state in TERMINAL_RUN_STATES or not await store.request_rollback(run_id, _marker(reason, actor)):
+        if run.state in TERMINAL_RUN_STATES:
             raise IllegalTransition("run", run_id, run.state, "rolled_back")
-        await self.engine.work.enqueue(RUN_WORK, run_id)
+        # Both in one transaction: a holder finishing a phase either sees the request, or its release comes first
+        # and this enqueue (due now) follows it.
+        async with store.database.engine.begin() as conn:
+            if not await store.request_rollback(run_id, _marker(reason, actor), conn):
+                raise IllegalTransition("run", run_id, run.state, "rolled_back")
+            await self.engine.work.enqueue(RUN_WORK, run_id, conn=conn)
         self.wake()
         deadline = asyncio.get_running_loop().time() + ABORT_WAIT_SECONDS
         while asyncio.get_running_loop().time() < deadline:
@@ -484,14 +490,21 @@ class Executor:
         run.progress.next_phase_at = None if last else due
         pause_event = None
         async with holding.fenced() as conn:
+            # Read under the fence (on PostgreSQL the work row is locked now): an abort or pause that came in during
+            # the phase decides what happens next, not the soak.
+            state, rollback = await store.run_control_state(run.id, conn)
             await store.save_run_progress(run, conn)
-            if pause_reason is not None:
+            if rollback:
+                await self.engine.work.release(conn, holding.claim, due_at=clock.now())  # the next claim rolls back
+            elif pause_reason is not None:
                 try:
                     _, pause_event = await store.transition_in(conn, "run", run.id, "paused", actor=SYSTEM_ACTOR,
                                                                reason=pause_reason, expect=("executing",))
                 except IllegalTransition:
                     pass  # a person paused or aborted it meanwhile
                 await self.engine.work.release(conn, holding.claim, done=True)
+            elif state == "paused":
+                await self.engine.work.release(conn, holding.claim, done=True)  # resume enqueues it again
             else:
                 await self.engine.work.release(conn, holding.claim, due_at=due)
         crash_point("after_phase")
@@ -525,7 +538,7 @@ class Executor:
             phases_completed=run.progress.phases_completed, total_phases=run.progress.total_phases,
         ))
 
-    async def _verdict(self, phase) -> Verdict:  # type: ignore[no-untyped-def]
+    async def _verdict(self, phase: Phase) -> Verdict:
         longest = max((c.timeout for c in phase.health_checks if c.timeout), key=parse_duration, default=DEFAULT_PROBE_TIMEOUT)
         limit = max(parse_duration(longest) * self.engine.settings.wait_scale, MIN_TIMEOUT_SECONDS)
         try:

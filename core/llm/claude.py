@@ -108,7 +108,8 @@ def _plain(block: Any) -> dict[str, Any]:
 
 def _reason(exc: anthropic.APIStatusError) -> str:
     body = exc.body if isinstance(exc.body, dict) else {}
-    error = body.get("error") if isinstance(body.get("error"), dict) else {}
+    raw_error = body.get("error")
+    error = raw_error if isinstance(raw_error, dict) else {}
     kind, message = error.get("type"), error.get("message")
     if kind or message:
         return f"{kind or 'error'}: {message or ''}".strip()

@@ -98,8 +98,8 @@ class NotificationHub:
 
     async def _record_dropped(self, event: Event) -> None:
         """A delivery cut by shutdown is not retried by the next start, so the audit log says it never arrived."""
-        entity = next(((kind, getattr(event, f"{kind}_id", None)) for kind in ("run", "plan", "task")
-                       if getattr(event, f"{kind}_id", None)), None)
+        ids = ((kind, getattr(event, f"{kind}_id", None)) for kind in ("run", "plan", "task"))
+        entity = next(((kind, entity_id) for kind, entity_id in ids if entity_id), None)
         if self.store is None or entity is None:
             return
         details = {"topic": event.topic, "reason": "still being delivered at shutdown"}

@@ -10,9 +10,11 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry
 
 from core.errors import ConfigError
 
@@ -72,11 +74,12 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
-        if self.is_scratch:
-            shutil.rmtree(Path(make_url(self.url).database).parent, ignore_errors=True)
+        database = make_url(self.url).database
+        if self.is_scratch and database:
+            shutil.rmtree(Path(database).parent, ignore_errors=True)
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
+def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
@@ -103,7 +106,7 @@ async def _serialize_migrations(connection: AsyncConnection) -> None:
 
 
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
-    def run(sync_connection) -> None:
+    def run(sync_connection: Connection) -> None:
         config = _alembic_config()
         config.attributes["connection"] = sync_connection
         command.upgrade(config, revision)

@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, overload
 
 from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core.domain import Approval, Plan, PlanPayload, Quality, Run, Status, Task, TaskSpec, Usage, Validation
 from core.domain.run import AssetResult, PhaseResult, RunMetrics, RunProgress
@@ -43,6 +43,10 @@ class AuditEntry:
     details: dict[str, Any] = field(default_factory=dict)
 
 
+@overload
+def _aware(moment: datetime) -> datetime: ...
+@overload
+def _aware(moment: None) -> None: ...
 def _aware(moment: datetime | None) -> datetime | None:
     if moment is not None and moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)
@@ -57,7 +61,7 @@ class Store:
         self._payloads: dict[str, PlanPayload] = {}
 
     @property
-    def _engine(self):
+    def _engine(self) -> AsyncEngine:
         return self.database.engine
 
     # -- audit -------------------------------------------------------------------------------
@@ -530,7 +534,7 @@ def _attach_assets(run: Run, rows: list[AssetRow]) -> None:
         if row.kind != "asset":
             continue
         by_phase.setdefault(row.phase_index, []).append(AssetResult(
-            asset_id=row.asset_id, status=_ASSET_STATUS.get(row.status, row.status),  # type: ignore[arg-type]
+            asset_id=row.asset_id, status=_ASSET_STATUS.get(row.status, row.status),
             previous=row.previous, current=row.current, error=row.error,
         ))
     for index, phase in enumerate(run.phases):

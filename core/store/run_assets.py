@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import ColumnElement, bindparam, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core.store.database import Database
 from core.store.tables import run_assets
@@ -53,7 +53,7 @@ class RunAssets:
         self.database = database
 
     @property
-    def _engine(self):  # type: ignore[no-untyped-def]
+    def _engine(self) -> AsyncEngine:
         return self.database.engine
 
     async def insert(self, conn: AsyncConnection, run_id: str, entries: Iterable[tuple[int, str, str]]) -> None:
@@ -70,7 +70,7 @@ class RunAssets:
         conn: AsyncConnection | None = None, output_chars: int | None = None,
     ) -> list[AssetRow]:
         """``output_chars`` reads only the beginning of each output (a replay of 10,000 rows skips the 64 KiB tails)."""
-        columns = list(run_assets.c)
+        columns: list[ColumnElement[Any]] = list(run_assets.c)
         if output_chars is not None:
             columns = [c for c in columns if c.name != "output"] + [func.substr(run_assets.c.output, 1, output_chars).label("output")]
         query = select(*columns).where(run_assets.c.run_id == run_id)

@@ -43,7 +43,7 @@ async def validate(args: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:
     version = args.get("version") or next_version(current)
     recipe = (await source(ctx, "images"))["recipes"].get(image)
     feed = (await source(ctx, "cves"))["cves"]
-    checks = [{"name": "recipe", "passed": recipe is not None, "detail": f"{recipe['builder']} from {recipe['base']}" if recipe else "no recipe in images.yaml"}]
+    checks: list[dict[str, Any]] = [{"name": "recipe", "passed": recipe is not None, "detail": f"{recipe['builder']} from {recipe['base']}" if recipe else "no recipe in images.yaml"}]
     checks.append({"name": "version", "passed": _newer(version, current), "detail": f"{version} after golden {current}"})
     hardening = set(recipe.get("hardening", [])) if recipe else set()
     missing = [c for c in REQUIRED_HARDENING if c not in hardening]

@@ -28,7 +28,9 @@ MAX_RETRIES = 5
 
 
 def is_destructive(command: str | None) -> bool:
-    return bool(command) and DESTRUCTIVE.search(command) is not None
+    if not command:
+        return False
+    return DESTRUCTIVE.search(command) is not None
 
 
 @tool(

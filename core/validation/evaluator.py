@@ -61,7 +61,7 @@ def verdicts_from_tree(tree: Any, prefix: str = "") -> list[PackageVerdict]:
 
 
 def verdict_from_outputs(package: str, outputs: Mapping[str, Any]) -> PackageVerdict:
-    sets = {}
+    sets: dict[str, tuple[str, ...]] = {}
     for name in OUTPUTS:
         value = outputs.get(name)
         if value is None:
@@ -72,4 +72,4 @@ def verdict_from_outputs(package: str, outputs: Mapping[str, Any]) -> PackageVer
             return PackageVerdict(
                 package, error=f"{name} must be a set of strings, got {type(value).__name__}: {str(value)[:200]}"
             )
-    return PackageVerdict(package, **sets)
+    return PackageVerdict(package, deny=sets["deny"], warn=sets["warn"], require_approval=sets["require_approval"])

@@ -150,7 +150,9 @@ def guards_itself(plan: Plan) -> bool:
 def change_signature(plan: Plan) -> frozenset[tuple[str, ...]]:
     """What "the same change" means: the targets of the changes and the commands of the steps."""
     payload = plan.payload
-    targets = {("change", c.action, c.image or "", c.to_version or "") for c in payload.changes if c.image or c.to_version}
+    targets: set[tuple[str, ...]] = {
+        ("change", c.action, c.image or "", c.to_version or "") for c in payload.changes if c.image or c.to_version
+    }
     targets |= {("step", s.command or s.name) for s in payload.steps}
     return frozenset(targets)
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core.clock import SYSTEM_CLOCK, Clock
 from core.errors import LeaseLost
@@ -55,7 +55,7 @@ class WorkQueue:
         self.clock = clock
 
     @property
-    def _engine(self):  # type: ignore[no-untyped-def]
+    def _engine(self) -> AsyncEngine:
         return self.database.engine
 
     # -- scheduling ------------------------------------------------------------------------

@@ -28,7 +28,7 @@ async def test_pause_resume_from_the_card(world) -> None:
 
     await emu.click_button(APPROVER_2, OPS_CHANNEL, card.ts, "run_pause")
     paused = await emu.wait_for(lambda: (m := emu.find_message(OPS_CHANNEL, card.ts)) and "run_resume" in buttons(m) and m)
-    assert any(f"Paused by <@{APPROVER_2}>" in r.text for r in emu.thread(OPS_CHANNEL, card.ts))
+    await emu.wait_for(lambda: next((r for r in emu.thread(OPS_CHANNEL, card.ts) if f"Paused by <@{APPROVER_2}>" in r.text), None))
 
     world.service.executor.wait_scale = 0.0
     await emu.click_button(APPROVER_1, OPS_CHANNEL, paused.ts, "run_resume")
@@ -58,7 +58,12 @@ async def test_updates_that_come_before_the_card_are_delivered_once_it_exists(wo
     await emu.send_slash_command(REQUESTER, OPS_CHANNEL, "/ops", "fix drift on staging web servers")
     card = await emu.wait_for(lambda: next((m for m in emu.messages(OPS_CHANNEL) if "plan_approve" in buttons(m)), None))
     plan_id = buttons(card)["plan_approve"]["value"]
-    ref = await service.store.message_ref(plan_id)
+    ref = None
+    for _ in range(500):  # the card is posted first, then its place is stored
+        if (ref := await service.store.message_ref(plan_id)) is not None:
+            break
+        await asyncio.sleep(0.01)
+    assert ref is not None
     await service.store.set_message_ref(plan_id, None)
     plan = await service.get_plan(plan_id)
     await service.bus.publish(RunStarted(task_id=plan.task_id, plan_id=plan_id, run_id="r", total_phases=3, total_assets=4))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from core.errors import ConfigError
 from core.executor.drivers.base import (
@@ -20,13 +21,17 @@ from core.executor.drivers.base import (
     idempotency_key,
 )
 
+if TYPE_CHECKING:
+    from core.config import ExecutorConfig
+    from core.inventory.service import Inventory
+
 __all__ = [
     "OUTPUT_CAP", "Action", "AssetRef", "Driver", "DriverAction", "DriverResult", "build_driver",
     "idempotency_key",
 ]
 
 
-def build_driver(config, inventory, env: Mapping[str, str] | None = None) -> Driver:
+def build_driver(config: ExecutorConfig, inventory: Inventory, env: Mapping[str, str] | None = None) -> Driver:
     """The driver ``executor.driver`` names, checked now (templates, programs, URLs, secret): ConfigError if wrong."""
     env = os.environ if env is None else env
     if config.driver == "simulate":

@@ -26,11 +26,14 @@ import string
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.errors import ConfigError, DriverError
 from core.executor.drivers.base import Action, Driver, DriverAction, DriverResult
 from core.executor.drivers.output import OutputBuffer, cap_text
+
+if TYPE_CHECKING:
+    from core.config import CommandDriverConfig
 
 log = logging.getLogger(__name__)
 
@@ -202,7 +205,7 @@ class CommandDriver(Driver):
         self.key_prefix = key_prefix
 
     @classmethod
-    def from_config(cls, config, env: Mapping[str, str] | None = None) -> CommandDriver:
+    def from_config(cls, config: CommandDriverConfig, env: Mapping[str, str] | None = None) -> CommandDriver:
         return cls(config.apply, config.revert, config.step, timeout=config.timeout, env=env)
 
     async def perform(self, action: DriverAction) -> DriverResult:

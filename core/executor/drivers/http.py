@@ -15,7 +15,7 @@ import os
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 import aiohttp
@@ -24,6 +24,9 @@ from core.errors import ConfigError, DriverError
 from core.executor.drivers.base import Driver, DriverAction, DriverResult
 from core.executor.drivers.output import cap_text
 from core.signing import signed_headers
+
+if TYPE_CHECKING:
+    from core.config import HttpDriverConfig
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +120,7 @@ class HttpDriver(Driver):
         self._session: aiohttp.ClientSession | None = None
 
     @classmethod
-    def from_config(cls, config, env: Mapping[str, str] | None = None) -> HttpDriver:
+    def from_config(cls, config: HttpDriverConfig, env: Mapping[str, str] | None = None) -> HttpDriver:
         return cls(
             config.url, secret_env=config.secret_env, status_url=config.status_url, timeout=config.timeout,
             max_attempts=config.max_attempts, backoff=config.backoff, poll_interval=config.poll_interval, env=env,

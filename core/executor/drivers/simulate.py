@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from core.errors import DriverError
 from core.executor.drivers.base import Driver, DriverAction, DriverResult
+
+if TYPE_CHECKING:
+    from core.config import SimulateConfig
+    from core.inventory.fleet import Asset
+    from core.inventory.service import Inventory
 
 
 class SimulateDriver(Driver):
@@ -22,8 +28,8 @@ class SimulateDriver(Driver):
 
     def __init__(
         self,
-        inventory,
-        config=None,
+        inventory: Inventory,
+        config: SimulateConfig | None = None,
         *,
         latency_ms: int | None = None,
         fail_assets: Iterable[str] = (),
@@ -63,7 +69,7 @@ class SimulateDriver(Driver):
             found.image_version, version, f"simulated {action.action}: {found.id} {image} {found.image_version} -> {version}"
         )
 
-    def _maybe_fail(self, action: DriverAction, found) -> None:
+    def _maybe_fail(self, action: DriverAction, found: Asset | None) -> None:
         asset = action.asset
         assert asset is not None
         tags = set(asset.tags) | set(getattr(found, "tags", None) or [])

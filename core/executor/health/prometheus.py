@@ -16,7 +16,7 @@ import asyncio
 import json
 import logging
 import math
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -45,7 +45,7 @@ class PrometheusHealth(HealthProbe):
 
     def __init__(
         self,
-        url: str,
+        url: str | None,
         *,
         queries: Mapping[str, str] | None = None,
         timeout_seconds: float = 10.0,
@@ -72,14 +72,14 @@ class PrometheusHealth(HealthProbe):
         if not assets:
             return {}
         metrics = required_metrics(phase)
-        from_http = "http_ok" in metrics and self.http_probe is not None
+        http_probe = self.http_probe if "http_ok" in metrics else None
         jobs: list[tuple[str, Awaitable[float]]] = [
-            (metric, self._metric(metric, assets)) for metric in metrics if not (metric == "http_ok" and from_http)
+            (metric, self._metric(metric, assets)) for metric in metrics if not (metric == "http_ok" and http_probe is not None)
         ]
         jobs += [(f"check {i}", self._check(check, assets)) for i, check in enumerate(phase.health_checks)
                  if check.type == "prometheus"]
-        if from_http:
-            jobs.append(("http_ok", self.http_probe.http_ok(phase, assets)))  # type: ignore[union-attr]
+        if http_probe is not None:
+            jobs.append(("http_ok", http_probe.http_ok(phase, assets)))
         results = await asyncio.gather(*(job for _, job in jobs), return_exceptions=True)
 
         measured: dict[str, float] = {}
@@ -186,7 +186,8 @@ def _samples(promql: str, status: int, text: str, url: str) -> list[Sample]:
         kind = body.get("errorType") or f"HTTP {status}"
         raise ExecutionError(f"Prometheus rejected query {promql!r}: {kind}: {body.get('error') or 'no error message'}")
     data = body.get("data") or {}
-    kind, result = data.get("resultType"), data.get("result")
+    kind = data.get("resultType")
+    result: Any = data.get("result")  # untrusted JSON: a wrong shape raises below and is reported as malformed
     try:
         if kind == "vector":
             return [(dict(item.get("metric") or {}), _number(item["value"][1])) for item in result or []]
@@ -199,7 +200,7 @@ def _samples(promql: str, status: int, text: str, url: str) -> list[Sample]:
     )
 
 
-def _joined(errors: list[ExecutionError]) -> str:
+def _joined(errors: Sequence[ExecutionError]) -> str:
     return "; ".join(dict.fromkeys(str(e) for e in errors))
 
 

@@ -1,8 +1,13 @@
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from core.domain import Phase
 from core.errors import ExecutionError
 from core.executor.health.base import HealthProbe, required_metrics
+
+if TYPE_CHECKING:
+    from core.config import SimulateConfig
 
 
 class SimulatedHealth(HealthProbe):
@@ -13,7 +18,7 @@ class SimulatedHealth(HealthProbe):
 
     name = "simulate"
 
-    def __init__(self, config=None) -> None:
+    def __init__(self, config: SimulateConfig | None = None) -> None:
         self.error_rate = getattr(config, "error_rate", 0.1)
         self.failing_error_rate = getattr(config, "failing_error_rate", 5.0)
         self.fail_assets = set(getattr(config, "fail_assets", []) or [])

@@ -31,12 +31,14 @@ async def test_placeholders_fill_argv_elements_and_the_env_describes_the_action(
     apply, revert = harness.ledger()
     assert apply["argv"] == [ASSET.id, "2.0"]
     assert revert["argv"] == [ASSET.id, "1.0"]
-    assert apply["env"] == {
+    documented = {
         "OPSPILOT_ACTION": "apply", "OPSPILOT_ASSET_ID": ASSET.id, "OPSPILOT_ADDRESS": "10.0.0.7",
         "OPSPILOT_IMAGE": "ubuntu-22.04", "OPSPILOT_FROM_VERSION": "1.0", "OPSPILOT_TO_VERSION": "2.0",
         "OPSPILOT_RUN_ID": RUN, "OPSPILOT_PHASE": "canary",
         "OPSPILOT_IDEMPOTENCY_KEY": idempotency_key(RUN, 0, ASSET.id, "apply"), "OPSPILOT_ATTEMPT": "1",
     }
+    # The parent's own OPSPILOT_* variables (e.g. OPSPILOT_CONFIG) pass through; the documented ten are set exactly.
+    assert {k: apply["env"].get(k) for k in documented} == documented
     assert revert["env"]["OPSPILOT_ACTION"] == "revert"
     assert revert["env"]["OPSPILOT_IDEMPOTENCY_KEY"] == idempotency_key(RUN, 0, ASSET.id, "revert")
 
