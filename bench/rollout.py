@@ -25,20 +25,26 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import event  # noqa: E402
+from sqlalchemy import event
 
-from bot.playground.emulator import APPROVER_1, APPROVER_2, OPS_CHANNEL, SlackEmulator  # noqa: E402
-from bot.server import start  # noqa: E402
-from core.config import load_config  # noqa: E402
-from core.domain import Change, Phase, Plan, PlanPayload, Task, TaskSpec  # noqa: E402
-from core.executor.drivers import Driver, DriverAction, DriverResult  # noqa: E402
+from bot.playground.emulator import APPROVER_1, APPROVER_2, OPS_CHANNEL, SlackEmulator
+from bot.server import start
+from core.config import load_config
+from core.domain import Change, Phase, Plan, PlanPayload, Task, TaskSpec
+from core.executor.drivers import Driver, DriverAction, DriverResult
 
 SECRET, TOKEN = "bench-secret", "xoxb-bench"
-SPEC = TaskSpec.model_validate({
-    "task_type": "drift_remediation", "goal": "Remediate drift", "context": {"environment": "staging"},
-    "agents": [{"name": "drift_agent", "priority": 1}], "tools_required": ["query_assets"], "risk_level": "medium",
-    "hitl_required": True,
-})
+SPEC = TaskSpec.model_validate(
+    {
+        "task_type": "drift_remediation",
+        "goal": "Remediate drift",
+        "context": {"environment": "staging"},
+        "agents": [{"name": "drift_agent", "priority": 1}],
+        "tools_required": ["query_assets"],
+        "risk_level": "medium",
+        "hitl_required": True,
+    }
+)
 
 
 class ZeroLatencyDriver(Driver):
@@ -50,8 +56,15 @@ class ZeroLatencyDriver(Driver):
 
 def fleet_file(folder: Path, size: int) -> Path:
     assets = [
-        {"id": f"web-stg-{i:06d}", "environment": "staging", "role": "web-server", "platform": "aws", "region": "us-east-1",
-         "image": "ubuntu-base", "image_version": "2.3.9"}
+        {
+            "id": f"web-stg-{i:06d}",
+            "environment": "staging",
+            "role": "web-server",
+            "platform": "aws",
+            "region": "us-east-1",
+            "image": "ubuntu-base",
+            "image_version": "2.3.9",
+        }
         for i in range(size)
     ]
     path = folder / f"fleet-{size}.json"
@@ -64,19 +77,34 @@ def plan_for(task_id: str, size: int) -> Plan:
     canary, rest = ids[:5], ids[5:]
     wave = -(-len(rest) // 5)
     phases = [Phase(name="Canary", assets=canary, wait_time="0s", rollback_if="error_rate > 2%")]
-    phases += [Phase(name=f"Wave {n + 1}", assets=rest[n * wave:(n + 1) * wave], wait_time="0s", rollback_if="error_rate > 2%")
-               for n in range(5)]
-    changes = [Change(asset_id=a, action="set_image_version", image="ubuntu-base", from_version="2.3.9", to_version="2.4.1")
-               for a in ids]
-    return Plan(id=str(uuid.uuid4()), task_id=task_id, type="drift_plan", agent="drift_agent", environment="staging",
-                payload=PlanPayload(summary=f"fix drift on {size} assets", affected_assets=ids, phases=phases, changes=changes))
+    phases += [
+        Phase(name=f"Wave {n + 1}", assets=rest[n * wave : (n + 1) * wave], wait_time="0s", rollback_if="error_rate > 2%")
+        for n in range(5)
+    ]
+    changes = [
+        Change(asset_id=a, action="set_image_version", image="ubuntu-base", from_version="2.3.9", to_version="2.4.1") for a in ids
+    ]
+    return Plan(
+        id=str(uuid.uuid4()),
+        task_id=task_id,
+        type="drift_plan",
+        agent="drift_agent",
+        environment="staging",
+        payload=PlanPayload(summary=f"fix drift on {size} assets", affected_assets=ids, phases=phases, changes=changes),
+    )
 
 
 async def measure(folder: Path, database_url: str, size: int, concurrency: int) -> dict[str, float]:
     emulator = SlackEmulator(signing_secret=SECRET, bot_token=TOKEN)
     await emulator.start()
-    config = load_config(env={"SLACK_BOT_TOKEN": TOKEN, "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": emulator.api_url,
-                              "DATABASE_URL": database_url})
+    config = load_config(
+        env={
+            "SLACK_BOT_TOKEN": TOKEN,
+            "SLACK_SIGNING_SECRET": SECRET,
+            "SLACK_API_URL": emulator.api_url,
+            "DATABASE_URL": database_url,
+        }
+    )
     config.approvers = [APPROVER_1, APPROVER_2]
     config.inventory.path = fleet_file(folder, size)
     config.executor.wait_scale = 0.0
@@ -92,8 +120,14 @@ async def measure(folder: Path, database_url: str, size: int, concurrency: int) 
         statements["rows"] += len(parameters) if executemany else 1
 
     try:
-        task = Task(id=str(uuid.uuid4()), org_id="bench", created_by="U0BENCH", user_intent="bench", task_spec=SPEC,
-                    origin={"front": "slack", "channel": OPS_CHANNEL})
+        task = Task(
+            id=str(uuid.uuid4()),
+            org_id="bench",
+            created_by="U0BENCH",
+            user_intent="bench",
+            task_spec=SPEC,
+            origin={"front": "slack", "channel": OPS_CHANNEL},
+        )
         await service.store.add_task(task, "U0BENCH")
         plan = plan_for(task.id, size)
         await service.store.add_plan(plan, "bench")
@@ -116,17 +150,26 @@ async def measure(folder: Path, database_url: str, size: int, concurrency: int) 
     finally:
         await bot.stop()
         await emulator.stop()
-    return {"seconds": elapsed, "assets_per_s": size / elapsed, "statements": statements["count"] / size,
-            "rows": statements["rows"] / size, "slack": slack_calls}
+    return {
+        "seconds": elapsed,
+        "assets_per_s": size / elapsed,
+        "statements": statements["count"] / size,
+        "rows": statements["rows"] / size,
+        "slack": slack_calls,
+    }
 
 
 async def main(sizes: list[int], postgres: str | None, concurrency: int) -> None:
     backends: list[tuple[str, str | None]] = [("sqlite", None)]
     if postgres:
         backends.append(("postgresql", postgres))
-    print(f"zero-latency driver, executor.concurrency {concurrency}, batches of {min(max(concurrency * 25, 250), 1000)} assets "
-          "(one transaction marks a batch running, one records its results); SQLite in WAL mode, synchronous=NORMAL default")
-    print(f"{'backend':<11} {'assets':>7} {'phases':>6} {'seconds':>8} {'assets/s':>9} {'stmts/asset':>11} {'rows/asset':>10} {'slack calls':>11}")
+    print(
+        f"zero-latency driver, executor.concurrency {concurrency}, batches of {min(max(concurrency * 25, 250), 1000)} assets "
+        "(one transaction marks a batch running, one records its results); SQLite in WAL mode, synchronous=NORMAL default"
+    )
+    print(
+        f"{'backend':<11} {'assets':>7} {'phases':>6} {'seconds':>8} {'assets/s':>9} {'stmts/asset':>11} {'rows/asset':>10} {'slack calls':>11}"
+    )
     for backend, url in backends:
         rates = []
         for size in sizes:
@@ -142,10 +185,15 @@ async def main(sizes: list[int], postgres: str | None, concurrency: int) -> None
                     if url is not None:
                         await drop_postgres(url, database_url)
             rates.append(figures["assets_per_s"])
-            print(f"{backend:<11} {size:>7} {6:>6} {figures['seconds']:>8.2f} {figures['assets_per_s']:>9.0f} "
-                  f"{figures['statements']:>11.3f} {figures['rows']:>10.2f} {figures['slack']:>11.0f}", flush=True)
+            print(
+                f"{backend:<11} {size:>7} {6:>6} {figures['seconds']:>8.2f} {figures['assets_per_s']:>9.0f} "
+                f"{figures['statements']:>11.3f} {figures['rows']:>10.2f} {figures['slack']:>11.0f}",
+                flush=True,
+            )
         if len(rates) > 1:
-            print(f"{backend}: assets/s at {sizes[-1]} / at {sizes[0]} = {rates[-1] / rates[0]:.2f} (1.00 = perfectly linear cost)")
+            print(
+                f"{backend}: assets/s at {sizes[-1]} / at {sizes[0]} = {rates[-1] / rates[0]:.2f} (1.00 = perfectly linear cost)"
+            )
 
 
 async def fresh_postgres(url: str) -> str:
@@ -154,8 +202,9 @@ async def fresh_postgres(url: str) -> str:
 
     parsed = make_url(url)
     name = f"opspilot_bench_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(user=parsed.username, password=parsed.password, host=parsed.host, port=parsed.port or 5432,
-                                  database=parsed.database)
+    admin = await asyncpg.connect(
+        user=parsed.username, password=parsed.password, host=parsed.host, port=parsed.port or 5432, database=parsed.database
+    )
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
     finally:
@@ -168,8 +217,9 @@ async def drop_postgres(admin_url: str, url: str) -> None:
     from sqlalchemy.engine import make_url
 
     parsed, target = make_url(admin_url), make_url(url).database
-    admin = await asyncpg.connect(user=parsed.username, password=parsed.password, host=parsed.host, port=parsed.port or 5432,
-                                  database=parsed.database)
+    admin = await asyncpg.connect(
+        user=parsed.username, password=parsed.password, host=parsed.host, port=parsed.port or 5432, database=parsed.database
+    )
     try:
         await admin.execute(f'DROP DATABASE IF EXISTS "{target}" WITH (FORCE)')
     finally:
@@ -195,7 +245,9 @@ def reachable(url: str | None) -> str | None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="1000,10000,50000")
-    parser.add_argument("--postgres", default=os.environ.get("OPSPILOT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"))
+    parser.add_argument(
+        "--postgres", default=os.environ.get("OPSPILOT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    )
     parser.add_argument("--concurrency", type=int, default=10)
     args = parser.parse_args()
     asyncio.run(main([int(s) for s in args.sizes.split(",")], reachable(args.postgres), args.concurrency))

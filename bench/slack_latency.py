@@ -20,10 +20,10 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.playground.emulator import APPROVER_1, APPROVER_2, OPS_CHANNEL, REQUESTER, SlackEmulator  # noqa: E402
-from bot.server import start  # noqa: E402
-from core.config import load_config  # noqa: E402
-from core.paths import SAMPLE_DATA_DIR  # noqa: E402
+from bot.playground.emulator import APPROVER_1, APPROVER_2, OPS_CHANNEL, REQUESTER, SlackEmulator
+from bot.server import start
+from core.config import load_config
+from core.paths import SAMPLE_DATA_DIR
 
 SECRET, TOKEN = "bench-secret", "xoxb-bench"
 
@@ -39,8 +39,14 @@ def bigger_fleet(folder: Path, factor: int) -> Path:
 async def measure(folder: Path, fleet: Path, asks: int) -> dict[str, list[float]]:
     emulator = SlackEmulator(signing_secret=SECRET, bot_token=TOKEN)
     await emulator.start()
-    config = load_config(env={"SLACK_BOT_TOKEN": TOKEN, "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": emulator.api_url,
-                              "DATABASE_URL": f"sqlite:///{folder / (fleet.stem + '.db')}"})
+    config = load_config(
+        env={
+            "SLACK_BOT_TOKEN": TOKEN,
+            "SLACK_SIGNING_SECRET": SECRET,
+            "SLACK_API_URL": emulator.api_url,
+            "DATABASE_URL": f"sqlite:///{folder / (fleet.stem + '.db')}",
+        }
+    )
     config.approvers = [APPROVER_1, APPROVER_2]
     config.inventory.path = fleet
     bot = await start(config, port=0, mode="http")
@@ -64,7 +70,9 @@ async def measure(folder: Path, fleet: Path, asks: int) -> dict[str, list[float]
 def describe(name: str, values: list[float]) -> str:
     ordered = sorted(values)
     p95 = ordered[max(0, int(len(ordered) * 0.95) - 1)]
-    return f"{name:<5} p50 {statistics.median(values) * 1000:7.1f} ms   p95 {p95 * 1000:7.1f} ms   max {max(values) * 1000:7.1f} ms"
+    return (
+        f"{name:<5} p50 {statistics.median(values) * 1000:7.1f} ms   p95 {p95 * 1000:7.1f} ms   max {max(values) * 1000:7.1f} ms"
+    )
 
 
 async def main(asks: int) -> None:

@@ -81,8 +81,13 @@ def build_app(service: OpsPilot, client: AsyncWebClient, signing_secret: str) ->
             await respond(text=message, response_type="ephemeral", replace_original=False)
 
         await handle_ask(
-            service, client, text=text, user_id=command["user_id"], channel_id=command["channel_id"],
-            reply_privately=reply_privately, via="slash_command",
+            service,
+            client,
+            text=text,
+            user_id=command["user_id"],
+            channel_id=command["channel_id"],
+            reply_privately=reply_privately,
+            via="slash_command",
         )
 
     @app.event("app_mention")
@@ -101,7 +106,9 @@ def build_app(service: OpsPilot, client: AsyncWebClient, signing_secret: str) ->
         if text.lower() in ("", "help", "?"):
             await reply_privately(messages.usage(EXAMPLE_ASKS))
             return
-        await handle_ask(service, client, text=text, user_id=user_id, channel_id=channel_id, reply_privately=reply_privately, via="mention")
+        await handle_ask(
+            service, client, text=text, user_id=user_id, channel_id=channel_id, reply_privately=reply_privately, via="mention"
+        )
 
     async def tell(client: AsyncWebClient, channel_id: str | None, user_id: str, status: str, message: str) -> None:
         text = {
@@ -156,7 +163,9 @@ def build_app(service: OpsPilot, client: AsyncWebClient, signing_secret: str) ->
             return  # the thread and the card tell everyone, through SlackProgress
         if channel_id:
             try:
-                await client.chat_postEphemeral(channel=channel_id, user=user_id, text=messages.run_control_refused(outcome.message))
+                await client.chat_postEphemeral(
+                    channel=channel_id, user=user_id, text=messages.run_control_refused(outcome.message)
+                )
             except SlackApiError as exc:
                 logger.warning("could not send ephemeral to %s: %s", user_id, exc.response.get("error"))
 

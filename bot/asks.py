@@ -36,7 +36,13 @@ async def handle_ask(
         detail = outcome.message + ("\n" + "\n".join(f"• {e}" for e in outcome.errors[:5]) if outcome.errors else "")
         await reply_privately(messages.planning_failed(detail))
     elif outcome.kind == "no_change":
-        await _post(client, channel_id, messages.no_change(outcome.message), text_card(messages.no_change(outcome.message)), reply_privately)
+        await _post(
+            client,
+            channel_id,
+            messages.no_change(outcome.message),
+            text_card(messages.no_change(outcome.message)),
+            reply_privately,
+        )
     elif outcome.plan is not None and outcome.task is not None:
         card = plan_card(outcome.task, outcome.plan, note=outcome.note)
         ts = await _post(client, channel_id, card.text, card.blocks, reply_privately)

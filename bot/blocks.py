@@ -86,11 +86,15 @@ def _validation_blocks(plan: Plan) -> list[Block]:
     quality = plan.quality
     if quality is not None:
         envs = ", ".join(quality.allowed_environments) or "none"
-        blocks.append(SectionBlock(text=_md(
-            f"*Quality score {quality.total}/100* · structural {quality.structural} · policy {quality.policy_compliance} · "
-            f"tested lower {quality.test_coverage} · history {quality.operational_history} · reviews {quality.human_review}\n"
-            f"May run in: {envs}" + (" · approval required" if quality.requires_approval else " · no approval required")
-        )))
+        blocks.append(
+            SectionBlock(
+                text=_md(
+                    f"*Quality score {quality.total}/100* · structural {quality.structural} · policy {quality.policy_compliance} · "
+                    f"tested lower {quality.test_coverage} · history {quality.operational_history} · reviews {quality.human_review}\n"
+                    f"May run in: {envs}" + (" · approval required" if quality.requires_approval else " · no approval required")
+                )
+            )
+        )
     return blocks
 
 
@@ -98,7 +102,13 @@ def _findings_text(plan: Plan) -> str | None:
     findings = plan.payload.findings
     if not findings:
         return None
-    icons = {"critical": ":red_circle:", "high": ":red_circle:", "medium": ":warning:", "low": ":information_source:", "info": ":information_source:"}
+    icons = {
+        "critical": ":red_circle:",
+        "high": ":red_circle:",
+        "medium": ":warning:",
+        "low": ":information_source:",
+        "info": ":information_source:",
+    }
     lines = []
     for finding in findings[:10]:
         line = f"{icons.get(finding.severity or 'info', ':information_source:')} *{finding.title}*"
@@ -138,14 +148,16 @@ def plan_card(
     blocks: list[Block] = [
         HeaderBlock(text=PlainTextObject(text=_clip(title, 150), emoji=True)),
         SectionBlock(text=_md(payload.summary)),
-        SectionBlock(fields=[
-            _md(f"*Environment*\n{plan.environment or 'n/a'}"),
-            _md(f"*Risk*\n{task.task_spec.risk_level if task.task_spec else 'n/a'}"),
-            _md(f"*Affected assets*\n{len(payload.affected_assets)}"),
-            _md(f"*Phases*\n{len(payload.phases)}"),
-            _md(f"*Estimated duration*\n{payload.estimated_duration or 'n/a'}"),
-            _md(f"*Requested by*\n<@{task.created_by}>" if task.created_by else "*Requested by*\nn/a"),
-        ]),
+        SectionBlock(
+            fields=[
+                _md(f"*Environment*\n{plan.environment or 'n/a'}"),
+                _md(f"*Risk*\n{task.task_spec.risk_level if task.task_spec else 'n/a'}"),
+                _md(f"*Affected assets*\n{len(payload.affected_assets)}"),
+                _md(f"*Phases*\n{len(payload.phases)}"),
+                _md(f"*Estimated duration*\n{payload.estimated_duration or 'n/a'}"),
+                _md(f"*Requested by*\n<@{task.created_by}>" if task.created_by else "*Requested by*\nn/a"),
+            ]
+        ),
     ]
     if payload.risk_assessment:
         blocks.append(ContextBlock(elements=[_md(f"Risk assessment: {payload.risk_assessment}")]))
@@ -161,8 +173,15 @@ def plan_card(
     if decision_line:
         blocks.append(SectionBlock(text=_md(decision_line)))
     if run is not None:
-        blocks.append(SectionBlock(text=_md(messages.run_status_line(
-            run.state, run.metrics.assets_changed, run.progress.phases_completed, run.progress.total_phases))))
+        blocks.append(
+            SectionBlock(
+                text=_md(
+                    messages.run_status_line(
+                        run.state, run.metrics.assets_changed, run.progress.phases_completed, run.progress.total_phases
+                    )
+                )
+            )
+        )
         if run.state in ("executing", "paused"):
             blocks.append(ActionsBlock(block_id="run_control", elements=_run_buttons(run)))
 
@@ -183,7 +202,8 @@ def _decision_buttons(plan: Plan) -> list[ButtonElement]:
         confirm = ConfirmObject(
             title="Approve production change?",
             text=f"{len(plan.payload.affected_assets)} production assets will change, phase by phase.",
-            confirm="Approve", deny="Cancel",
+            confirm="Approve",
+            deny="Cancel",
         )
     return [
         ButtonElement(text=messages.APPROVE, action_id=APPROVE_ACTION, value=plan.id, style="primary", confirm=confirm),
@@ -198,7 +218,10 @@ def _run_buttons(run: Run) -> list[ButtonElement]:
         else ButtonElement(text=messages.PAUSE, action_id=PAUSE_ACTION, value=run.id)
     )
     abort = ButtonElement(
-        text=messages.ABORT, action_id=ABORT_ACTION, value=run.id, style="danger",
+        text=messages.ABORT,
+        action_id=ABORT_ACTION,
+        value=run.id,
+        style="danger",
         confirm=ConfirmObject(title="Abort and roll back?", text=messages.abort_confirm(), confirm="Abort", deny="Keep running"),
     )
     return [toggle, abort]
@@ -255,13 +278,15 @@ def run_status_card(replay: Replay) -> Card:
     duration = format_duration(run.duration_seconds) if run.duration_seconds is not None else "n/a"
     blocks: list[Block] = [
         HeaderBlock(text=PlainTextObject(text=_clip(messages.status_title(run.id, run.state), 150), emoji=True)),
-        SectionBlock(fields=[
-            _md(f"*State*\n{messages.STATE_WORDS.get(run.state, run.state)}"),
-            _md(f"*Phases*\n{stats.phases_completed}/{stats.total_phases} done"),
-            _md(f"*Duration*\n{duration}"),
-            _md(f"*Environment*\n{run.environment}"),
-            _md(f"*Assets* ({stats.assets + stats.steps})\n{messages.status_counts(stats.by_status)}"),
-        ]),
+        SectionBlock(
+            fields=[
+                _md(f"*State*\n{messages.STATE_WORDS.get(run.state, run.state)}"),
+                _md(f"*Phases*\n{stats.phases_completed}/{stats.total_phases} done"),
+                _md(f"*Duration*\n{duration}"),
+                _md(f"*Environment*\n{run.environment}"),
+                _md(f"*Assets* ({stats.assets + stats.steps})\n{messages.status_counts(stats.by_status)}"),
+            ]
+        ),
     ]
     if run.reason:
         blocks.append(SectionBlock(text=_md(f"*Reason*\n{messages.escape(run.reason, 1000)}")))

@@ -1,11 +1,11 @@
 """The ``opspilot`` command.
 
-    opspilot serve [--host HOST] [--port PORT] [--playground]
-    opspilot plan "fix drift on prod web servers" [--json]
-    opspilot db upgrade
-    opspilot policy check PLAN.json | opspilot policy test
-    opspilot audit TASK_ID [--json]
-    opspilot replay RUN_ID [--json] [--assets]
+opspilot serve [--host HOST] [--port PORT] [--playground]
+opspilot plan "fix drift on prod web servers" [--json]
+opspilot db upgrade
+opspilot policy check PLAN.json | opspilot policy test
+opspilot audit TASK_ID [--json]
+opspilot replay RUN_ID [--json] [--assets]
 """
 
 from __future__ import annotations
@@ -34,7 +34,11 @@ logger = logging.getLogger("opspilot")
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="opspilot", description="Chat-ops for infrastructure: ask, review, approve, roll out.")
     parser.add_argument("--config", help="YAML config file (default: $OPSPILOT_CONFIG)")
-    parser.add_argument("--log-level", default=os.environ.get("LOG_LEVEL"), help="DEBUG, INFO, WARNING or ERROR (default INFO for serve, WARNING otherwise)")
+    parser.add_argument(
+        "--log-level",
+        default=os.environ.get("LOG_LEVEL"),
+        help="DEBUG, INFO, WARNING or ERROR (default INFO for serve, WARNING otherwise)",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = commands.add_parser("serve", help="start the bot (the local playground when no Slack credentials are set)")
@@ -138,13 +142,18 @@ async def _serve(config: Config, host: str, port: int, playground: bool) -> int:
             loop.remove_signal_handler(signum)
         raise
     if mode == "playground":
-        print(f"OpsPilot playground: open {running.url}/ in your browser (no Slack workspace needed). Ctrl-C stops it.", flush=True)
+        print(
+            f"OpsPilot playground: open {running.url}/ in your browser (no Slack workspace needed). Ctrl-C stops it.", flush=True
+        )
     else:
         print(f"OpsPilot is serving Slack in {mode} mode; health at {running.url}/health", flush=True)
     try:
         await stopping.wait()
-        logger.info("%s received: stopping; work in flight gets up to %gs (shutdown_grace); a second signal stops at once",
-                    received[0].name, config.shutdown_grace)
+        logger.info(
+            "%s received: stopping; work in flight gets up to %gs (shutdown_grace); a second signal stops at once",
+            received[0].name,
+            config.shutdown_grace,
+        )
     finally:
         for signum in signals:
             loop.remove_signal_handler(signum)  # a second signal ends the process the default way
@@ -163,11 +172,16 @@ async def _plan(config: Config, text: str, as_json: bool, user: str) -> int:
     finally:
         await service.close()
     if as_json:
-        print(json.dumps({
-            "task_spec": outcome.spec.to_document() if outcome.spec else None,
-            "plan": outcome.plan.to_document() if outcome.plan else None,
-            "message": outcome.message if not outcome.note else f"{outcome.message} ({outcome.note})",
-        }, indent=2))
+        print(
+            json.dumps(
+                {
+                    "task_spec": outcome.spec.to_document() if outcome.spec else None,
+                    "plan": outcome.plan.to_document() if outcome.plan else None,
+                    "message": outcome.message if not outcome.note else f"{outcome.message} ({outcome.note})",
+                },
+                indent=2,
+            )
+        )
     else:
         print(_plan_text(outcome))
     return 0 if outcome.kind in ("plan", "no_change") else 1
@@ -178,14 +192,25 @@ def _plan_text(outcome: AskOutcome) -> str:
     if outcome.spec is not None:
         spec = outcome.spec
         scope = spec.context.scope
-        lines += ["", "TaskSpec", f"  task_type:   {spec.task_type}", f"  goal:        {spec.goal}",
-                  f"  environment: {spec.environment}", f"  scope:       roles={scope.roles} platforms={scope.platforms} regions={scope.regions}",
-                  f"  agent:       {spec.agent_name}", f"  tools:       {', '.join(spec.tools_required)}",
-                  f"  risk:        {spec.risk_level} (approval {'required' if spec.hitl_required else 'not required'})"]
+        lines += [
+            "",
+            "TaskSpec",
+            f"  task_type:   {spec.task_type}",
+            f"  goal:        {spec.goal}",
+            f"  environment: {spec.environment}",
+            f"  scope:       roles={scope.roles} platforms={scope.platforms} regions={scope.regions}",
+            f"  agent:       {spec.agent_name}",
+            f"  tools:       {', '.join(spec.tools_required)}",
+            f"  risk:        {spec.risk_level} (approval {'required' if spec.hitl_required else 'not required'})",
+        ]
     if outcome.plan is not None:
         plan = outcome.plan
-        lines += ["", f"Plan ({plan.type}, {plan.status.state})", f"  {plan.payload.summary}",
-                  f"  affected assets: {len(plan.payload.affected_assets)} · estimated duration: {plan.payload.estimated_duration}"]
+        lines += [
+            "",
+            f"Plan ({plan.type}, {plan.status.state})",
+            f"  {plan.payload.summary}",
+            f"  affected assets: {len(plan.payload.affected_assets)} · estimated duration: {plan.payload.estimated_duration}",
+        ]
         for number, phase in enumerate(plan.payload.phases, start=1):
             wait = f", then wait {phase.wait_time}" if phase.wait_time else ""
             lines.append(f"  {number}. {phase.name}: {', '.join(phase.assets)}{wait}; rollback if {phase.rollback_if}")
@@ -232,8 +257,11 @@ async def _replay(config: Config, run_id: str, as_json: bool, assets: bool) -> i
         print(f"opspilot: {exc}; the run id is in the card's thread and in `opspilot audit TASK_ID`", file=sys.stderr)
         return 1
     except SQLAlchemyError as exc:
-        print(f"opspilot: cannot read runs from {database.url.split('@')[-1]} ({type(exc).__name__}); "
-              "is DATABASE_URL right, and has `opspilot db upgrade` run?", file=sys.stderr)
+        print(
+            f"opspilot: cannot read runs from {database.url.split('@')[-1]} ({type(exc).__name__}); "
+            "is DATABASE_URL right, and has `opspilot db upgrade` run?",
+            file=sys.stderr,
+        )
         return 2
     finally:
         await database.dispose()

@@ -87,7 +87,9 @@ def decided_line(decision: str, user_id: str, when: str, reason: str | None = No
 def invalid_plan(errors: list[str]) -> str:
     shown = "\n".join(f"• {e}" for e in errors[:8])
     more = f"\n…and {len(errors) - 8} more" if len(errors) > 8 else ""
-    return f":no_entry: *This plan did not pass validation and cannot be approved.* Change the ask or the inventory:\n{shown}{more}"
+    return (
+        f":no_entry: *This plan did not pass validation and cannot be approved.* Change the ask or the inventory:\n{shown}{more}"
+    )
 
 
 def report_note() -> str:
@@ -113,7 +115,9 @@ def phase_started(index: int, total: int, name: str, assets: list[str]) -> str:
 def phase_completed(index: int, total: int, name: str, changed: int, health: dict[str, float], next_wait: float | None) -> str:
     if not changed and not health:
         return f":white_check_mark: Step {index + 1}/{total} *{name}* done"
-    measured = " · ".join(f"{k} {v:g}{'ms' if k == 'latency_p99' else '%'}" for k, v in health.items() if k in ("error_rate", "latency_p99"))
+    measured = " · ".join(
+        f"{k} {v:g}{'ms' if k == 'latency_p99' else '%'}" for k, v in health.items() if k in ("error_rate", "latency_p99")
+    )
     after = f" · next phase in {format_duration(next_wait)}" if next_wait else ""
     return f":white_check_mark: Phase {index + 1}/{total} *{name}* completed: {changed} changed · {measured}{after}"
 
@@ -136,8 +140,10 @@ def run_paused(actor: str, done: int, total: int) -> str:
 
 
 def run_waiting(reason: str, done: int, total: int) -> str:
-    return (f":pause_button: Waiting for a person before phase {done + 1}/{total}: {reason}. "
-            "An approver presses Resume to run it, or Abort to roll back.")
+    return (
+        f":pause_button: Waiting for a person before phase {done + 1}/{total}: {reason}. "
+        "An approver presses Resume to run it, or Abort to roll back."
+    )
 
 
 def run_resumed(actor: str, done: int, total: int) -> str:
@@ -149,18 +155,36 @@ def run_control_refused(message: str) -> str:
 
 
 def run_status_line(state: str, changed: int, done: int, total: int) -> str:
-    icons = {"completed": ":large_green_circle:", "rolled_back": ":rotating_light:", "failed": ":red_circle:",
-             "executing": ":hourglass_flowing_sand:", "paused": ":pause_button:", "queued": ":clock3:"}
-    words = {"completed": "Run completed", "rolled_back": "Run rolled back", "failed": "Run failed", "executing": "Running",
-             "paused": "Paused", "queued": "Starting"}
+    icons = {
+        "completed": ":large_green_circle:",
+        "rolled_back": ":rotating_light:",
+        "failed": ":red_circle:",
+        "executing": ":hourglass_flowing_sand:",
+        "paused": ":pause_button:",
+        "queued": ":clock3:",
+    }
+    words = {
+        "completed": "Run completed",
+        "rolled_back": "Run rolled back",
+        "failed": "Run failed",
+        "executing": "Running",
+        "paused": "Paused",
+        "queued": "Starting",
+    }
     return f"{icons.get(state, ':white_circle:')} {words.get(state, state)}: {done}/{total} phases, {changed} assets changed"
 
 
 # -- /ops status RUN_ID ----------------------------------------------------------------------
 
 STATUS_HINT = "`/ops status RUN_ID` — the id is in the card's thread (`Run started: …`)."
-STATE_WORDS = {"completed": "completed", "rolled_back": "rolled back", "failed": "failed", "executing": "running",
-               "paused": "paused", "queued": "starting"}
+STATE_WORDS = {
+    "completed": "completed",
+    "rolled_back": "rolled back",
+    "failed": "failed",
+    "executing": "running",
+    "paused": "paused",
+    "queued": "starting",
+}
 
 
 def status_usage() -> str:
@@ -180,8 +204,13 @@ def status_fallback(run_id: str, state: str, done: int, total: int, duration: st
 
 
 def status_counts(by_status: dict[str, int]) -> str:
-    icons = {"succeeded": ":white_check_mark:", "failed": ":x:", "rolled_back": ":leftwards_arrow_with_hook:",
-             "running": ":hourglass_flowing_sand:", "pending": ":white_circle:"}
+    icons = {
+        "succeeded": ":white_check_mark:",
+        "failed": ":x:",
+        "rolled_back": ":leftwards_arrow_with_hook:",
+        "running": ":hourglass_flowing_sand:",
+        "pending": ":white_circle:",
+    }
     return " · ".join(f"{icons.get(s, '')} {n} {s.replace('_', ' ')}".strip() for s, n in sorted(by_status.items())) or "none"
 
 

@@ -13,7 +13,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -21,7 +21,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import messages
 from bot.blocks import plan_card
 from core.approvals import SYSTEM_ACTOR
-from core.events import Event, PhaseCompleted, PhaseStarted, PlanDecided, RunFinished, RunPaused, RunResumed, RunStarted
+from core.events import PhaseCompleted, PhaseStarted, PlanDecided, RunFinished, RunPaused, RunResumed, RunStarted
 from core.service import OpsPilot
 
 logger = logging.getLogger(__name__)
@@ -29,7 +29,14 @@ logger = logging.getLogger(__name__)
 CARD_WAIT_SECONDS = 10.0
 CLOSE_WAIT_SECONDS = 10.0
 Update = Callable[[], Awaitable[None]]
-_E = TypeVar("_E", bound=Event)
+
+
+class _OfPlan(Protocol):
+    @property
+    def plan_id(self) -> str: ...
+
+
+_E = TypeVar("_E", bound=_OfPlan)
 
 
 def _when(moment: datetime) -> str:
@@ -57,10 +64,12 @@ class SlackProgress:
 
     def _later(self, handler: Callable[[_E], Awaitable[None]]) -> Callable[[_E], Awaitable[None]]:
         async def enqueue(event: _E) -> None:
-            plan_id = getattr(event, "plan_id")
+            plan_id = event.plan_id
             self._queues.setdefault(plan_id, asyncio.Queue()).put_nowait(lambda: handler(event))
             if plan_id not in self._workers:
-                self._workers[plan_id] = asyncio.get_running_loop().create_task(self._work(plan_id), name=f"slack-progress:{plan_id}")
+                self._workers[plan_id] = asyncio.get_running_loop().create_task(
+                    self._work(plan_id), name=f"slack-progress:{plan_id}"
+                )
 
         return enqueue
 
@@ -113,7 +122,8 @@ class SlackProgress:
         decision = None
         if plan.approval is not None:
             decision = messages.decided_line(
-                plan.approval.decision, plan.approval.decided_by, _when(plan.approval.decided_at), plan.approval.reason)
+                plan.approval.decision, plan.approval.decided_by, _when(plan.approval.decided_at), plan.approval.reason
+            )
         card = plan_card(task, plan, decision_line=decision, run=runs[-1] if runs else None)
         try:
             await self.client.chat_update(channel=ref["channel"], ts=ref["ts"], text=card.text, blocks=card.blocks)
@@ -142,8 +152,12 @@ class SlackProgress:
         await self._reply(event.plan_id, messages.phase_started(event.index, event.total_phases, event.name, list(event.assets)))
 
     async def on_phase_completed(self, event: PhaseCompleted) -> None:
-        await self._reply(event.plan_id, messages.phase_completed(
-            event.index, event.total_phases, event.name, event.assets_changed, event.health, event.next_wait_seconds))
+        await self._reply(
+            event.plan_id,
+            messages.phase_completed(
+                event.index, event.total_phases, event.name, event.assets_changed, event.health, event.next_wait_seconds
+            ),
+        )
         if event.index + 1 < event.total_phases:
             await self.refresh_card(event.plan_id)
 
@@ -160,7 +174,16 @@ class SlackProgress:
         await self.refresh_card(event.plan_id)
 
     async def on_run_finished(self, event: RunFinished) -> None:
-        await self._reply(event.plan_id, messages.run_finished(
-            event.state, event.reason, event.assets_changed, event.assets_rolled_back, event.phases_completed,
-            event.total_phases, event.duration_seconds))
+        await self._reply(
+            event.plan_id,
+            messages.run_finished(
+                event.state,
+                event.reason,
+                event.assets_changed,
+                event.assets_rolled_back,
+                event.phases_completed,
+                event.total_phases,
+                event.duration_seconds,
+            ),
+        )
         await self.refresh_card(event.plan_id)

@@ -103,7 +103,8 @@ def draining_guard(state: dict) -> Callable[..., Awaitable[web.StreamResponse]]:
         if state.get("draining"):
             if request.path.startswith(DRAINED_PATHS):
                 return web.json_response(
-                    {"error": "shutting_down", "message": "OpsPilot is shutting down; retry in a moment."}, status=503,
+                    {"error": "shutting_down", "message": "OpsPilot is shutting down; retry in a moment."},
+                    status=503,
                     headers={"Retry-After": "5"},
                 )
             if request.path in ("/health", "/ready"):
@@ -121,8 +122,12 @@ def slack_routes(app: web.Application, bolt: AsyncApp, state: dict, signing_secr
         # Every check runs before Bolt parses anything, so no body or header of any shape gets a 5xx.
         raw = await request.read()
         headers = {name.lower(): value for name, value in request.headers.items()}  # the last of repeated headers, like Bolt
-        refusal = header_refusal({"X-Slack-Request-Timestamp": headers.get("x-slack-request-timestamp"),
-                                  "X-Slack-Signature": headers.get("x-slack-signature")})
+        refusal = header_refusal(
+            {
+                "X-Slack-Request-Timestamp": headers.get("x-slack-request-timestamp"),
+                "X-Slack-Signature": headers.get("x-slack-signature"),
+            }
+        )
         if refusal is not None:
             return refusal.response()
         body = decode_body(raw, request.charset)
@@ -139,7 +144,7 @@ def slack_routes(app: web.Application, bolt: AsyncApp, state: dict, signing_secr
             # A copy, because Bolt's parameter is a dict[str, str | Sequence[str]] (and dicts are invariant).
             bolt_request = AsyncBoltRequest(body=body, query=request.query_string, headers=dict(headers))
             bolt_response = await bolt.async_dispatch(bolt_request)
-        except Exception as exc:  # noqa: BLE001 - whatever Bolt's parsing raises, the sender gets a 400
+        except Exception as exc:
             logger.warning("signed Slack request that could not be read (%s): %s", type(exc).__name__, excerpt(body))
             return Refusal(400, "unreadable_request", "OpsPilot could not read this request.").response()
         if bolt_response.status >= 500:
@@ -173,7 +178,9 @@ async def start(config: Config, *, host: str = "127.0.0.1", port: int = 3000, mo
         emulator = SlackEmulator(signing_secret=signing_secret, bot_token=bot_token)
     else:
         if config.slack.bot_token is None:
-            raise ConfigError("SLACK_BOT_TOKEN is not set: real Slack needs the bot token (or unset all Slack variables for the playground)")
+            raise ConfigError(
+                "SLACK_BOT_TOKEN is not set: real Slack needs the bot token (or unset all Slack variables for the playground)"
+            )
         if mode == "http" and config.slack.signing_secret is None:
             raise ConfigError("SLACK_SIGNING_SECRET is not set: OpsPilot refuses unsigned requests")
         signing_secret = config.slack.signing_secret.get_secret_value() if config.slack.signing_secret else secrets.token_hex(16)
@@ -215,7 +222,9 @@ async def start(config: Config, *, host: str = "127.0.0.1", port: int = 3000, mo
 
         await service.start()
         state["info"] = {
-            "mode": mode, "planner": service.engine.provider, "database": service.store.database.url.split(":", 1)[0],
+            "mode": mode,
+            "planner": service.engine.provider,
+            "database": service.store.database.url.split(":", 1)[0],
             "approvers": len(config.approvers),
         }
         state["ready"] = True

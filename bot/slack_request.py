@@ -85,19 +85,62 @@ def payload_refusal(text: str, content_type: str | None) -> Refusal | None:
 
 # Keys Bolt's context builders read at every level they descend into (slack_bolt.request.internals).
 _CONTEXT_FIELDS: dict[str, tuple[type, ...]] = {
-    "type": TEXT, "subtype": TEXT, "user": ID_OR_OBJECT, "user_id": TEXT, "channel": ID_OR_OBJECT, "channel_id": TEXT,
-    "team": ID_OR_OBJECT, "team_id": TEXT, "enterprise": ID_OR_OBJECT, "enterprise_id": TEXT, "thread_ts": TEXT,
-    "user_team": TEXT, "context_team_id": TEXT, "context_enterprise_id": TEXT, "is_ext_shared_channel": (bool, NONE),
-    "is_enterprise_install": (bool, str, NONE), "function_execution_id": TEXT, "bot_access_token": TEXT, "bot_id": TEXT,
-    "authorizations": (list, NONE), "response_urls": (list, NONE), "view": OBJECT, "function_data": OBJECT,
-    "event": OBJECT, "message": OBJECT, "previous_message": OBJECT, "item": OBJECT, "assistant_thread": OBJECT,
-    "command": TEXT, "text": TEXT, "response_url": TEXT, "trigger_id": TEXT, "callback_id": TEXT, "action_id": TEXT,
-    "challenge": TEXT, "ssl_check": TEXT, "token": TEXT, "api_app_id": TEXT, "actions": (list, NONE), "container": (dict,),
-    "state": OBJECT, "private_metadata": TEXT, "tab": TEXT, "value": TEXT, "block_id": TEXT, "id": TEXT,
+    "type": TEXT,
+    "subtype": TEXT,
+    "user": ID_OR_OBJECT,
+    "user_id": TEXT,
+    "channel": ID_OR_OBJECT,
+    "channel_id": TEXT,
+    "team": ID_OR_OBJECT,
+    "team_id": TEXT,
+    "enterprise": ID_OR_OBJECT,
+    "enterprise_id": TEXT,
+    "thread_ts": TEXT,
+    "user_team": TEXT,
+    "context_team_id": TEXT,
+    "context_enterprise_id": TEXT,
+    "is_ext_shared_channel": (bool, NONE),
+    "is_enterprise_install": (bool, str, NONE),
+    "function_execution_id": TEXT,
+    "bot_access_token": TEXT,
+    "bot_id": TEXT,
+    "authorizations": (list, NONE),
+    "response_urls": (list, NONE),
+    "view": OBJECT,
+    "function_data": OBJECT,
+    "event": OBJECT,
+    "message": OBJECT,
+    "previous_message": OBJECT,
+    "item": OBJECT,
+    "assistant_thread": OBJECT,
+    "command": TEXT,
+    "text": TEXT,
+    "response_url": TEXT,
+    "trigger_id": TEXT,
+    "callback_id": TEXT,
+    "action_id": TEXT,
+    "challenge": TEXT,
+    "ssl_check": TEXT,
+    "token": TEXT,
+    "api_app_id": TEXT,
+    "actions": (list, NONE),
+    "container": (dict,),
+    "state": OBJECT,
+    "private_metadata": TEXT,
+    "tab": TEXT,
+    "value": TEXT,
+    "block_id": TEXT,
+    "id": TEXT,
 }
 _NESTED = ("event", "message", "previous_message", "item", "assistant_thread")
-_OWN_IDS = {"id": TEXT, "team_id": TEXT, "channel_id": TEXT, "enterprise_id": TEXT, "app_installed_team_id": TEXT,
-            "execution_id": TEXT}
+_OWN_IDS = {
+    "id": TEXT,
+    "team_id": TEXT,
+    "channel_id": TEXT,
+    "enterprise_id": TEXT,
+    "app_installed_team_id": TEXT,
+    "execution_id": TEXT,
+}
 _ACTION = {"action_id": (str,), "block_id": TEXT, "value": (str,), "type": TEXT}
 _VIEW = {"callback_id": (str,), "private_metadata": TEXT, "state": OBJECT}
 
@@ -158,7 +201,8 @@ def shape_problem(payload: dict) -> str | None:
         if not_text is not None:
             return f"slash command field {not_text} must be a string"
         return _required_text(payload, "", "command", "user_id", "channel_id", "response_url") or _url_problem(
-            payload["response_url"], "response_url")
+            payload["response_url"], "response_url"
+        )
     if kind == "block_actions":
         problem = _required_text(payload.get("user"), "user.", "id")
         actions = payload.get("actions")
@@ -210,7 +254,9 @@ def _view_problem(view: Any) -> str | None:
     if values is not None and not isinstance(values, dict):
         return "view.state.values must be an object"
     for block_id, block in (values or {}).items():
-        if not isinstance(block, dict) or not all(isinstance(a, dict) and isinstance(a.get("value"), TEXT) for a in block.values()):
+        if not isinstance(block, dict) or not all(
+            isinstance(a, dict) and isinstance(a.get("value"), TEXT) for a in block.values()
+        ):
             return f"view.state.values.{block_id[:40]} must map action ids to objects with a string value"
     if view["callback_id"] != REJECT_VIEW or not view.get("private_metadata"):
         return None

@@ -27,7 +27,8 @@ class Timeline:
         keys = set(self.replayed_states) | set(self.stored_states)
         return {
             k: (self.replayed_states.get(k), self.stored_states.get(k))
-            for k in sorted(keys) if self.replayed_states.get(k) != self.stored_states.get(k)
+            for k in sorted(keys)
+            if self.replayed_states.get(k) != self.stored_states.get(k)
         }
 
     def to_document(self) -> dict:
@@ -36,8 +37,15 @@ class Timeline:
             "consistent": self.consistent,
             "mismatches": {k: {"replayed": a, "stored": b} for k, (a, b) in self.mismatches.items()},
             "entries": [
-                {"at": e.at.isoformat(), "entity": f"{e.entity_type}:{e.entity_id}", "event": e.event,
-                 "from": e.from_state, "to": e.to_state, "actor": e.actor, "details": e.details}
+                {
+                    "at": e.at.isoformat(),
+                    "entity": f"{e.entity_type}:{e.entity_id}",
+                    "event": e.event,
+                    "from": e.from_state,
+                    "to": e.to_state,
+                    "actor": e.actor,
+                    "details": e.details,
+                }
                 for e in self.entries
             ],
         }

@@ -263,7 +263,16 @@ class Config(BaseModel):
 
 
 _FILE_KEYS = {
-    "approvers", "inventory", "executor", "llm", "policies", "approval", "notifications", "api", "org_id", "shutdown_grace",
+    "approvers",
+    "inventory",
+    "executor",
+    "llm",
+    "policies",
+    "approval",
+    "notifications",
+    "api",
+    "org_id",
+    "shutdown_grace",
 }
 
 

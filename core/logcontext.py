@@ -23,6 +23,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import IO
 
 from core.errors import ConfigError
@@ -32,13 +33,18 @@ LOG_FORMATS = ("text", "json")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 SECRET_ENV_VARS = (
-    "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "SMTP_PASSWORD", "OPSPILOT_WEBHOOK_SECRET",
+    "SLACK_BOT_TOKEN",
+    "SLACK_APP_TOKEN",
+    "SLACK_SIGNING_SECRET",
+    "SMTP_PASSWORD",
+    "OPSPILOT_WEBHOOK_SECRET",
     "ANTHROPIC_API_KEY",
 )
 MASK = "***"
 MIN_SECRET_LENGTH = 4  # shorter values would mask ordinary words
 
-_ids: ContextVar[Mapping[str, str]] = ContextVar("opspilot_log_ids", default={})
+_NO_IDS: Mapping[str, str] = MappingProxyType({})
+_ids: ContextVar[Mapping[str, str]] = ContextVar("opspilot_log_ids", default=_NO_IDS)
 
 # xoxb-/xoxp-/xoxa-/xoxe-/xoxe.xoxp- (rotating) and xapp- tokens: keep the prefix, drop the secret.
 _SLACK_TOKEN = re.compile(r"\b(xox[a-z](?:\.xox[a-z])?-|xapp-)[A-Za-z0-9-]+")
@@ -193,7 +199,10 @@ class _StderrHandler(logging.StreamHandler):
 
 
 def setup_logging(
-    log_format: str | None = None, level: str = "WARNING", *, env: Mapping[str, str] | None = None,
+    log_format: str | None = None,
+    level: str = "WARNING",
+    *,
+    env: Mapping[str, str] | None = None,
     stream: IO[str] | None = None,
 ) -> logging.Handler:
     """Install OpsPilot's handler on the root logger (replacing one installed before) and return it.

@@ -46,7 +46,7 @@ def state_entered(entity_type: str, event: str) -> str | None:
     states = TRANSITIONS.get(entity_type)
     if states is None or not event.startswith(entity_type + "."):
         return None
-    name = event[len(entity_type) + 1:]
+    name = event[len(entity_type) + 1 :]
     if name == "created":
         return INITIAL_STATE[entity_type]
     return name if name in states else None
@@ -66,11 +66,16 @@ class Metrics:
             for state in TRANSITIONS[kind]:
                 counter.labels(state=state)  # every known state shows up, at 0, before it first happens
         self.agent_latency = Histogram(
-            "opspilot_agent_latency_seconds", "Time an agent took to produce a plan or an answer", ["agent"],
-            buckets=LATENCY_BUCKETS, registry=self.registry,
+            "opspilot_agent_latency_seconds",
+            "Time an agent took to produce a plan or an answer",
+            ["agent"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
         )
         self.tool_calls = Counter(
-            "opspilot_tool_calls", "Registry tool calls while planning, by result (ok, error, refused)", ["tool", "result"],
+            "opspilot_tool_calls",
+            "Registry tool calls while planning, by result (ok, error, refused)",
+            ["tool", "result"],
             registry=self.registry,
         )
         self.llm_tokens = Counter("opspilot_llm_tokens", "Language model tokens by kind", ["kind"], registry=self.registry)

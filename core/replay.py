@@ -89,7 +89,8 @@ class ReplayStats(BaseModel):
     steps: int = 0
     events_by_kind: dict[str, int] = Field(default_factory=dict)
     event_counts: dict[str, int] = Field(
-        default_factory=dict, description="number of events by 'run.<event>' or '<kind>.<status>', e.g. 'asset.succeeded'")
+        default_factory=dict, description="number of events by 'run.<event>' or '<kind>.<status>', e.g. 'asset.succeeded'"
+    )
     by_status: dict[str, int] = Field(default_factory=dict, description="assets and steps by their final status")
     failed_assets: list[FailedAsset] = Field(default_factory=list)
     rolled_back_assets: list[str] = Field(default_factory=list)
@@ -144,15 +145,29 @@ def build_replay(run: Run, rows: list[AssetRow], audit: list[AuditEntry], now: d
     for entry in audit:
         name = _run_event_name(entry)
         reason = entry.details.get("reason") if isinstance(entry.details, dict) else None
-        add(ReplayEvent(at=entry.at, kind="run", name=name, status=entry.to_state or name, actor=entry.actor,
-                        reason=_excerpt(reason) if isinstance(reason, str) else None),
-            "open_run" if name in _RUN_OPENINGS else "close_run", entry.at)
+        add(
+            ReplayEvent(
+                at=entry.at,
+                kind="run",
+                name=name,
+                status=entry.to_state or name,
+                actor=entry.actor,
+                reason=_excerpt(reason) if isinstance(reason, str) else None,
+            ),
+            "open_run" if name in _RUN_OPENINGS else "close_run",
+            entry.at,
+        )
 
     phase_durations: list[float] = []
     for index, phase in enumerate(run.phases):
         if phase.started_at is not None:
-            add(ReplayEvent(at=phase.started_at, kind="phase", name=phase.name, status="started", phase=phase.name,
-                            phase_index=index), "open_phase", phase.started_at)
+            add(
+                ReplayEvent(
+                    at=phase.started_at, kind="phase", name=phase.name, status="started", phase=phase.name, phase_index=index
+                ),
+                "open_phase",
+                phase.started_at,
+            )
         closed_at = phase.completed_at
         if closed_at is None and phase.status in ("rolled_back", "failed"):
             closed_at = end
@@ -160,8 +175,19 @@ def build_replay(run: Run, rows: list[AssetRow], audit: list[AuditEntry], now: d
             duration = _seconds(phase.started_at, closed_at)
             if duration is not None and phase.status == "completed":
                 phase_durations.append(duration)
-            add(ReplayEvent(at=closed_at, kind="phase", name=phase.name, status=phase.status, phase=phase.name,
-                            phase_index=index, duration_seconds=duration), "close_phase", closed_at or phase.started_at)
+            add(
+                ReplayEvent(
+                    at=closed_at,
+                    kind="phase",
+                    name=phase.name,
+                    status=phase.status,
+                    phase=phase.name,
+                    phase_index=index,
+                    duration_seconds=duration,
+                ),
+                "close_phase",
+                closed_at or phase.started_at,
+            )
 
     names = {index: phase.name for index, phase in enumerate(run.phases)}
     durations: dict[str, list[float]] = {"asset": [], "step": []}
@@ -177,21 +203,52 @@ def build_replay(run: Run, rows: list[AssetRow], audit: list[AuditEntry], now: d
         by_status[row.status] += 1
         phase_name = names.get(row.phase_index)
         if row.started_at is not None:
-            add(ReplayEvent(at=row.started_at, kind=kind, name=row.asset_id, status="started", phase=phase_name,
-                            phase_index=row.phase_index, attempt=row.attempt or None), "open_asset", row.started_at)
+            add(
+                ReplayEvent(
+                    at=row.started_at,
+                    kind=kind,
+                    name=row.asset_id,
+                    status="started",
+                    phase=phase_name,
+                    phase_index=row.phase_index,
+                    attempt=row.attempt or None,
+                ),
+                "open_asset",
+                row.started_at,
+            )
         if row.status in ("pending", "running"):
             continue
         duration = _seconds(row.started_at, row.ended_at)
         if duration is not None and row.status == "succeeded":
             durations[kind].append(duration)
-        add(ReplayEvent(
-            at=row.ended_at, kind=kind, name=row.asset_id, status=row.status, phase=phase_name,
-            phase_index=row.phase_index, duration_seconds=duration, attempt=row.attempt or None,
-            error=_excerpt(row.error), output=_excerpt(row.output) if kind == "step" else None,
-        ), "close_asset", row.ended_at or _legacy_place(run, row.phase_index))
+        add(
+            ReplayEvent(
+                at=row.ended_at,
+                kind=kind,
+                name=row.asset_id,
+                status=row.status,
+                phase=phase_name,
+                phase_index=row.phase_index,
+                duration_seconds=duration,
+                attempt=row.attempt or None,
+                error=_excerpt(row.error),
+                output=_excerpt(row.output) if kind == "step" else None,
+            ),
+            "close_asset",
+            row.ended_at or _legacy_place(run, row.phase_index),
+        )
         if row.status == "failed" or row.error:
-            failed.append(FailedAsset(id=row.asset_id, kind=kind, phase=phase_name, phase_index=row.phase_index,
-                                      status=row.status, attempt=row.attempt or None, error=_clip(row.error, FAILED_ERROR_CHARS)))
+            failed.append(
+                FailedAsset(
+                    id=row.asset_id,
+                    kind=kind,
+                    phase=phase_name,
+                    phase_index=row.phase_index,
+                    status=row.status,
+                    attempt=row.attempt or None,
+                    error=_clip(row.error, FAILED_ERROR_CHARS),
+                )
+            )
         if row.status == "rolled_back":
             rolled_back.append(row.asset_id)
 
@@ -205,16 +262,28 @@ def build_replay(run: Run, rows: list[AssetRow], audit: list[AuditEntry], now: d
         average_phase_duration_seconds=_mean(phase_durations),
         phases_completed=run.progress.phases_completed,
         total_phases=run.progress.total_phases or len(run.phases),
-        assets=counts["asset"], steps=counts["step"],
+        assets=counts["asset"],
+        steps=counts["step"],
         events_by_kind=dict(Counter(e.kind for e in timeline)),
         event_counts=dict(Counter(f"{e.kind}.{e.name if e.kind == 'run' else e.status}" for e in timeline)),
-        by_status=dict(by_status), failed_assets=failed, rolled_back_assets=rolled_back,
+        by_status=dict(by_status),
+        failed_assets=failed,
+        rolled_back_assets=rolled_back,
     )
     summary = ReplayRun(
-        id=run.id, plan_id=run.plan_id, environment=run.environment, state=run.state, reason=run.status.reason,
-        created_at=run.created_at, started_at=run.started_at, completed_at=run.completed_at, duration_seconds=total,
-        phases_completed=stats.phases_completed, total_phases=stats.total_phases,
-        assets_changed=run.metrics.assets_changed, legacy=legacy,
+        id=run.id,
+        plan_id=run.plan_id,
+        environment=run.environment,
+        state=run.state,
+        reason=run.status.reason,
+        created_at=run.created_at,
+        started_at=run.started_at,
+        completed_at=run.completed_at,
+        duration_seconds=total,
+        phases_completed=stats.phases_completed,
+        total_phases=stats.total_phases,
+        assets_changed=run.metrics.assets_changed,
+        legacy=legacy,
     )
     return Replay(run=summary, timeline=timeline, stats=stats)
 
@@ -229,11 +298,25 @@ def _run_event_name(entry: AuditEntry) -> str:
 def _document_rows(run: Run) -> list[AssetRow]:
     """Assets of a run made before ``run_assets``: from its document, without times."""
     return [
-        AssetRow(id=0, run_id=run.id, phase_index=index, asset_id=asset.asset_id, kind="asset",
-                 status=_DOCUMENT_STATUS.get(asset.status, asset.status), attempt=0, idempotency_key=None,
-                 previous=asset.previous, current=asset.current, error=asset.error, output=None, revert_attempt=0,
-                 started_at=None, ended_at=None)
-        for index, phase in enumerate(run.phases) for asset in phase.assets
+        AssetRow(
+            id=0,
+            run_id=run.id,
+            phase_index=index,
+            asset_id=asset.asset_id,
+            kind="asset",
+            status=_DOCUMENT_STATUS.get(asset.status, asset.status),
+            attempt=0,
+            idempotency_key=None,
+            previous=asset.previous,
+            current=asset.current,
+            error=asset.error,
+            output=None,
+            revert_attempt=0,
+            started_at=None,
+            ended_at=None,
+        )
+        for index, phase in enumerate(run.phases)
+        for asset in phase.assets
     ]
 
 
@@ -292,7 +375,9 @@ def render_text(replay: Replay, *, all_assets: bool = False) -> str:
             lines.append(_summary_line(event.phase_index, event.name, pending.pop(event.phase_index)))
         lines.append(_event_line(event, start))
     for index in sorted(pending):
-        lines.append(_summary_line(index, next((e.phase for e in pending[index] if e.phase), f"phase {index + 1}"), pending[index]))
+        lines.append(
+            _summary_line(index, next((e.phase for e in pending[index] if e.phase), f"phase {index + 1}"), pending[index])
+        )
     if summarise:
         lines.append(f"  ({stats.assets} assets summarised per phase; --assets shows every asset event)")
     lines += _stats_lines(stats)
@@ -328,14 +413,32 @@ def _stats_lines(stats: ReplayStats) -> list[str]:
     lines = ["stats"]
     if stats.total_duration_seconds is not None:
         lines.append(f"  total duration: {_duration(stats.total_duration_seconds)}")
-    lines.append(f"  phases: {stats.phases_completed}/{stats.total_phases} completed"
-                 + (f" · average {_duration(stats.average_phase_duration_seconds)}" if stats.average_phase_duration_seconds is not None else ""))
+    lines.append(
+        f"  phases: {stats.phases_completed}/{stats.total_phases} completed"
+        + (
+            f" · average {_duration(stats.average_phase_duration_seconds)}"
+            if stats.average_phase_duration_seconds is not None
+            else ""
+        )
+    )
     if stats.assets:
-        lines.append(f"  assets: {stats.assets}"
-                     + (f" · average {_duration(stats.average_asset_duration_seconds)}" if stats.average_asset_duration_seconds is not None else ""))
+        lines.append(
+            f"  assets: {stats.assets}"
+            + (
+                f" · average {_duration(stats.average_asset_duration_seconds)}"
+                if stats.average_asset_duration_seconds is not None
+                else ""
+            )
+        )
     if stats.steps:
-        lines.append(f"  steps: {stats.steps}"
-                     + (f" · average {_duration(stats.average_step_duration_seconds)}" if stats.average_step_duration_seconds is not None else ""))
+        lines.append(
+            f"  steps: {stats.steps}"
+            + (
+                f" · average {_duration(stats.average_step_duration_seconds)}"
+                if stats.average_step_duration_seconds is not None
+                else ""
+            )
+        )
     if stats.by_status:
         lines.append("  by status: " + ", ".join(f"{s} {n}" for s, n in sorted(stats.by_status.items())))
     lines.append("  events: " + ", ".join(f"{k} {n}" for k, n in sorted(stats.event_counts.items())))
@@ -346,7 +449,9 @@ def _stats_lines(stats: ReplayStats) -> list[str]:
     if stats.failed_assets:
         lines.append(f"  failed ({len(stats.failed_assets)}):")
         for item in stats.failed_assets[:20]:
-            lines.append(f"    {item.id} ({item.phase or f'phase {item.phase_index + 1}'}, {item.status}): {_excerpt(item.error, 200) or 'no error recorded'}")
+            lines.append(
+                f"    {item.id} ({item.phase or f'phase {item.phase_index + 1}'}, {item.status}): {_excerpt(item.error, 200) or 'no error recorded'}"
+            )
         if len(stats.failed_assets) > 20:
             lines.append(f"    …and {len(stats.failed_assets) - 20} more (--json lists them all)")
     return lines

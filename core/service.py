@@ -27,7 +27,6 @@ from core.errors import (
     InvalidAsk,
     LLMError,
     NotFound,
-    OpsPilotError,
     PlanningError,
     SpecError,
     ToolError,
@@ -139,14 +138,27 @@ class OpsPilot:
         validator = build_validator(config, store, evaluator)
         scheduler = AsyncIOScheduler(timezone="UTC")
         executor = Executor(
-            store, build_driver(config.executor, inventory),
-            build_probe(config.executor.health.probe, config.executor), scheduler, bus=bus,
-            wait_scale=config.executor.wait_scale, settings=engine_settings(config.executor), inventory=inventory,
+            store,
+            build_driver(config.executor, inventory),
+            build_probe(config.executor.health.probe, config.executor),
+            scheduler,
+            bus=bus,
+            wait_scale=config.executor.wait_scale,
+            settings=engine_settings(config.executor),
+            inventory=inventory,
         )
         service = cls(
-            config, store=store, inventory=inventory, engine=MetaPromptEngine(model),
+            config,
+            store=store,
+            inventory=inventory,
+            engine=MetaPromptEngine(model),
             agents=default_agents(loop_for(model, config.llm.max_agent_steps)),
-            tools=tools, validator=validator, executor=executor, scheduler=scheduler, bus=bus, tool_context=tool_context,
+            tools=tools,
+            validator=validator,
+            executor=executor,
+            scheduler=scheduler,
+            bus=bus,
+            tool_context=tool_context,
         )
         executor.pre_start_check = service.recheck_before_run
         service.notifications = None if read_only else attach_notifiers(config, bus, store)
@@ -185,7 +197,10 @@ class OpsPilot:
 
     def _request(self, ask: Ask) -> SpecRequest:
         return SpecRequest(
-            text=ask.text, user_id=ask.user_id, channel_id=ask.channel_id, org_id=self.config.org_id,
+            text=ask.text,
+            user_id=ask.user_id,
+            channel_id=ask.channel_id,
+            org_id=self.config.org_id,
             agents=tuple(a.describe() for a in self.agents.all()),
             tools=tuple({"name": t.name, "description": t.description, "risk": t.risk} for t in self.tools.all()),
         )
@@ -204,12 +219,18 @@ class OpsPilot:
             return AskOutcome("invalid", str(exc))
         except (SpecError, LLMError) as exc:
             task = await self._failed_task(ask, str(exc), getattr(exc, "errors", []))
-            return AskOutcome("failed", f"I could not understand that ask reliably: {exc}", task=task,
-                              errors=getattr(exc, "errors", []))
+            return AskOutcome(
+                "failed", f"I could not understand that ask reliably: {exc}", task=task, errors=getattr(exc, "errors", [])
+            )
 
         task = Task(
-            id=str(uuid.uuid4()), org_id=self.config.org_id, created_by=ask.user_id, user_intent=ask.text,
-            task_spec=draft.spec, origin=ask.origin, usage=draft.usage,
+            id=str(uuid.uuid4()),
+            org_id=self.config.org_id,
+            created_by=ask.user_id,
+            user_intent=ask.text,
+            task_spec=draft.spec,
+            origin=ask.origin,
+            usage=draft.usage,
         )
         add_log_ids(task_id=task.id)
         await self.store.add_task(task, ask.user_id)
@@ -237,10 +258,14 @@ class OpsPilot:
         return outcome
 
     async def _failed_task(self, ask: Ask, reason: str, errors: list[str]) -> Task:
-        task = Task(id=str(uuid.uuid4()), org_id=self.config.org_id, created_by=ask.user_id, user_intent=ask.text, origin=ask.origin)
+        task = Task(
+            id=str(uuid.uuid4()), org_id=self.config.org_id, created_by=ask.user_id, user_intent=ask.text, origin=ask.origin
+        )
         await self.store.add_task(task, ask.user_id)
         await self.store.transition("task", task.id, "parsing", actor=ask.user_id)
-        await self.store.transition("task", task.id, "failed", actor=SYSTEM_ACTOR, reason=reason[:1000], details={"errors": errors[:20]})
+        await self.store.transition(
+            "task", task.id, "failed", actor=SYSTEM_ACTOR, reason=reason[:1000], details={"errors": errors[:20]}
+        )
         return await self.store.get_task(task.id)
 
     async def _plan(self, task: Task, spec: TaskSpec, actor: str, *, persist: bool) -> AskOutcome:
@@ -258,7 +283,9 @@ class OpsPilot:
             logger.exception("agent failed on task %s", task.id)
             if persist:
                 await self._settle_task(task.id, "failed", reason=f"internal error: {exc!r}"[:1000])
-            return AskOutcome("failed", "Planning failed because of an internal error; it is in OpsPilot's log.", task=task, spec=spec)
+            return AskOutcome(
+                "failed", "Planning failed because of an internal error; it is in OpsPilot's log.", task=task, spec=spec
+            )
 
         if result.plan is None:
             if persist:
@@ -286,15 +313,17 @@ class OpsPilot:
             await self.store.append_audit(
                 "plan", plan.id, "plan.validation_failed", SYSTEM_ACTOR, {"errors": plan.validation.errors[:50]}
             )
-        await self._settle_task(
-            task.id, "planned", details={"plan_id": plan.id, "tools": [c.name for c in result.tool_calls]}
-        )
+        await self._settle_task(task.id, "planned", details={"plan_id": plan.id, "tools": [c.name for c in result.tool_calls]})
         plan = await self.store.get_plan(plan.id)
         task = await self.store.get_task(task.id)
         auto_approve = plan.state == "awaiting_approval" and plan.quality is not None and not plan.quality.requires_approval
-        await self.bus.publish(PlanProposed(
-            task_id=task.id, plan_id=plan.id, requires_approval=plan.state == "awaiting_approval" and not auto_approve,
-        ))
+        await self.bus.publish(
+            PlanProposed(
+                task_id=task.id,
+                plan_id=plan.id,
+                requires_approval=plan.state == "awaiting_approval" and not auto_approve,
+            )
+        )
         if auto_approve:
             await self._auto_approve(plan)
             plan = await self.store.get_plan(plan.id)
@@ -316,8 +345,13 @@ class OpsPilot:
             if older.id != newest_plan_id and older.state in OPEN_PLAN_STATES:
                 try:
                     await self.store.transition(
-                        "plan", older.id, "superseded", actor=SYSTEM_ACTOR, reason=f"superseded by plan {newest_plan_id}",
-                        details={"superseded_by": newest_plan_id}, expect=OPEN_PLAN_STATES,
+                        "plan",
+                        older.id,
+                        "superseded",
+                        actor=SYSTEM_ACTOR,
+                        reason=f"superseded by plan {newest_plan_id}",
+                        details={"superseded_by": newest_plan_id},
+                        expect=OPEN_PLAN_STATES,
                     )
                 except IllegalTransition:
                     logger.info("plan %s was decided meanwhile; not superseded", older.id)
@@ -327,14 +361,21 @@ class OpsPilot:
         if (await self.store.get_task(task_id)).status.state == "parsing":
             await self.store.transition("task", task_id, target, actor=SYSTEM_ACTOR, reason=reason, details=details)
         else:
-            await self.store.append_audit("task", task_id, f"task.replanned.{target}", SYSTEM_ACTOR, {**(details or {}), "reason": reason})
+            await self.store.append_audit(
+                "task", task_id, f"task.replanned.{target}", SYSTEM_ACTOR, {**(details or {}), "reason": reason}
+            )
 
     async def _auto_approve(self, plan: Plan) -> None:
         """Only when a team opted in (approval.auto_approve_high_quality) and the score is high enough."""
         reason = f"auto-approved: quality {plan.quality_score}/100 (approval.auto_approve_high_quality is on)"
         approval = Approval(decision="approved", decided_by=SYSTEM_ACTOR, reason=reason)
         await self.store.transition(
-            "plan", plan.id, "approved", actor=SYSTEM_ACTOR, reason=reason, expect=("awaiting_approval",),
+            "plan",
+            plan.id,
+            "approved",
+            actor=SYSTEM_ACTOR,
+            reason=reason,
+            expect=("awaiting_approval",),
             changes={"approval": approval.to_document()},
         )
         approved = await self.store.get_plan(plan.id)
@@ -357,11 +398,15 @@ class OpsPilot:
             return DecisionOutcome("already_decided", _already(plan), plan)
         return DecisionOutcome("allowed", "", plan)
 
-    async def decide(self, plan_id: str, actor: str, decision: Literal["approved", "rejected"], reason: str | None = None) -> DecisionOutcome:
+    async def decide(
+        self, plan_id: str, actor: str, decision: Literal["approved", "rejected"], reason: str | None = None
+    ) -> DecisionOutcome:
         with bind(plan_id=plan_id):
             return await self._decide(plan_id, actor, decision, reason)
 
-    async def _decide(self, plan_id: str, actor: str, decision: Literal["approved", "rejected"], reason: str | None) -> DecisionOutcome:
+    async def _decide(
+        self, plan_id: str, actor: str, decision: Literal["approved", "rejected"], reason: str | None
+    ) -> DecisionOutcome:
         try:
             plan = await self.store.get_plan(plan_id)
         except NotFound:
@@ -373,7 +418,12 @@ class OpsPilot:
         approval = Approval(decision=decision, decided_by=actor, reason=reason)
         try:
             await self.store.transition(
-                "plan", plan_id, decision, actor=actor, reason=reason, expect=("awaiting_approval",),
+                "plan",
+                plan_id,
+                decision,
+                actor=actor,
+                reason=reason,
+                expect=("awaiting_approval",),
                 changes={"approval": approval.to_document()},
             )
         except IllegalTransition:
@@ -402,7 +452,9 @@ class OpsPilot:
             return RunControlOutcome("invalid", f"The run stays paused: {exc}: " + "; ".join(exc.errors), run)
         except IllegalTransition as exc:
             current = await self.store.get_run(run_id)
-            return RunControlOutcome("invalid", f"The run is {current.state.replace('_', ' ')}, so it cannot {action} ({exc.current}).", current)
+            return RunControlOutcome(
+                "invalid", f"The run is {current.state.replace('_', ' ')}, so it cannot {action} ({exc.current}).", current
+            )
         done: Literal["paused", "resumed", "aborted"] = _CONTROL_DONE[action]
         return RunControlOutcome(done, f"Run {done}.", run)
 
@@ -410,7 +462,11 @@ class OpsPilot:
         """Policies or inventory may have changed since approval: validate once more before starting."""
         task = await self.store.get_task(plan.task_id)
         context = PlanContext(
-            plan=plan, task_spec=task.task_spec, requester=task.created_by, fleet=await self.inventory.fleet(), stage="run",
+            plan=plan,
+            task_spec=task.task_spec,
+            requester=task.created_by,
+            fleet=await self.inventory.fleet(),
+            stage="run",
         )
         validation = await self.validator.validate(context)
         errors = [] if validation.overall_valid else list(validation.errors)
@@ -456,5 +512,3 @@ def _already(plan: Plan) -> str:
     if plan.approval is not None:
         return f"This plan was already {plan.approval.decision} by {plan.approval.decided_by}."
     return f"This plan is {plan.state.replace('_', ' ')} and cannot be decided now."
-
-

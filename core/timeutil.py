@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import UTC, datetime
 from typing import Annotated
@@ -32,7 +33,7 @@ def parse_duration(text: str) -> float:
 
 def format_duration(seconds: float) -> str:
     """Short human form: ``"1h 5m"``, ``"45s"``, ``"0s"``."""
-    total = int(round(seconds))
+    total = round(seconds)
     hours, rest = divmod(total, 3600)
     minutes, secs = divmod(rest, 60)
     parts = [f"{hours}h" if hours else "", f"{minutes}m" if minutes else "", f"{secs}s" if secs else ""]
@@ -53,7 +54,7 @@ def duration_seconds(value: object) -> float:
             seconds = parse_duration(value)
     else:
         raise ValueError(f"a duration is a number of seconds or text such as '30s', '10m' or '4h', not {type(value).__name__}")
-    if seconds < 0 or seconds != seconds:
+    if seconds < 0 or math.isnan(seconds):
         raise ValueError(f"a duration cannot be negative: {value!r}")
     return seconds
 

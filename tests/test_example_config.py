@@ -88,9 +88,7 @@ def test_every_config_key_is_documented_in_the_example() -> None:
 
 def test_the_example_documents_no_key_the_config_does_not_have() -> None:
     def known(path: tuple[str, ...]) -> bool:
-        return path in FILE_MODEL or any(
-            path[:n] in FILE_MODEL and not FILE_MODEL[path[:n]] for n in range(1, len(path))
-        )
+        return path in FILE_MODEL or any(path[:n] in FILE_MODEL and not FILE_MODEL[path[:n]] for n in range(1, len(path)))
 
     stale = sorted(f"{'.'.join(p)} (line {n})" for p, n in documented_keys(TEXT).items() if not known(p))
     assert not stale, f"opspilot.example.yaml documents keys core/config.py does not have: {stale}"

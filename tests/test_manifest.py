@@ -12,7 +12,11 @@ MANIFEST = yaml.safe_load((Path(__file__).resolve().parents[1] / "manifest.yml")
 def test_manifest_declares_the_ops_command_and_interactivity_on_the_events_url() -> None:
     commands = MANIFEST["features"]["slash_commands"]
     assert [c["command"] for c in commands] == ["/ops"]
-    urls = {commands[0]["url"], MANIFEST["settings"]["event_subscriptions"]["request_url"], MANIFEST["settings"]["interactivity"]["request_url"]}
+    urls = {
+        commands[0]["url"],
+        MANIFEST["settings"]["event_subscriptions"]["request_url"],
+        MANIFEST["settings"]["interactivity"]["request_url"],
+    }
     assert len(urls) == 1 and urls.pop().endswith("/slack/events")
     assert MANIFEST["settings"]["interactivity"]["is_enabled"] is True
 
@@ -66,15 +70,20 @@ async def _drive_the_whole_loop(tmp_path: Path) -> set[str]:
     world = await start_world(tmp_path)
     emu = world.emulator
     try:
+
         async def new_card(ask: str, *, mention: bool = False):
             seen = {m.ts for m in emu.messages(OPS_CHANNEL)}
             if mention:
                 await emu.send_message(REQUESTER, OPS_CHANNEL, f"<@{emu.bot_user_id}> {ask}")
             else:
                 await emu.send_slash_command(REQUESTER, OPS_CHANNEL, "/ops", ask)
-            return await emu.wait_for(lambda: next(
-                (m for m in emu.messages(OPS_CHANNEL) if m.ts not in seen and "plan_approve" in buttons(m)), None,
-            ), timeout=15)
+            return await emu.wait_for(
+                lambda: next(
+                    (m for m in emu.messages(OPS_CHANNEL) if m.ts not in seen and "plan_approve" in buttons(m)),
+                    None,
+                ),
+                timeout=15,
+            )
 
         await emu.send_slash_command(REQUESTER, OPS_CHANNEL, "/ops", "help")
         await emu.send_slash_command(REQUESTER, OPS_CHANNEL, "/ops", "fix drift on prod cache servers")
@@ -84,7 +93,9 @@ async def _drive_the_whole_loop(tmp_path: Path) -> set[str]:
         await emu.click_button(OUTSIDER, OPS_CHANNEL, card.ts, "plan_approve")
         await emu.wait_for(lambda: next((m for m in emu.ephemerals(OUTSIDER) if "not allowed" in m.text), None))
         await emu.click_button(APPROVER_1, OPS_CHANNEL, card.ts, "plan_approve")
-        await emu.wait_for(lambda: next((m for m in emu.thread(OPS_CHANNEL, card.ts) if "Run completed" in m.text), None), timeout=30)
+        await emu.wait_for(
+            lambda: next((m for m in emu.thread(OPS_CHANNEL, card.ts) if "Run completed" in m.text), None), timeout=30
+        )
 
         # Reject with the reason modal.
         card = await new_card("fix drift on staging web servers", mention=True)
@@ -101,7 +112,9 @@ async def _drive_the_whole_loop(tmp_path: Path) -> set[str]:
             await emu.wait_for(lambda: (m := emu.find_message(OPS_CHANNEL, card.ts)) and "run_pause" in buttons(m) and m)
             await emu.click_button(APPROVER_2, OPS_CHANNEL, card.ts, action)
             if action == "run_pause":
-                paused = await emu.wait_for(lambda: (m := emu.find_message(OPS_CHANNEL, card.ts)) and "run_resume" in buttons(m) and m)
+                paused = await emu.wait_for(
+                    lambda: (m := emu.find_message(OPS_CHANNEL, card.ts)) and "run_resume" in buttons(m) and m
+                )
                 await emu.click_button(APPROVER_1, OPS_CHANNEL, paused.ts, "run_resume")
                 await emu.wait_for(lambda: (m := emu.find_message(OPS_CHANNEL, card.ts)) and "run_pause" in buttons(m) and m)
                 await emu.click_button(APPROVER_1, OPS_CHANNEL, card.ts, "run_abort")

@@ -20,8 +20,18 @@ import pytest
 CHECKOUT = Path(__file__).resolve().parent.parent
 SOURCES = ("pyproject.toml", "setup.py", "MANIFEST.in", "README.md", "core", "bot", "schemas", "policies")
 SCRUBBED_ENV = (
-    "OPSPILOT_CONFIG", "DATABASE_URL", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "OPA_URL", "PYTHONPATH",
-    "PYTHONHOME", "VIRTUAL_ENV", "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "PROMETHEUS_URL",
+    "OPSPILOT_CONFIG",
+    "DATABASE_URL",
+    "ANTHROPIC_API_KEY",
+    "ANTHROPIC_BASE_URL",
+    "OPA_URL",
+    "PYTHONPATH",
+    "PYTHONHOME",
+    "VIRTUAL_ENV",
+    "SLACK_BOT_TOKEN",
+    "SLACK_APP_TOKEN",
+    "SLACK_SIGNING_SECRET",
+    "PROMETHEUS_URL",
 )
 
 
@@ -69,10 +79,20 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dic
 
 def test_the_package_comes_from_the_wheel_with_its_data(installed) -> None:
     bin_dir, workdir, env = installed
-    probe = checked(run([bin_dir / "python", "-c", (
-        "import json, core, core.paths as p; print(json.dumps([core.__file__, str(p.SCHEMAS_DIR), str(p.POLICIES_DIR), "
-        "str(p.SAMPLE_DATA_DIR)]))"
-    )], cwd=workdir, env=env))
+    probe = checked(
+        run(
+            [
+                bin_dir / "python",
+                "-c",
+                (
+                    "import json, core, core.paths as p; print(json.dumps([core.__file__, str(p.SCHEMAS_DIR), str(p.POLICIES_DIR), "
+                    "str(p.SAMPLE_DATA_DIR)]))"
+                ),
+            ],
+            cwd=workdir,
+            env=env,
+        )
+    )
     package, schemas, policies, sample = (Path(p) for p in json.loads(probe.stdout))
     for path in (package, schemas, policies, sample):
         assert not path.is_relative_to(CHECKOUT), f"{path} should come from the installed wheel"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 
@@ -33,10 +34,8 @@ def main() -> None:
     parser.add_argument("--bot-url", default=os.environ.get("PLAYGROUND_BOT_URL"))
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(args.host, args.port, args.bot_url))
-    except KeyboardInterrupt:
-        pass
 
 
 if __name__ == "__main__":

@@ -173,8 +173,8 @@ def view_errors(view: Any, *, expected_type: str) -> list[str]:
 def with_generated_ids(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Copies of `blocks` with the block_id/action_id values Slack fills in when they are missing."""
     completed: list[dict[str, Any]] = []
-    for block in blocks:
-        block = dict(block)
+    for original in blocks:
+        block = dict(original)
         block.setdefault("block_id", _random_id())
         if block.get("type") == "actions" and isinstance(block.get("elements"), list):
             block["elements"] = [_with_action_id(e) for e in block["elements"]]

@@ -78,16 +78,16 @@ __all__ = [
     "APPROVERS_GROUP",
     "APPROVER_1",
     "APPROVER_2",
-    "ApiCall",
-    "Delivery",
-    "DeliveryError",
-    "Message",
     "OPS_CHANNEL",
     "OUTSIDER",
     "PROD_CHANGES_CHANNEL",
     "REQUESTER",
-    "RateLimit",
     "SANDBOX_CHANNEL",
+    "ApiCall",
+    "Delivery",
+    "DeliveryError",
+    "Message",
+    "RateLimit",
     "SeedChannel",
     "SeedUser",
     "SlackEmulator",
@@ -192,9 +192,7 @@ class SlackEmulator:
         channel_id = self._channel(channel)
         self._require_user(user)
         response_url = self._issue_response_url(ResponseTarget(user=user, channel=channel_id))
-        fields = self._payloads.slash_command(
-            user, channel_id, command, text, response_url, self._triggers.issue(user)
-        )
+        fields = self._payloads.slash_command(user, channel_id, command, text, response_url, self._triggers.issue(user))
         try:
             delivery = await self._deliver("slash_command", self._deliverer.send_form(self.bot_url, fields, "slash_command"))
         except DeliveryError:
@@ -206,9 +204,7 @@ class SlackEmulator:
             self._show_command_ack(user, channel_id, delivery.body)
         return delivery
 
-    async def send_message(
-        self, user: str, channel: str, text: str, thread_ts: str | None = None
-    ) -> Delivery | None:
+    async def send_message(self, user: str, channel: str, text: str, thread_ts: str | None = None) -> Delivery | None:
         """Posts as `user`; delivers app_mention when the bot is mentioned (and `message`
         events when `message_events` is on). Returns the last delivery, None if none was due."""
         channel_id = self._channel(channel)
@@ -254,9 +250,7 @@ class SlackEmulator:
         )
         return await self._deliver("block_actions", self._deliverer.send_interactive(self.bot_url, payload, "block_actions"))
 
-    async def click_view_button(
-        self, user: str, view_id: str, action_id: str, *, block_id: str | None = None
-    ) -> Delivery:
+    async def click_view_button(self, user: str, view_id: str, action_id: str, *, block_id: str | None = None) -> Delivery:
         """Clicks a button in a modal or in the App Home tab."""
         view = self._view_of(user, view_id)
         element, found_block_id = _find_button(view.get("blocks", []), action_id, block_id, where=f"view {view_id}")
@@ -340,7 +334,7 @@ class SlackEmulator:
     def channels(self) -> dict[str, SeedChannel]:
         return self._workspace.channels
 
-    async def wait_for(self, predicate: Callable[[], T | None | bool], timeout: float = 10.0) -> T:
+    async def wait_for(self, predicate: Callable[[], T | bool | None], timeout: float = 10.0) -> T:
         """Polls `predicate` until it returns something truthy; LookupErrors count as "not yet"."""
         deadline = time.monotonic() + timeout
         last: object = None
@@ -361,9 +355,7 @@ class SlackEmulator:
         name = getattr(predicate, "__qualname__", repr(predicate))
         code = getattr(predicate, "__code__", None)
         where = f" ({code.co_filename}:{code.co_firstlineno})" if code is not None else ""
-        calls = ", ".join(
-            f"{c.method}{'' if c.ok else ' -> ' + str(c.error)}" for c in self._workspace.calls[-8:]
-        ) or "none"
+        calls = ", ".join(f"{c.method}{'' if c.ok else ' -> ' + str(c.error)}" for c in self._workspace.calls[-8:]) or "none"
         deliveries = ", ".join(f"{d.kind} -> {d.status}" for d in self.deliveries[-5:]) or "none"
         warnings = "; ".join(self._workspace.warnings[-5:]) or "none"
         return (
@@ -453,7 +445,9 @@ class SlackEmulator:
             if errors:
                 self._workspace.warn(f"response_action {action} has an invalid view: {errors}")
             elif action == "update":
-                self._workspace.store_view(user, {**new_view, "blocks": with_generated_ids(new_view.get("blocks", []))}, view_id=view_id)
+                self._workspace.store_view(
+                    user, {**new_view, "blocks": with_generated_ids(new_view.get("blocks", []))}, view_id=view_id
+                )
             else:
                 self._workspace.push_modal(user, {**new_view, "blocks": with_generated_ids(new_view.get("blocks", []))})
         elif action == "clear":

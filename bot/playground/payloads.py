@@ -131,9 +131,7 @@ class PayloadFactory:
             payload["message"] = message.raw
         return payload
 
-    def view_block_actions(
-        self, user: str, view: dict[str, Any], action: dict[str, Any], trigger_id: str
-    ) -> dict[str, Any]:
+    def view_block_actions(self, user: str, view: dict[str, Any], action: dict[str, Any], trigger_id: str) -> dict[str, Any]:
         return {
             "type": "block_actions",
             "user": self._user(user),

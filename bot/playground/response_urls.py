@@ -70,9 +70,7 @@ class ResponseUrls:
             self.workspace.delete(target.channel, target.message_ts)
         return None
 
-    def _replace_original(
-        self, target: ResponseTarget, text: str, blocks: list[dict[str, Any]] | None
-    ) -> str | None:
+    def _replace_original(self, target: ResponseTarget, text: str, blocks: list[dict[str, Any]] | None) -> str | None:
         assert target.message_ts is not None
         if target.is_ephemeral:
             if self.workspace.find_ephemeral(target.message_ts) is None:

@@ -71,12 +71,8 @@ class PlaygroundUi:
             "team": {"name": TEAM_NAME},
             "bot": {"id": BOT_USER_ID, "name": BOT_NAME},
             "bot_url": self.emulator.bot_url,
-            "users": [
-                {"id": u.id, "name": u.name, "real_name": u.real_name, "is_bot": u.is_bot} for u in ws.users.values()
-            ],
-            "channels": [
-                {"id": c.id, "name": c.name} for c in ws.channels.values() if not c.is_im
-            ],
+            "users": [{"id": u.id, "name": u.name, "real_name": u.real_name, "is_bot": u.is_bot} for u in ws.users.values()],
+            "channels": [{"id": c.id, "name": c.name} for c in ws.channels.values() if not c.is_im],
             "dm_channel": dm_channel_id(user) if user and user in ws.users else None,
             "channel": channel_id,
             "messages": [_message_json(m) for m in ws.top_level(channel_id)] if channel_id else [],
@@ -84,9 +80,7 @@ class PlaygroundUi:
             "thread": thread,
             "modal": {"view": modal, "errors": ws.view_errors.get(modal["id"], {})} if modal else None,
             "home": ws.home_of(user) if user else None,
-            "calls": [
-                {"method": c.method, "ok": c.ok, "error": c.error, "at": c.at} for c in ws.calls[-RECENT_CALLS:]
-            ],
+            "calls": [{"method": c.method, "ok": c.ok, "error": c.error, "at": c.at} for c in ws.calls[-RECENT_CALLS:]],
             "warnings": ws.warnings[-10:],
         }
 
@@ -95,16 +89,12 @@ class PlaygroundUi:
     async def command(self, request: web.Request) -> web.Response:
         body = await request.json()
         command, _, text = str(body.get("text", "")).strip().partition(" ")
-        return await self._act(
-            self.emulator.send_slash_command(body["user"], body["channel"], command, text.strip())
-        )
+        return await self._act(self.emulator.send_slash_command(body["user"], body["channel"], command, text.strip()))
 
     async def message(self, request: web.Request) -> web.Response:
         body = await request.json()
         text = composer_text(str(body.get("text", "")), self.workspace)
-        return await self._act(
-            self.emulator.send_message(body["user"], body["channel"], text, body.get("thread_ts") or None)
-        )
+        return await self._act(self.emulator.send_message(body["user"], body["channel"], text, body.get("thread_ts") or None))
 
     async def click(self, request: web.Request) -> web.Response:
         body = await request.json()

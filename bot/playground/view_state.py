@@ -46,8 +46,16 @@ def state_values(view: Mapping[str, Any], values: Mapping[str, Any]) -> StateVal
 
 
 def _initial(element: Mapping[str, Any]) -> Any:
-    for key in ("initial_value", "initial_option", "initial_options", "initial_user", "initial_users",
-                "initial_conversation", "initial_channel", "initial_date"):
+    for key in (
+        "initial_value",
+        "initial_option",
+        "initial_options",
+        "initial_user",
+        "initial_users",
+        "initial_conversation",
+        "initial_channel",
+        "initial_date",
+    ):
         if key in element:
             value = element[key]
             if isinstance(value, Mapping):

@@ -173,9 +173,7 @@ class WebApi:
         if text:
             return str(text), {}
         if blocks or params.get("attachments"):
-            self.workspace.warn(
-                f"{method} sent blocks without top-level text; notifications and screen readers get nothing"
-            )
+            self.workspace.warn(f"{method} sent blocks without top-level text; notifications and screen readers get nothing")
             return "", {"warning": "missing_text_in_blocks", "response_metadata": {"warnings": ["missing_text_in_blocks"]}}
         raise ApiError("no_text")
 

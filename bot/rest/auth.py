@@ -49,14 +49,14 @@ def parse_tokens(raw: SecretStr | str | None) -> TokenTable:
     """Read ``token=USER_ID`` pairs separated by commas; ConfigError (naming no token) when malformed."""
     text = raw.get_secret_value() if isinstance(raw, SecretStr) else (raw or "")
     entries: list[tuple[bytes, str]] = []
-    for number, item in enumerate(text.split(","), start=1):
-        item = item.strip()
+    for number, raw_item in enumerate(text.split(","), start=1):
+        item = raw_item.strip()
         if not item:
             continue
         token, sep, user = item.rpartition("=")  # a token may end in base64 '=' padding; a user ID has none
         token, user = token.strip(), user.strip()
         if not sep or not token or not user:
-            raise ConfigError(f"{ENV_NAME}: entry {number} is not token=USER_ID (e.g. {ENV_NAME}=\"<random>=U0APPROVER1\")")
+            raise ConfigError(f'{ENV_NAME}: entry {number} is not token=USER_ID (e.g. {ENV_NAME}="<random>=U0APPROVER1")')
         if len(token) < MIN_TOKEN_CHARS:
             raise ConfigError(
                 f"{ENV_NAME}: the token of entry {number} (user {user}) is shorter than {MIN_TOKEN_CHARS} characters; "
@@ -64,7 +64,9 @@ def parse_tokens(raw: SecretStr | str | None) -> TokenTable:
             )
         encoded = token.encode("utf-8")
         if any(hmac.compare_digest(encoded, known) for known, _ in entries):
-            raise ConfigError(f"{ENV_NAME}: entry {number} (user {user}) repeats a token given earlier; each token maps to one user")
+            raise ConfigError(
+                f"{ENV_NAME}: entry {number} (user {user}) repeats a token given earlier; each token maps to one user"
+            )
         entries.append((encoded, user))
     return TokenTable(tuple(entries))
 

@@ -17,9 +17,7 @@ DOCS = "docs/rest-api.md"
 
 
 class ApiError(Exception):
-    def __init__(
-        self, status: int, code: str, message: str, *, headers: Mapping[str, str] | None = None, **extra: Any
-    ) -> None:
+    def __init__(self, status: int, code: str, message: str, *, headers: Mapping[str, str] | None = None, **extra: Any) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
@@ -31,7 +29,9 @@ class ApiError(Exception):
         return error_response(self.status, self.code, self.message, headers=self.headers, **self.extra)
 
 
-def error_response(status: int, code: str, message: str, *, headers: Mapping[str, str] | None = None, **extra: Any) -> web.Response:
+def error_response(
+    status: int, code: str, message: str, *, headers: Mapping[str, str] | None = None, **extra: Any
+) -> web.Response:
     body = {"error": {"code": code, "message": message, **extra}}
     return web.json_response(body, status=status, headers=headers, dumps=lambda o: json.dumps(o, ensure_ascii=False))
 
@@ -39,11 +39,15 @@ def error_response(status: int, code: str, message: str, *, headers: Mapping[str
 def from_http_exception(request: web.Request, exc: web.HTTPException) -> web.Response:
     """aiohttp's own refusals (no such route, wrong method, body too large) in the API's error shape."""
     if exc.status == 404:
-        return error_response(404, "no_such_route", f"There is no API route {request.method} {request.path}; the routes are listed in {DOCS}.")
+        return error_response(
+            404, "no_such_route", f"There is no API route {request.method} {request.path}; the routes are listed in {DOCS}."
+        )
     if exc.status == 405:
         allowed = sorted(getattr(exc, "allowed_methods", ()) or ())
         return error_response(
-            405, "method_not_allowed", f"{request.path} does not take {request.method}; use {', '.join(allowed) or 'another method'}.",
+            405,
+            "method_not_allowed",
+            f"{request.path} does not take {request.method}; use {', '.join(allowed) or 'another method'}.",
             headers={"Allow": ", ".join(allowed)} if allowed else None,
         )
     if exc.status == 413:

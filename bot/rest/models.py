@@ -61,4 +61,4 @@ def explain(exc: ValidationError, example: str) -> str:
 
 def query_values(query: Any) -> dict[str, str]:
     """A query string as a plain dict; a repeated parameter keeps its last value."""
-    return {key: query.getall(key)[-1] for key in query.keys()}
+    return {key: query.getall(key)[-1] for key in query}

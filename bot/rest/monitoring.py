@@ -28,8 +28,11 @@ def monitoring_routes(app: web.Application, service: OpsPilot, metrics: Metrics,
         except Exception as exc:  # any failure means: do not send traffic here
             logger.warning("readiness: the database does not answer: %s", type(exc).__name__)
             return web.json_response(
-                {"status": "unavailable", "database": "error",
-                 "message": f"the database did not answer a trivial query ({type(exc).__name__}); check DATABASE_URL and the server"},
+                {
+                    "status": "unavailable",
+                    "database": "error",
+                    "message": f"the database did not answer a trivial query ({type(exc).__name__}); check DATABASE_URL and the server",
+                },
                 status=503,
             )
         return web.json_response({"status": "ready", "database": "ok"})

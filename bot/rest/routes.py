@@ -35,8 +35,7 @@ TOKENS = web.AppKey("opspilot_api_tokens", TokenTable)
 SETTINGS = web.AppKey("opspilot_api_settings", ApiConfig)
 ACTOR: Any = web.RequestKey("opspilot_api_actor", str) if hasattr(web, "RequestKey") else "opspilot.api.actor"  # aiohttp < 3.12
 CONTROL_ACTIONS: dict[str, Literal["pause", "resume", "abort"]] = {"pause": "pause", "resume": "resume", "cancel": "abort"}
-CONTROL_STATUS = {"paused": 200, "resumed": 200, "aborted": 200,
-                  "not_allowed": 403, "not_found": 404, "invalid": 409}
+CONTROL_STATUS = {"paused": 200, "resumed": 200, "aborted": 200, "not_allowed": 403, "not_found": 404, "invalid": 409}
 DECISION_STATUS = {"approved": 200, "rejected": 200, "not_allowed": 403, "not_found": 404, "already_decided": 409}
 
 M = TypeVar("M", bound=RequestModel)
@@ -56,17 +55,17 @@ def build_api(service: OpsPilot, config: Config) -> web.Application:
     if api[SETTINGS].enabled and api[TOKENS].configured:
         logger.info("REST API on %s for %d token(s)", PREFIX, len(api[TOKENS]))
     r = api.router
-    r.add_post(f"/execute", execute)
-    r.add_get(f"/tasks", list_tasks)
-    r.add_get(f"/tasks/{{task_id}}", get_task)
-    r.add_post(f"/tasks/{{task_id}}/approve", approve)
-    r.add_post(f"/tasks/{{task_id}}/reject", reject)
-    r.add_get(f"/tasks/{{task_id}}/executions", task_executions)
-    r.add_get(f"/tasks/{{task_id}}/audit", task_audit)
-    r.add_get(f"/executions/{{run_id}}", get_execution)
-    r.add_post(f"/executions/{{run_id}}/{{action:pause|resume|cancel}}", control_execution)
-    r.add_get(f"/agents", list_agents)
-    r.add_get(f"/tools", list_tools)
+    r.add_post("/execute", execute)
+    r.add_get("/tasks", list_tasks)
+    r.add_get("/tasks/{task_id}", get_task)
+    r.add_post("/tasks/{task_id}/approve", approve)
+    r.add_post("/tasks/{task_id}/reject", reject)
+    r.add_get("/tasks/{task_id}/executions", task_executions)
+    r.add_get("/tasks/{task_id}/audit", task_audit)
+    r.add_get("/executions/{run_id}", get_execution)
+    r.add_post("/executions/{run_id}/{action:pause|resume|cancel}", control_execution)
+    r.add_get("/agents", list_agents)
+    r.add_get("/tools", list_tools)
     return api
 
 
@@ -77,19 +76,35 @@ def build_api(service: OpsPilot, config: Config) -> web.Application:
 async def _guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     settings, tokens = request.config_dict[SETTINGS], request.config_dict[TOKENS]
     if not settings.enabled:
-        return error_response(503, "api_disabled", "The REST API is turned off by `api: {enabled: false}` in the config file; "
-                                                   "set it to true, set OPSPILOT_API_TOKENS and restart OpsPilot.")
+        return error_response(
+            503,
+            "api_disabled",
+            "The REST API is turned off by `api: {enabled: false}` in the config file; "
+            "set it to true, set OPSPILOT_API_TOKENS and restart OpsPilot.",
+        )
     if not tokens.configured:
-        return error_response(503, "api_disabled", f"The REST API is off because {ENV_NAME} is not set. Set it to token=USER_ID "
-                                                   f"pairs, e.g. {ENV_NAME}=\"<random token>=U0APPROVER1\", and restart OpsPilot.")
+        return error_response(
+            503,
+            "api_disabled",
+            f"The REST API is off because {ENV_NAME} is not set. Set it to token=USER_ID "
+            f'pairs, e.g. {ENV_NAME}="<random token>=U0APPROVER1", and restart OpsPilot.',
+        )
     token = bearer_token(request.headers.get("Authorization"))
     if token is None:
-        return error_response(401, "unauthorized", "Send the header `Authorization: Bearer <token>` with a token from "
-                                                   f"{ENV_NAME}.", headers={"WWW-Authenticate": REALM})
+        return error_response(
+            401,
+            "unauthorized",
+            f"Send the header `Authorization: Bearer <token>` with a token from {ENV_NAME}.",
+            headers={"WWW-Authenticate": REALM},
+        )
     actor = tokens.user_for(token)
     if actor is None:
-        return error_response(401, "invalid_token", f"That bearer token is not one of {ENV_NAME}; check it, or ask for one.",
-                              headers={"WWW-Authenticate": f'{REALM}, error="invalid_token"'})
+        return error_response(
+            401,
+            "invalid_token",
+            f"That bearer token is not one of {ENV_NAME}; check it, or ask for one.",
+            headers={"WWW-Authenticate": f'{REALM}, error="invalid_token"'},
+        )
     request[ACTOR] = actor
     for name, value in request.match_info.items():
         problem = text_problem(value)
@@ -110,8 +125,9 @@ async def _guard(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 async def read_body(request: web.Request, model: type[M], *, optional: bool = False) -> M:
     limit = request.config_dict[SETTINGS].max_body_bytes
-    too_large = ApiError(413, "payload_too_large", f"The body may have at most {limit} bytes; send one small JSON object "
-                                                   f"such as {model.example}.")
+    too_large = ApiError(
+        413, "payload_too_large", f"The body may have at most {limit} bytes; send one small JSON object such as {model.example}."
+    )
     if request.content_length is not None and request.content_length > limit:
         raise too_large
     try:
@@ -127,9 +143,13 @@ async def read_body(request: web.Request, model: type[M], *, optional: bool = Fa
     try:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise ApiError(400, "bad_json", f"The body is not valid JSON ({exc}); send a JSON object such as {model.example}.") from None
+        raise ApiError(
+            400, "bad_json", f"The body is not valid JSON ({exc}); send a JSON object such as {model.example}."
+        ) from None
     except RecursionError:
-        raise ApiError(400, "bad_request", f"The body nests too deep; send one flat JSON object such as {model.example}.") from None
+        raise ApiError(
+            400, "bad_request", f"The body nests too deep; send one flat JSON object such as {model.example}."
+        ) from None
     if not isinstance(data, dict):
         raise ApiError(400, "bad_json", f"The body must be a JSON object, not {type(data).__name__}; e.g. {model.example}.")
     problem = structure_problem(data)
@@ -218,7 +238,9 @@ async def _decide(request: web.Request, decision: Literal["approved", "rejected"
     plans = await service.store.plans_for_task(task.id)
     if not plans:
         why = f": {task.status.reason}" if task.status.reason else ""
-        raise ApiError(409, "nothing_to_decide", f"Task {task.id} has no plan to approve or reject (it is {task.status.state}{why}).")
+        raise ApiError(
+            409, "nothing_to_decide", f"Task {task.id} has no plan to approve or reject (it is {task.status.state}{why})."
+        )
     # The open plan if there is one, else the newest, whose state the service explains.
     plan = next((p for p in reversed(plans) if p.state == "awaiting_approval"), plans[-1])
     outcome = await service.decide(plan.id, request[ACTOR], decision, body.reason)
@@ -227,7 +249,9 @@ async def _decide(request: web.Request, decision: Literal["approved", "rejected"
         undecidable = outcome.plan is not None and outcome.plan.approval is None  # a report, or a plan that failed validation
         code = {403: "forbidden", 404: "not_found"}.get(status, "nothing_to_decide" if undecidable else "already_decided")
         raise ApiError(status, code, outcome.message, plan_id=plan.id)
-    return _json({"decision": outcome.status, "message": outcome.message, "plan": plan_view(outcome.plan), "run": run_view(outcome.run)})
+    return _json(
+        {"decision": outcome.status, "message": outcome.message, "plan": plan_view(outcome.plan), "run": run_view(outcome.run)}
+    )
 
 
 async def task_executions(request: web.Request) -> web.Response:
@@ -251,8 +275,9 @@ async def get_execution(request: web.Request) -> web.Response:
     try:
         run = await _service(request).store.get_run(run_id, with_audit=True)
     except NotFound:
-        raise ApiError(404, "not_found", f"There is no execution {run_id}; GET {PREFIX}/tasks/{{id}}/executions "
-                                         "lists a task's executions.") from None
+        raise ApiError(
+            404, "not_found", f"There is no execution {run_id}; GET {PREFIX}/tasks/{{id}}/executions lists a task's executions."
+        ) from None
     return _json(run_view(run))
 
 

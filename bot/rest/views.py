@@ -26,7 +26,9 @@ def outcome_view(outcome: AskOutcome, *, dry_run: bool) -> dict[str, Any]:
         plan = outcome.plan
         # What submitting would lead to: a valid change plan waits for a person unless auto-approval takes it.
         requires_approval = (
-            plan is not None and plan.state == "validated" and not plan.is_report
+            plan is not None
+            and plan.state == "validated"
+            and not plan.is_report
             and (plan.quality is None or plan.quality.requires_approval)
         )
     else:
@@ -43,10 +45,18 @@ def outcome_view(outcome: AskOutcome, *, dry_run: bool) -> dict[str, Any]:
 
 
 def agents_view(service: OpsPilot) -> dict[str, Any]:
-    return {"agents": [
-        {"name": a.name, "title": a.title, "description": a.description, "task_types": list(a.task_types), "tools": list(a.tools)}
-        for a in service.agents.all()
-    ]}
+    return {
+        "agents": [
+            {
+                "name": a.name,
+                "title": a.title,
+                "description": a.description,
+                "task_types": list(a.task_types),
+                "tools": list(a.tools),
+            }
+            for a in service.agents.all()
+        ]
+    }
 
 
 def tools_view(service: OpsPilot) -> dict[str, Any]:

@@ -24,8 +24,18 @@ def all_agents() -> list[Agent]:
     from core.agents.security import SecurityAgent
     from core.agents.sop import SOPAgent
 
-    return [DriftAgent(), PatchAgent(), ComplianceAgent(), IncidentAgent(), DRAgent(), CostAgent(), SecurityAgent(),
-            ImageAgent(), SOPAgent(), AdapterAgent()]
+    return [
+        DriftAgent(),
+        PatchAgent(),
+        ComplianceAgent(),
+        IncidentAgent(),
+        DRAgent(),
+        CostAgent(),
+        SecurityAgent(),
+        ImageAgent(),
+        SOPAgent(),
+        AdapterAgent(),
+    ]
 
 
 def default_agents(loop: LLMAgentLoop | None = None) -> AgentRegistry:

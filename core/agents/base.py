@@ -67,13 +67,22 @@ class Agent(ABC):
         """The deterministic plan from tools alone; ``plan`` adds the model's review when one is configured."""
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "title": self.title, "description": self.description, "task_types": list(self.task_types),
-                "tools": list(self.tools)}
+        return {
+            "name": self.name,
+            "title": self.title,
+            "description": self.description,
+            "task_types": list(self.task_types),
+            "tools": list(self.tools),
+        }
 
     def new_plan(self, spec: TaskSpec, task_id: str, payload: dict[str, Any]) -> Plan:
         return Plan(
-            id=str(uuid.uuid4()), task_id=task_id, type=self.plan_type, agent=self.name,
-            environment=spec.environment, payload=PlanPayload.model_validate(payload),
+            id=str(uuid.uuid4()),
+            task_id=task_id,
+            type=self.plan_type,
+            agent=self.name,
+            environment=spec.environment,
+            payload=PlanPayload.model_validate(payload),
         )
 
 

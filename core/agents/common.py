@@ -21,8 +21,13 @@ def describe_scope(spec: TaskSpec) -> str:
 
 def asset_query(spec: TaskSpec, **extra: Any) -> dict[str, Any]:
     scope = spec.context.scope
-    query = {"environment": spec.environment, "roles": scope.roles, "platforms": scope.platforms,
-             "regions": scope.regions, "asset_ids": scope.asset_ids}
+    query = {
+        "environment": spec.environment,
+        "roles": scope.roles,
+        "platforms": scope.platforms,
+        "regions": scope.regions,
+        "asset_ids": scope.asset_ids,
+    }
     return {**{k: v for k, v in query.items() if v}, **extra}
 
 

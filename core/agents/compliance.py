@@ -30,15 +30,26 @@ class ComplianceAgent(Agent):
         results = checked["results"]
         if not results:
             asked = ", ".join(control_ids) or str(params.get("framework", "any framework"))
-            return AgentResult(None, f"No control matches {asked}; the control catalogue has CIS, SOC2 and PCI controls.", ctx.trace)
+            return AgentResult(
+                None, f"No control matches {asked}; the control catalogue has CIS, SOC2 and PCI controls.", ctx.trace
+            )
         evidence = await ctx.call("generate_evidence", environment=spec.environment, results=results)
         failing = [r for r in results if r["failing"]]
         findings = [_finding(r) for r in sorted(results, key=lambda r: (not r["failing"], r["control_id"]))]
-        findings.append({"title": f"Evidence {evidence['evidence_id']}", "severity": "info",
-                         "detail": f"{evidence['digest']}\n{evidence['document']}"})
+        findings.append(
+            {
+                "title": f"Evidence {evidence['evidence_id']}",
+                "severity": "info",
+                "detail": f"{evidence['digest']}\n{evidence['document']}",
+            }
+        )
         bad_assets = sorted({a for r in failing for a in r["failing"]})
         label = ", ".join(control_ids) or str(params.get("framework") or "all controls")
-        verdict = "compliant" if not failing else f"not compliant: {len(failing)} of {len(results)} controls fail on {len(bad_assets)} assets"
+        verdict = (
+            "compliant"
+            if not failing
+            else f"not compliant: {len(failing)} of {len(results)} controls fail on {len(bad_assets)} assets"
+        )
         payload: dict[str, Any] = {
             "summary": f"{label} in {where}: {verdict} ({checked['assets_checked']} assets checked, evidence {evidence['evidence_id']})",
             "affected_assets": bad_assets,
@@ -52,7 +63,9 @@ class ComplianceAgent(Agent):
             await self._propose_fix(spec, ctx, fixable, payload)
         return AgentResult(self.new_plan(spec, task_id, payload), payload["summary"], ctx.trace)
 
-    async def _propose_fix(self, spec: TaskSpec, ctx: AgentContext, fixable: list[dict[str, Any]], payload: dict[str, Any]) -> None:
+    async def _propose_fix(
+        self, spec: TaskSpec, ctx: AgentContext, fixable: list[dict[str, Any]], payload: dict[str, Any]
+    ) -> None:
         per_asset: dict[str, list[dict[str, Any]]] = {}
         for result in fixable:
             for asset_id in result["failing"]:
@@ -63,9 +76,14 @@ class ComplianceAgent(Agent):
             affected_assets=ordered,
             phases=rollout["phases"],
             changes=[
-                {"asset_id": a, "action": "remediate_controls", "details": {
-                    "controls": [r["control_id"] for r in per_asset[a]],
-                    "actions": sorted({r["remediation"]["action"] for r in per_asset[a]})}}
+                {
+                    "asset_id": a,
+                    "action": "remediate_controls",
+                    "details": {
+                        "controls": [r["control_id"] for r in per_asset[a]],
+                        "actions": sorted({r["remediation"]["action"] for r in per_asset[a]}),
+                    },
+                }
                 for a in ordered
             ],
             estimated_duration=rollout["estimated_duration"],
@@ -77,11 +95,15 @@ class ComplianceAgent(Agent):
 
 def _finding(result: dict[str, Any]) -> dict[str, Any]:
     if not result["failing"]:
-        return {"title": f"{result['control_id']} {result['title']}: passes", "severity": "info",
-                "detail": f"{result['checked']} assets checked"}
+        return {
+            "title": f"{result['control_id']} {result['title']}: passes",
+            "severity": "info",
+            "detail": f"{result['checked']} assets checked",
+        }
     finding = {
         "title": f"{result['control_id']} {result['title']}: {len(result['failing'])} of {result['checked']} assets fail",
-        "severity": result["severity"], "assets": result["failing"],
+        "severity": result["severity"],
+        "assets": result["failing"],
         "detail": f"expected {result['expected']!r}",
     }
     if result.get("remediation"):

@@ -25,7 +25,11 @@ class CostAgent(Agent):
         findings = [
             {
                 "title": f"{r['title']}: save {money(r['monthly_savings_usd'])}/month",
-                "severity": "high" if r["monthly_savings_usd"] >= 1000 else "medium" if r["monthly_savings_usd"] >= 300 else "low",
+                "severity": "high"
+                if r["monthly_savings_usd"] >= 1000
+                else "medium"
+                if r["monthly_savings_usd"] >= 300
+                else "low",
                 "detail": f"{r.get('detail', '')} ({r['environment']}, effort {r.get('effort', 'medium')})".strip(),
                 "assets": r.get("assets", []),
                 "recommendation": r["title"],
@@ -33,16 +37,21 @@ class CostAgent(Agent):
             for r in advice["recommendations"]
         ]
         trend = projected["trend_usd_per_month"]
-        findings.append({
-            "title": f"Bill trend: {'+' if trend >= 0 else ''}{money(trend)}/month",
-            "severity": "info",
-            "detail": "; ".join(f"+{p['months_ahead']}m: {money(p['total_usd'])}" for p in projected["projection"]),
-        })
+        findings.append(
+            {
+                "title": f"Bill trend: {'+' if trend >= 0 else ''}{money(trend)}/month",
+                "severity": "info",
+                "detail": "; ".join(f"+{p['months_ahead']}m: {money(p['total_usd'])}" for p in projected["projection"]),
+            }
+        )
         share = f" ({saving / total:.0%} of {money(total)} in {bill['month']})" if total else ""
         summary = f"Save about {money(saving)}/month in {where}{share} with {len(advice['recommendations'])} changes; the bill grows {money(trend)}/month"
         affected = sorted({a for r in advice["recommendations"] for a in r.get("assets", [])})
         payload = {
-            "summary": summary, "affected_assets": affected, "findings": findings, "report_only": True,
+            "summary": summary,
+            "affected_assets": affected,
+            "findings": findings,
+            "report_only": True,
             "risk_assessment": "Report only; each recommendation becomes its own change request when you act on it.",
         }
         return AgentResult(self.new_plan(spec, task_id, payload), summary, ctx.trace)

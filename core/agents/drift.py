@@ -18,8 +18,12 @@ class DriftAgent(Agent):
     async def draft(self, spec: TaskSpec, task_id: str, ctx: AgentContext) -> AgentResult:
         scope = spec.context.scope
         found = await ctx.call(
-            "query_assets", environment=spec.environment, roles=scope.roles, platforms=scope.platforms,
-            regions=scope.regions, asset_ids=scope.asset_ids,
+            "query_assets",
+            environment=spec.environment,
+            roles=scope.roles,
+            platforms=scope.platforms,
+            regions=scope.regions,
+            asset_ids=scope.asset_ids,
         )
         where = describe_scope(spec)
         if found["count"] == 0:
@@ -27,7 +31,9 @@ class DriftAgent(Agent):
         compared = await ctx.call("compare_versions", asset_ids=[a["id"] for a in found["assets"]])
         drifted = compared["drifted"]
         if not drifted:
-            return AgentResult(None, f"No drift: all {found['count']} assets in {where} run their golden image versions.", ctx.trace)
+            return AgentResult(
+                None, f"No drift: all {found['count']} assets in {where} run their golden image versions.", ctx.trace
+            )
         arguments = {"environment": spec.environment, "drifted": drifted}
         if spec.constraints and spec.constraints.max_batch_percent:
             arguments["max_batch_percent"] = spec.constraints.max_batch_percent

@@ -42,14 +42,21 @@ def review_tool() -> dict[str, Any]:
             "properties": {
                 "summary": {"type": "string", "minLength": 1, "maxLength": 1500},
                 "risk_assessment": {"type": "string", "maxLength": 1500},
-                "findings": {"type": "array", "maxItems": MAX_LLM_FINDINGS, "items": {
-                    "type": "object", "required": ["title"],
-                    "properties": {
-                        "title": {"type": "string", "maxLength": 300}, "severity": {"enum": _SEVERITIES},
-                        "detail": {"type": "string", "maxLength": 2000}, "assets": {"type": "array", "items": {"type": "string"}},
-                        "recommendation": {"type": "string", "maxLength": 1000},
+                "findings": {
+                    "type": "array",
+                    "maxItems": MAX_LLM_FINDINGS,
+                    "items": {
+                        "type": "object",
+                        "required": ["title"],
+                        "properties": {
+                            "title": {"type": "string", "maxLength": 300},
+                            "severity": {"enum": _SEVERITIES},
+                            "detail": {"type": "string", "maxLength": 2000},
+                            "assets": {"type": "array", "items": {"type": "string"}},
+                            "recommendation": {"type": "string", "maxLength": 1000},
+                        },
                     },
-                }},
+                },
             },
         },
     }
@@ -71,7 +78,9 @@ class LLMAgentLoop:
             last = step == self.max_steps
             choice = {"type": "tool", "name": REVIEW_TOOL} if last else {"type": "any"}
             try:
-                reply = await self.chat.send(system=system, messages=messages, tools=catalogue, tool_choice=choice, org_id=ctx.org_id)
+                reply = await self.chat.send(
+                    system=system, messages=messages, tools=catalogue, tool_choice=choice, org_id=ctx.org_id
+                )
             except LLMError as exc:
                 logger.warning("%s review by the model failed: %s; keeping the tool-based plan", agent.name, exc)
                 return _finish(result, usage, f"The model review was skipped ({exc}); the plan comes from the tools alone.")
@@ -86,15 +95,20 @@ class LLMAgentLoop:
             messages.append({"role": "assistant", "content": reply.content})
             messages.append({"role": "user", "content": [await self._run(c, allowed, ctx) for c in calls]})
         logger.info("%s review stopped after %d model turns without a submission", agent.name, self.max_steps)
-        return _finish(result, usage, f"The model review stopped after {self.max_steps} steps; the plan comes from the tools alone.")
+        return _finish(
+            result, usage, f"The model review stopped after {self.max_steps} steps; the plan comes from the tools alone."
+        )
 
     async def _run(self, call: dict[str, Any], allowed: set[str], ctx: AgentContext) -> dict[str, Any]:
         name = call["name"]
         if name not in allowed:
             known = name in ctx.tools
             risk = ctx.tools.get(name).risk if known else None
-            reason = (f"tool {name!r} is {risk}-class and never runs while planning; it runs only after human approval"
-                      if risk == "write" else f"tool {name!r} is not available to this agent")
+            reason = (
+                f"tool {name!r} is {risk}-class and never runs while planning; it runs only after human approval"
+                if risk == "write"
+                else f"tool {name!r} is not available to this agent"
+            )
             logger.warning("model asked for %s tool %s; refused", risk or "unavailable", name)
             ctx.trace.append(ToolCall(name, dict(call.get("input") or {}), False, 0.0, f"refused: {reason}"))
             return _tool_result(call["id"], reason, error=True)
@@ -110,8 +124,10 @@ def _brief(spec: TaskSpec, result: AgentResult) -> str:
     draft = result.plan.payload.to_document()
     for change in draft.get("changes", []):
         (change.get("details") or {}).pop("code", None)
-    return (f"Task: {json.dumps(spec.to_document())}\n"
-            f"Draft plan ({result.plan.type}):\n{json.dumps(draft, default=str)[:MAX_TOOL_RESULT_CHARS]}")
+    return (
+        f"Task: {json.dumps(spec.to_document())}\n"
+        f"Draft plan ({result.plan.type}):\n{json.dumps(draft, default=str)[:MAX_TOOL_RESULT_CHARS]}"
+    )
 
 
 def _tool_result(tool_use_id: str, content: str, *, error: bool = False) -> dict[str, Any]:
@@ -124,8 +140,11 @@ def _tool_result(tool_use_id: str, content: str, *, error: bool = False) -> dict
 def _apply(result: AgentResult, review: dict[str, Any]) -> None:
     assert result.plan is not None
     payload = result.plan.payload
-    covered = set(payload.affected_assets) | {a for p in payload.phases for a in p.assets} | {
-        a for f in payload.findings for a in (f.assets or [])}
+    covered = (
+        set(payload.affected_assets)
+        | {a for p in payload.phases for a in p.assets}
+        | {a for f in payload.findings for a in (f.assets or [])}
+    )
     summary = str(review.get("summary") or "").strip()
     if summary:
         payload.summary = summary[:3000]
@@ -137,10 +156,15 @@ def _apply(result: AgentResult, review: dict[str, Any]) -> None:
             continue
         severity = raw.get("severity") if raw.get("severity") in _SEVERITIES else None
         assets = [a for a in raw.get("assets") or [] if isinstance(a, str) and a in covered]
-        payload.findings.append(Finding(
-            title=str(raw["title"])[:300], severity=severity, detail=raw.get("detail") or None,
-            assets=assets or None, recommendation=raw.get("recommendation") or None,
-        ))
+        payload.findings.append(
+            Finding(
+                title=str(raw["title"])[:300],
+                severity=severity,
+                detail=raw.get("detail") or None,
+                assets=assets or None,
+                recommendation=raw.get("recommendation") or None,
+            )
+        )
 
 
 def _finish(result: AgentResult, usage: Usage, note: str | None) -> AgentResult:

@@ -36,15 +36,24 @@ class PatchAgent(Agent):
             for entry in scored["scores"]:
                 if not entry["affected"]:
                     continue
-                target = targets.setdefault(entry["asset_id"], {
-                    "image": entry["image"], "current": entry["current"], "fixed_in": entry["fixed_in"], "cves": [], "score": 0.0,
-                })
+                target = targets.setdefault(
+                    entry["asset_id"],
+                    {
+                        "image": entry["image"],
+                        "current": entry["current"],
+                        "fixed_in": entry["fixed_in"],
+                        "cves": [],
+                        "score": 0.0,
+                    },
+                )
                 if is_older(target["fixed_in"], entry["fixed_in"]):
                     target["fixed_in"] = entry["fixed_in"]
                 target["cves"].append(advisory["id"])
                 target["score"] = max(target["score"], entry["score"])
         if not targets:
-            return AgentResult(None, f"All {found['count']} assets in {where} already run a fixed version for {names}.", ctx.trace)
+            return AgentResult(
+                None, f"All {found['count']} assets in {where} already run a fixed version for {names}.", ctx.trace
+            )
         # Lowest-risk assets go first, so the canary has the smallest blast radius.
         ordered = sorted(targets, key=lambda a: (targets[a]["score"], a))
         arguments: dict[str, Any] = {"environment": spec.environment, "asset_ids": ordered}
@@ -52,16 +61,26 @@ class PatchAgent(Agent):
             arguments["max_batch_percent"] = spec.constraints.max_batch_percent
         rollout = await ctx.call("generate_rollout", **arguments)
         changes = [
-            {"asset_id": a, "action": "apply_patch", "image": t["image"], "from_version": t["current"], "to_version": t["fixed_in"],
-             "details": {"cves": t["cves"], "risk_score": t["score"]}}
+            {
+                "asset_id": a,
+                "action": "apply_patch",
+                "image": t["image"],
+                "from_version": t["current"],
+                "to_version": t["fixed_in"],
+                "details": {"cves": t["cves"], "risk_score": t["score"]},
+            }
             for a, t in ((a, targets[a]) for a in ordered)
         ]
         findings = [
-            {"title": f"{a['id']}: {a['title']}", "severity": a["severity"],
-             "detail": f"CVSS {a['cvss']}, package {a['package']}" + (", exploited in the wild" if a.get("exploited") else ""),
-             "assets": [x for x in ordered if a["id"] in targets[x]["cves"]],
-             "recommendation": "Move to " + ", ".join(f"{x['image']} {x['fixed_in']}" for x in a["affects"])}
-            for a in advisories if any(a["id"] in t["cves"] for t in targets.values())
+            {
+                "title": f"{a['id']}: {a['title']}",
+                "severity": a["severity"],
+                "detail": f"CVSS {a['cvss']}, package {a['package']}" + (", exploited in the wild" if a.get("exploited") else ""),
+                "assets": [x for x in ordered if a["id"] in targets[x]["cves"]],
+                "recommendation": "Move to " + ", ".join(f"{x['image']} {x['fixed_in']}" for x in a["affects"]),
+            }
+            for a in advisories
+            if any(a["id"] in t["cves"] for t in targets.values())
         ]
         fixes = sorted({f"{t['image']} {t['fixed_in']}" for t in targets.values()})
         worst = max(advisories, key=lambda a: a["cvss"])

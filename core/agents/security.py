@@ -23,32 +23,53 @@ class SecurityAgent(Agent):
         parts = []
         exposure = await ctx.call("check_exposure", environment=spec.environment, **roles)
         for e in exposure["exposures"]:
-            findings.append({
-                "title": f"{e['service']} (port {e['port']}) open to the internet on {e['asset_id']}", "severity": e["severity"],
-                "assets": [e["asset_id"]], "detail": f"{e['role']} in {e['environment']}",
-                "recommendation": f"Close port {e['port']} to 0.0.0.0/0; allow only the bastion or application subnets",
-            })
+            findings.append(
+                {
+                    "title": f"{e['service']} (port {e['port']}) open to the internet on {e['asset_id']}",
+                    "severity": e["severity"],
+                    "assets": [e["asset_id"]],
+                    "detail": f"{e['role']} in {e['environment']}",
+                    "recommendation": f"Close port {e['port']} to 0.0.0.0/0; allow only the bastion or application subnets",
+                }
+            )
         parts.append(f"{len(exposure['exposures'])} risky open ports on {len(exposure['public_assets'])} internet-facing assets")
         scanned = exposure["assets_checked"]
         if focus != "exposure":
             scan = await ctx.call("scan_vulns", environment=spec.environment, min_severity="medium", **roles)
             scanned = scan["assets_scanned"]
             for v in scan["vulnerabilities"]:
-                findings.append({
-                    "title": f"{v['cve_id']}: {v['title']}", "severity": v["severity"], "assets": v["assets"],
-                    "detail": f"CVSS {v['cvss']}" + (", exploited in the wild" if v["exploited"] else "") + f"; {len(v['assets'])} assets",
-                    "recommendation": f"Ask: patch {v['cve_id']} on {spec.environment}",
-                })
-            parts.append(f"{len(scan['vulnerabilities'])} CVEs on {len({a for v in scan['vulnerabilities'] for a in v['assets']})} assets")
+                findings.append(
+                    {
+                        "title": f"{v['cve_id']}: {v['title']}",
+                        "severity": v["severity"],
+                        "assets": v["assets"],
+                        "detail": f"CVSS {v['cvss']}"
+                        + (", exploited in the wild" if v["exploited"] else "")
+                        + f"; {len(v['assets'])} assets",
+                        "recommendation": f"Ask: patch {v['cve_id']} on {spec.environment}",
+                    }
+                )
+            parts.append(
+                f"{len(scan['vulnerabilities'])} CVEs on {len({a for v in scan['vulnerabilities'] for a in v['assets']})} assets"
+            )
         if not findings:
-            return AgentResult(None, f"Clean: no exposed risky ports{'' if focus == 'exposure' else ' or known CVEs'} on {scanned} assets in {where}.", ctx.trace)
+            return AgentResult(
+                None,
+                f"Clean: no exposed risky ports{'' if focus == 'exposure' else ' or known CVEs'} on {scanned} assets in {where}.",
+                ctx.trace,
+            )
         rank = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
         findings.sort(key=lambda f: rank[f["severity"]])
         affected = sorted({a for f in findings for a in f.get("assets", [])})
         worst = [f["title"] for f in findings if f["severity"] == "critical"]
         summary = f"Security scan of {where} ({scanned} assets): " + "; ".join(parts)
         payload = {
-            "summary": summary, "affected_assets": affected, "total_assets": scanned, "findings": findings, "report_only": True,
-            "risk_assessment": (f"Critical: {listing(worst, 3)}" if worst else "No critical findings") + ". Report only; nothing was changed.",
+            "summary": summary,
+            "affected_assets": affected,
+            "total_assets": scanned,
+            "findings": findings,
+            "report_only": True,
+            "risk_assessment": (f"Critical: {listing(worst, 3)}" if worst else "No critical findings")
+            + ". Report only; nothing was changed.",
         }
         return AgentResult(self.new_plan(spec, task_id, payload), summary, ctx.trace)

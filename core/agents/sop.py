@@ -7,7 +7,9 @@ from core.domain import TaskSpec
 class SOPAgent(Agent):
     name = "sop_agent"
     title = "SOPAgent"
-    description = "Write standard operating procedures: ordered steps with commands, retries and confirmations, checked for safety."
+    description = (
+        "Write standard operating procedures: ordered steps with commands, retries and confirmations, checked for safety."
+    )
     task_types = ("sop_authoring",)
     plan_type = "sop"
     # execute_sop is write-class: an approved SOP runs in the executor, never while planning.
@@ -21,13 +23,23 @@ class SOPAgent(Agent):
         confirmations = [s["name"] for s in steps if s.get("requires_confirmation")]
         findings = [{"title": p, "severity": "high"} for p in checked["problems"]]
         findings += [{"title": w, "severity": "low"} for w in checked["warnings"]]
-        findings.append({"title": f"Template {drafted['template']}", "severity": "info",
-                         "detail": f"{len(steps)} steps; confirmation before: {', '.join(confirmations) or 'none'}"})
+        findings.append(
+            {
+                "title": f"Template {drafted['template']}",
+                "severity": "info",
+                "detail": f"{len(steps)} steps; confirmation before: {', '.join(confirmations) or 'none'}",
+            }
+        )
         summary = f"SOP: {drafted['title']} ({len(steps)} steps, {len(confirmations)} need confirmation)"
         where = spec.environment if spec.environment != "all" else "any environment"
         payload = {
-            "summary": summary, "steps": steps, "findings": findings,
-            "risk_assessment": (f"Approval publishes the SOP for {where}; destructive steps still ask for confirmation when run."
-                                if checked["valid"] else "The SOP fails its safety check; fix the problems before approving."),
+            "summary": summary,
+            "steps": steps,
+            "findings": findings,
+            "risk_assessment": (
+                f"Approval publishes the SOP for {where}; destructive steps still ask for confirmation when run."
+                if checked["valid"]
+                else "The SOP fails its safety check; fix the problems before approving."
+            ),
         }
         return AgentResult(self.new_plan(spec, task_id, payload), summary, ctx.trace)

@@ -10,8 +10,16 @@ from core.domain.status import Document, Status
 from core.timeutil import utcnow
 
 PlanType = Literal[
-    "drift_plan", "patch_plan", "compliance_report", "incident_report", "dr_runbook", "cost_report",
-    "security_report", "image_plan", "sop", "adapter_plan",
+    "drift_plan",
+    "patch_plan",
+    "compliance_report",
+    "incident_report",
+    "dr_runbook",
+    "cost_report",
+    "security_report",
+    "image_plan",
+    "sop",
+    "adapter_plan",
 ]
 
 

@@ -8,8 +8,16 @@ from core.domain.status import Document
 
 Environment = Literal["production", "staging", "development", "all"]
 TaskType = Literal[
-    "drift_remediation", "patch_rollout", "compliance_audit", "incident_investigation", "dr_drill",
-    "cost_optimization", "security_scan", "image_management", "sop_authoring", "adapter_generation",
+    "drift_remediation",
+    "patch_rollout",
+    "compliance_audit",
+    "incident_investigation",
+    "dr_drill",
+    "cost_optimization",
+    "security_scan",
+    "image_management",
+    "sop_authoring",
+    "adapter_generation",
 ]
 RiskLevel = Literal["low", "medium", "high", "critical"]
 

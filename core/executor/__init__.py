@@ -15,6 +15,10 @@ __all__ = ["EngineSettings", "Executor", "engine_settings"]
 
 def engine_settings(config: ExecutorConfig) -> EngineSettings:
     return EngineSettings(
-        concurrency=config.concurrency, max_failures=config.max_failures, lease_seconds=config.lease_seconds,
-        on_inconclusive=config.on_inconclusive, wait_scale=config.wait_scale, poll_interval=config.poll_interval,
+        concurrency=config.concurrency,
+        max_failures=config.max_failures,
+        lease_seconds=config.lease_seconds,
+        on_inconclusive=config.on_inconclusive,
+        wait_scale=config.wait_scale,
+        poll_interval=config.poll_interval,
     )

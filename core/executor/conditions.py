@@ -12,14 +12,19 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 METRICS = {
-    "error_rate": "%",      # percent of failed requests
-    "latency_p99": "ms",    # milliseconds
-    "cpu": "%",             # percent
-    "http_ok": "%",         # percent of assets answering 200 on the health target
-    "restarts": "",         # count
+    "error_rate": "%",  # percent of failed requests
+    "latency_p99": "ms",  # milliseconds
+    "cpu": "%",  # percent
+    "http_ok": "%",  # percent of assets answering 200 on the health target
+    "restarts": "",  # count
 }
 _OPS: dict[str, Callable[[float, float], bool]] = {
-    ">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le, "==": operator.eq, "!=": operator.ne,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "<": operator.lt,
+    "<=": operator.le,
+    "==": operator.eq,
+    "!=": operator.ne,
 }
 _TERM = re.compile(r"^\s*([a-z_][a-z0-9_]*)\s*(>=|<=|==|!=|>|<)\s*(-?\d+(?:\.\d+)?)\s*(%|ms|s)?\s*$")
 _THRESHOLD = re.compile(r"^\s*(>=|<=|==|!=|>|<)\s*(-?\d+(?:\.\d+)?)\s*(%|ms|s)?\s*$")
@@ -70,9 +75,7 @@ def parse_comparison(text: str, source: str | None = None) -> Comparison:
     source = source or text
     match = _TERM.match(text)
     if match is None:
-        raise ValueError(
-            f"cannot read {text.strip()!r} in {source!r}: write '<metric> <op> <number>', e.g. 'error_rate > 1%'"
-        )
+        raise ValueError(f"cannot read {text.strip()!r} in {source!r}: write '<metric> <op> <number>', e.g. 'error_rate > 1%'")
     metric, op, number, unit = match.groups()
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r} in {source!r}; known: {', '.join(METRICS)}")

@@ -6,6 +6,8 @@ from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from core.clock import Clock
 from core.domain import Plan, Run
 from core.events import Event, EventBus
@@ -13,8 +15,6 @@ from core.executor.drivers import Driver
 from core.executor.health import HealthProbe
 from core.store import Store
 from core.work import Claim, WorkQueue
-
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 PreStartCheck = Callable[[Plan], Awaitable[list[str]]]
 

@@ -12,7 +12,7 @@ _PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
 def parse_failure_limit(value: int | str) -> tuple[str, float]:
     """("count", n) or ("percent", p); raises ValueError with what would work."""
     if isinstance(value, bool):
-        raise ValueError("max_failures must be a count such as 2 or a percentage such as \"10%\"")
+        raise ValueError('max_failures must be a count such as 2 or a percentage such as "10%"')
     if isinstance(value, int):
         if value < 0:
             raise ValueError("max_failures cannot be negative")
@@ -22,7 +22,7 @@ def parse_failure_limit(value: int | str) -> tuple[str, float]:
         return "count", float(text)
     match = _PERCENT.match(text)
     if match is None or float(match.group(1)) > 100:
-        raise ValueError(f"max_failures {value!r} is neither a count (2) nor a percentage from 0% to 100% (\"10%\")")
+        raise ValueError(f'max_failures {value!r} is neither a count (2) nor a percentage from 0% to 100% ("10%")')
     return "percent", float(match.group(1))
 
 

@@ -15,8 +15,8 @@ from typing import Literal
 
 from core.domain import Change, Phase, Step
 from core.errors import DriverError, ExecutionError
-from core.executor.crashpoints import crash_point
 from core.executor.context import Holding
+from core.executor.crashpoints import crash_point
 from core.executor.drivers import Action, AssetRef, DriverAction, DriverResult, idempotency_key
 from core.executor.limits import allowed_failures
 from core.executor.plan_graph import layer_of
@@ -70,16 +70,18 @@ class PhaseExecution:
         todo = [r for r in rows if r.status in ("pending", "running")]
         outputs: list[str] = []
         for start in range(0, len(todo), self.engine.batch_size):
-            state, rollback = await store.run_control_state(run.id)
+            _state, rollback = await store.run_control_state(run.id)
             if rollback:
                 return PhaseReport("abort", rollback, changed, failed)
-            batch = todo[start:start + self.engine.batch_size]
+            batch = todo[start : start + self.engine.batch_size]
             results = await self._batch(batch)
             changed += sum(1 for r in results if r["status"] == "succeeded")
             failed += sum(1 for r in results if r["status"] == "failed")
             named = len(self.steps) > 1
             outputs += [
-                (f"{r['subject']}: " if named else "") + (r["output"] or r["error"] or "ok") for r in results if r["kind"] == "step"
+                (f"{r['subject']}: " if named else "") + (r["output"] or r["error"] or "ok")
+                for r in results
+                if r["kind"] == "step"
             ]
             if failed > limit:
                 errors = [f"{r['subject']}: {r['error']}" for r in results if r["status"] == "failed"][:5]
@@ -102,23 +104,43 @@ class PhaseExecution:
             change = self.changes.get(row.asset_id) or (None if step else Change(asset_id=row.asset_id, action="noop"))
             # The previous state is read once, before the first attempt; a repeat keeps it.
             previous = row.previous if row.status == "running" else (asset.image_version if asset is not None else None)
-            actions.append((row, DriverAction(
-                action=action, run_id=run.id, phase=self.phase.name, phase_index=self.index, key=key, attempt=attempt,
-                asset=None if step else asset_ref(row.asset_id, asset), change=change, step=step,
-                from_version=previous, to_version=change.to_version if change else None,
-            ), step))
+            actions.append(
+                (
+                    row,
+                    DriverAction(
+                        action=action,
+                        run_id=run.id,
+                        phase=self.phase.name,
+                        phase_index=self.index,
+                        key=key,
+                        attempt=attempt,
+                        asset=None if step else asset_ref(row.asset_id, asset),
+                        change=change,
+                        step=step,
+                        from_version=previous,
+                        to_version=change.to_version if change else None,
+                    ),
+                    step,
+                )
+            )
             marks.append({"id": row.id, "key": key, "attempt": attempt, "previous": previous, "started_at": now})
         async with self.holding.fenced() as conn:
             await store.run_assets.mark_running(conn, marks)
         crash_point("before_driver")
+
         async def one(item: tuple[AssetRow, DriverAction, Step | None]) -> dict:
             row, action, step = item
             result, error, output, attempt = await self._perform(action, step)
             return {
-                "id": row.id, "subject": row.asset_id, "kind": row.kind,
+                "id": row.id,
+                "subject": row.asset_id,
+                "kind": row.kind,
                 "status": "succeeded" if error is None else "failed",
                 "current": result.current if result else None,
-                "error": error, "output": output or None, "ended_at": clock.now(), "attempt": attempt,
+                "error": error,
+                "output": output or None,
+                "ended_at": clock.now(),
+                "attempt": attempt,
             }
 
         results = await run_limited(actions, self.engine.settings.concurrency, one)
@@ -126,9 +148,9 @@ class PhaseExecution:
         run.metrics.assets_changed += sum(1 for r in results if r["status"] == "succeeded" and r["kind"] == "asset")
         run.metrics.assets_failed += sum(1 for r in results if r["status"] == "failed")
         async with self.holding.fenced() as conn:
-            await store.run_assets.record(conn, [
-                {k: r[k] for k in ("id", "status", "current", "error", "output", "ended_at", "attempt")} for r in results
-            ])
+            await store.run_assets.record(
+                conn, [{k: r[k] for k in ("id", "status", "current", "error", "output", "ended_at", "attempt")} for r in results]
+            )
             await store.save_run_progress(run, conn)
         crash_point("after_save")
         return results
@@ -151,7 +173,7 @@ class PhaseExecution:
             except ExecutionError as exc:
                 error, output = (str(exc) or type(exc).__name__)[:ERROR_CAP], ""
             if tried < retries:
-                backoff = min(2.0 ** tried, MAX_BACKOFF_SECONDS) * self.engine.settings.wait_scale
+                backoff = min(2.0**tried, MAX_BACKOFF_SECONDS) * self.engine.settings.wait_scale
                 logger.info("step %s failed (%s); retry %d of %d in %.1fs", action.subject, error, tried + 1, retries, backoff)
                 await asyncio.sleep(backoff)
                 attempt += 1

@@ -47,14 +47,15 @@ class Rollback:
         for index in sorted({r.phase_index for r in rows}, reverse=True):
             phase_rows = [r for r in rows if r.phase_index == index]
             for start in range(0, len(phase_rows), self.engine.batch_size):
-                await self._batch(phase_rows[start:start + self.engine.batch_size], report)
+                await self._batch(phase_rows[start : start + self.engine.batch_size], report)
         for index, summary in enumerate(run.phases):
             if summary.status == "running" or any(r.phase_index == index for r in rows):
                 summary.status = "rolled_back"
         for step in rollback_steps(self.holding.plan):
             key = idempotency_key(run.id, len(self.phases), step.name, "step")
-            action = DriverAction(action="step", run_id=run.id, phase="rollback", phase_index=len(self.phases), key=key,
-                                  attempt=1, step=step)
+            action = DriverAction(
+                action="step", run_id=run.id, phase="rollback", phase_index=len(self.phases), key=key, attempt=1, step=step
+            )
             try:
                 await asyncio.wait_for(self.engine.driver.perform(action), DRIVER_GUARD_SECONDS)
             except (ExecutionError, TimeoutError) as exc:
@@ -67,25 +68,39 @@ class Rollback:
         attempts = {row.id: row.revert_attempt + 1 for row in batch}
         async with self.holding.fenced() as conn:
             await store.run_assets.mark_reverting(conn, list(attempts), attempts)
+
         async def one(row: AssetRow) -> dict:
             change = self.changes.get(row.asset_id) or Change(asset_id=row.asset_id, action="noop")
             action = DriverAction(
-                action="revert", run_id=run.id, phase=self.phases[row.phase_index].name if row.phase_index < len(self.phases) else "",
-                phase_index=row.phase_index, key=idempotency_key(run.id, row.phase_index, row.asset_id, "revert"),
-                attempt=attempts[row.id], asset=asset_ref(row.asset_id, self.fleet.get(row.asset_id)), change=change,
-                from_version=row.current or change.to_version, to_version=row.previous,
+                action="revert",
+                run_id=run.id,
+                phase=self.phases[row.phase_index].name if row.phase_index < len(self.phases) else "",
+                phase_index=row.phase_index,
+                key=idempotency_key(run.id, row.phase_index, row.asset_id, "revert"),
+                attempt=attempts[row.id],
+                asset=asset_ref(row.asset_id, self.fleet.get(row.asset_id)),
+                change=change,
+                from_version=row.current or change.to_version,
+                to_version=row.previous,
             )
             try:
                 async with asyncio.timeout(DRIVER_GUARD_SECONDS):
                     await self.engine.driver.perform(action)
             except (DriverError, ExecutionError, TimeoutError) as exc:
                 logger.warning("could not revert %s in run %s: %s", row.asset_id, run.id, exc or "timed out")
-                return {"id": row.id, "status": row.status, "error": f"revert failed: {exc or 'timed out'}"[:2000],
-                        "ended_at": clock.now(), "subject": row.asset_id}
+                return {
+                    "id": row.id,
+                    "status": row.status,
+                    "error": f"revert failed: {exc or 'timed out'}"[:2000],
+                    "ended_at": clock.now(),
+                    "subject": row.asset_id,
+                }
             return {"id": row.id, "status": "rolled_back", "error": None, "ended_at": clock.now(), "subject": row.asset_id}
 
         results = await run_limited(batch, self.engine.settings.concurrency, one)
         report.reverted += sum(1 for r in results if r["status"] == "rolled_back")
         report.stuck += [r["subject"] for r in results if r["status"] != "rolled_back"]
         async with self.holding.fenced() as conn:
-            await store.run_assets.record_reverts(conn, [{k: r[k] for k in ("id", "status", "error", "ended_at")} for r in results])
+            await store.run_assets.record_reverts(
+                conn, [{k: r[k] for k in ("id", "status", "error", "ended_at")} for r in results]
+            )

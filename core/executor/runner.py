@@ -37,10 +37,10 @@ from core.executor.phase import MIN_TIMEOUT_SECONDS, PhaseExecution
 from core.executor.plan_graph import execution_phases, forward_steps, layer_of, subjects
 from core.executor.rollback import Rollback
 from core.executor.verdict import Verdict, health_problem, judge
-from core.logcontext import add as add_log_ids
-from core.logcontext import bind
 from core.inventory import Inventory
 from core.inventory.fleet import Asset
+from core.logcontext import add as add_log_ids
+from core.logcontext import bind
 from core.store import Store
 from core.timeutil import parse_duration
 from core.work import Claim, WorkQueue, worker_id
@@ -74,8 +74,14 @@ class Executor:
         settings = settings or EngineSettings()
         settings.wait_scale = wait_scale
         self.engine = Engine(
-            store=store, work=WorkQueue(store.database, clock), driver=driver, probe=probe, bus=bus or store.bus,
-            clock=clock, settings=settings, pre_start_check=pre_start_check,
+            store=store,
+            work=WorkQueue(store.database, clock),
+            driver=driver,
+            probe=probe,
+            bus=bus or store.bus,
+            clock=clock,
+            settings=settings,
+            pre_start_check=pre_start_check,
         )
         self.scheduler = scheduler
         self.inventory = inventory
@@ -155,7 +161,9 @@ class Executor:
             _, cut = await asyncio.wait(set(holders.values()), timeout=timeout)
             for task in cut:
                 run_id = next((r for r, t in holders.items() if t is task), "?")
-                logger.warning("run %s: still running at shutdown; its claim is given back and it resumes from its stored state", run_id)
+                logger.warning(
+                    "run %s: still running at shutdown; its claim is given back and it resumes from its stored state", run_id
+                )
                 task.cancel()
             if cut:
                 await asyncio.wait(cut, timeout=CANCEL_WAIT_SECONDS)
@@ -216,8 +224,9 @@ class Executor:
             return poll
         seconds = (due - self.engine.clock.now()).total_seconds()
         if 0 < seconds < poll and self.scheduler.running:
-            self.scheduler.add_job(self.wake, "date", run_date=due, id=f"wake:{self.owner}", replace_existing=True,
-                                   misfire_grace_time=None)
+            self.scheduler.add_job(
+                self.wake, "date", run_date=due, id=f"wake:{self.owner}", replace_existing=True, misfire_grace_time=None
+            )
         return max(0.0, min(seconds, poll))
 
     async def _hold(self, claim: Claim) -> None:
@@ -303,7 +312,9 @@ class Executor:
         legacy = await store.get_run(run.id)
         done = [
             {"asset_id": a.asset_id, "previous": a.previous, "current": a.current}
-            for p in legacy.phases for a in p.assets if a.status == "completed"
+            for p in legacy.phases
+            for a in p.assets
+            if a.status == "completed"
         ]
         async with holding.fenced() as conn:
             await store.run_assets.insert(conn, run.id, subjects(holding.plan))
@@ -315,8 +326,11 @@ class Executor:
         """Create a queued run for an approved plan, its per-asset rows and its due work, in one transaction."""
         phases = execution_phases(plan)
         run = Run(
-            id=str(uuid.uuid4()), plan_id=plan.id, environment=plan.environment or "all",
-            progress=RunProgress(total_phases=len(phases)), phases=[PhaseResult(name=p.name) for p in phases],
+            id=str(uuid.uuid4()),
+            plan_id=plan.id,
+            environment=plan.environment or "all",
+            progress=RunProgress(total_phases=len(phases)),
+            phases=[PhaseResult(name=p.name) for p in phases],
         )
         store = self.engine.store
         async with store.database.engine.begin() as conn:
@@ -331,15 +345,24 @@ class Executor:
         """Stop after the phase in flight; nothing is reverted. Raises IllegalTransition unless executing."""
         store = self.engine.store
         async with store.database.engine.begin() as conn:
-            _, appended = await store.transition_in(conn, "run", run_id, "paused", actor=actor, reason=reason, expect=("executing",))
+            _, appended = await store.transition_in(
+                conn, "run", run_id, "paused", actor=actor, reason=reason, expect=("executing",)
+            )
             await self.engine.work.mark_done(RUN_WORK, run_id, conn)
         await self.engine.bus.publish(appended)
         run = await store.get_run(run_id, with_assets=False)
         plan = await store.get_plan(run.plan_id)
-        await self.engine.bus.publish(RunPaused(
-            task_id=plan.task_id, plan_id=plan.id, run_id=run_id, actor=actor, reason=reason,
-            phases_completed=run.progress.phases_completed, total_phases=run.progress.total_phases,
-        ))
+        await self.engine.bus.publish(
+            RunPaused(
+                task_id=plan.task_id,
+                plan_id=plan.id,
+                run_id=run_id,
+                actor=actor,
+                reason=reason,
+                phases_completed=run.progress.phases_completed,
+                total_phases=run.progress.total_phases,
+            )
+        )
         return run
 
     async def resume(self, run_id: str, actor: str) -> Run:
@@ -365,10 +388,16 @@ class Executor:
             _, appended = await store.transition_in(conn, "run", run_id, "executing", actor=actor, expect=("paused",))
             await self.engine.work.enqueue(RUN_WORK, run_id, due, conn)
         await self.engine.bus.publish(appended)
-        await self.engine.bus.publish(RunResumed(
-            task_id=plan.task_id, plan_id=plan.id, run_id=run_id, actor=actor,
-            phases_completed=index, total_phases=run.progress.total_phases,
-        ))
+        await self.engine.bus.publish(
+            RunResumed(
+                task_id=plan.task_id,
+                plan_id=plan.id,
+                run_id=run_id,
+                actor=actor,
+                phases_completed=index,
+                total_phases=run.progress.total_phases,
+            )
+        )
         self.wake()
         return await store.get_run(run_id)
 
@@ -380,7 +409,9 @@ class Executor:
         reason = f"aborted by {actor}"
         if run.state == "queued":
             async with store.database.engine.begin() as conn:
-                _, appended = await store.transition_in(conn, "run", run_id, "failed", actor=actor, reason=reason, expect=("queued",))
+                _, appended = await store.transition_in(
+                    conn, "run", run_id, "failed", actor=actor, reason=reason, expect=("queued",)
+                )
                 await self.engine.work.mark_done(RUN_WORK, run_id, conn)
             await self.engine.bus.publish(appended)
             plan = await store.get_plan(run.plan_id)
@@ -411,8 +442,9 @@ class Executor:
         if problems:
             reason = ("re-validation before start failed: " + "; ".join(problems))[:2000]
             async with holding.fenced() as conn:
-                _, appended = await store.transition_in(conn, "run", run.id, "failed", actor=SYSTEM_ACTOR, reason=reason,
-                                                        details={"errors": problems})
+                _, appended = await store.transition_in(
+                    conn, "run", run.id, "failed", actor=SYSTEM_ACTOR, reason=reason, details={"errors": problems}
+                )
                 await self.engine.work.release(conn, holding.claim, done=True)
             await self.engine.bus.publish(appended)
             await self._publish_finished(run, plan, "failed", reason)
@@ -422,10 +454,15 @@ class Executor:
             await store.save_run_progress(run, conn)
             _, appended = await store.transition_in(conn, "run", run.id, "executing", actor=SYSTEM_ACTOR, expect=("queued",))
         await self.engine.bus.publish(appended)
-        await self.engine.bus.publish(RunStarted(
-            task_id=plan.task_id, plan_id=plan.id, run_id=run.id, total_phases=len(execution_phases(plan)),
-            total_assets=len(plan.payload.affected_assets),
-        ))
+        await self.engine.bus.publish(
+            RunStarted(
+                task_id=plan.task_id,
+                plan_id=plan.id,
+                run_id=run.id,
+                total_phases=len(execution_phases(plan)),
+                total_assets=len(plan.payload.affected_assets),
+            )
+        )
         return True
 
     async def _execute_phase(self, holding: Holding, index: int) -> None:
@@ -444,10 +481,17 @@ class Executor:
             run.progress.current_phase = index
             async with holding.fenced() as conn:
                 await store.save_run_progress(run, conn)
-            await self.engine.bus.publish(PhaseStarted(
-                task_id=plan.task_id, plan_id=plan.id, run_id=run.id, index=index, name=phase.name,
-                total_phases=total, assets=tuple(phase.assets),
-            ))
+            await self.engine.bus.publish(
+                PhaseStarted(
+                    task_id=plan.task_id,
+                    plan_id=plan.id,
+                    run_id=run.id,
+                    index=index,
+                    name=phase.name,
+                    total_phases=total,
+                    assets=tuple(phase.assets),
+                )
+            )
         report = await PhaseExecution(holding, index, phase, await self._fleet()).run()
         if report.outcome == "abort":
             await self._roll_back(holding, report.reason, actor=_actor_of(report.reason))
@@ -471,13 +515,18 @@ class Executor:
                 if self.engine.settings.on_inconclusive == "rollback":
                     await self._roll_back(holding, f"{phase.name}: health inconclusive: {verdict.reason}")
                     return
-                await self._finish_phase(holding, index, metrics, pause_reason=(
-                    f"{phase.name}: health inconclusive ({verdict.reason}); Resume to go on, Abort to roll back"
-                ))
+                await self._finish_phase(
+                    holding,
+                    index,
+                    metrics,
+                    pause_reason=(f"{phase.name}: health inconclusive ({verdict.reason}); Resume to go on, Abort to roll back"),
+                )
                 return
         await self._finish_phase(holding, index, metrics)
 
-    async def _finish_phase(self, holding: Holding, index: int, metrics: dict[str, float], pause_reason: str | None = None) -> None:
+    async def _finish_phase(
+        self, holding: Holding, index: int, metrics: dict[str, float], pause_reason: str | None = None
+    ) -> None:
         run, plan, store, clock = holding.run, holding.plan, self.engine.store, self.engine.clock
         phases = execution_phases(plan)
         phase, total = phases[index], len(phases)
@@ -497,46 +546,70 @@ class Executor:
             if rollback:
                 await self.engine.work.release(conn, holding.claim, due_at=clock.now())  # the next claim rolls back
             elif pause_reason is not None:
-                try:
-                    _, pause_event = await store.transition_in(conn, "run", run.id, "paused", actor=SYSTEM_ACTOR,
-                                                               reason=pause_reason, expect=("executing",))
-                except IllegalTransition:
-                    pass  # a person paused or aborted it meanwhile
+                with contextlib.suppress(IllegalTransition):  # a person paused or aborted it meanwhile
+                    _, pause_event = await store.transition_in(
+                        conn, "run", run.id, "paused", actor=SYSTEM_ACTOR, reason=pause_reason, expect=("executing",)
+                    )
                 await self.engine.work.release(conn, holding.claim, done=True)
             elif state == "paused":
                 await self.engine.work.release(conn, holding.claim, done=True)  # resume enqueues it again
             else:
                 await self.engine.work.release(conn, holding.claim, due_at=due)
         crash_point("after_phase")
-        await self.engine.bus.publish(PhaseCompleted(
-            task_id=plan.task_id, plan_id=plan.id, run_id=run.id, index=index, name=phase.name, total_phases=total,
-            assets_changed=len(phase.assets), health=metrics, next_wait_seconds=wait,
-        ))
+        await self.engine.bus.publish(
+            PhaseCompleted(
+                task_id=plan.task_id,
+                plan_id=plan.id,
+                run_id=run.id,
+                index=index,
+                name=phase.name,
+                total_phases=total,
+                assets_changed=len(phase.assets),
+                health=metrics,
+                next_wait_seconds=wait,
+            )
+        )
         if pause_event is not None:
             await self.engine.bus.publish(pause_event)
-            await self.engine.bus.publish(RunPaused(
-                task_id=plan.task_id, plan_id=plan.id, run_id=run.id, actor=SYSTEM_ACTOR, reason=pause_reason,
-                phases_completed=run.progress.phases_completed, total_phases=total,
-            ))
+            await self.engine.bus.publish(
+                RunPaused(
+                    task_id=plan.task_id,
+                    plan_id=plan.id,
+                    run_id=run.id,
+                    actor=SYSTEM_ACTOR,
+                    reason=pause_reason,
+                    phases_completed=run.progress.phases_completed,
+                    total_phases=total,
+                )
+            )
         if due > clock.now() and not last:
             self._arm(due)
 
     def _arm(self, due: datetime) -> None:
         if self.scheduler.running:
-            self.scheduler.add_job(self.wake, "date", run_date=due, id=f"wake:{self.owner}", replace_existing=True,
-                                   misfire_grace_time=None)
+            self.scheduler.add_job(
+                self.wake, "date", run_date=due, id=f"wake:{self.owner}", replace_existing=True, misfire_grace_time=None
+            )
 
     async def _pause_holding(self, holding: Holding, reason: str) -> None:
         run, plan, store = holding.run, holding.plan, self.engine.store
         async with holding.fenced() as conn:
-            _, appended = await store.transition_in(conn, "run", run.id, "paused", actor=SYSTEM_ACTOR, reason=reason,
-                                                    expect=("executing",))
+            _, appended = await store.transition_in(
+                conn, "run", run.id, "paused", actor=SYSTEM_ACTOR, reason=reason, expect=("executing",)
+            )
             await self.engine.work.release(conn, holding.claim, done=True)
         await self.engine.bus.publish(appended)
-        await self.engine.bus.publish(RunPaused(
-            task_id=plan.task_id, plan_id=plan.id, run_id=run.id, actor=SYSTEM_ACTOR, reason=reason,
-            phases_completed=run.progress.phases_completed, total_phases=run.progress.total_phases,
-        ))
+        await self.engine.bus.publish(
+            RunPaused(
+                task_id=plan.task_id,
+                plan_id=plan.id,
+                run_id=run.id,
+                actor=SYSTEM_ACTOR,
+                reason=reason,
+                phases_completed=run.progress.phases_completed,
+                total_phases=run.progress.total_phases,
+            )
+        )
 
     async def _verdict(self, phase: Phase) -> Verdict:
         longest = max((c.timeout for c in phase.health_checks if c.timeout), key=parse_duration, default=DEFAULT_PROBE_TIMEOUT)
@@ -565,7 +638,12 @@ class Executor:
         async with holding.fenced() as conn:
             await store.save_run_progress(run, conn)
             _, appended = await store.transition_in(
-                conn, "run", run.id, "completed", actor=SYSTEM_ACTOR, expect=("executing",),
+                conn,
+                "run",
+                run.id,
+                "completed",
+                actor=SYSTEM_ACTOR,
+                expect=("executing",),
                 details={"assets_changed": run.metrics.assets_changed, "duration_seconds": run.metrics.duration_seconds},
             )
             await self.engine.work.release(conn, holding.claim, done=True)
@@ -591,19 +669,28 @@ class Executor:
             target, details = "rolled_back", {"assets_reverted": report.reverted}
         async with holding.fenced() as conn:
             await store.save_run_progress(run, conn)
-            _, appended = await store.transition_in(conn, "run", run.id, target, actor=actor, reason=reason[:4000],
-                                                    details=details, expect=("executing", "paused"))
+            _, appended = await store.transition_in(
+                conn, "run", run.id, target, actor=actor, reason=reason[:4000], details=details, expect=("executing", "paused")
+            )
             await self.engine.work.release(conn, holding.claim, done=True)
         await self.engine.bus.publish(appended)
         await self._publish_finished(run, plan, target, reason, report.reverted)
 
     async def _publish_finished(self, run: Run, plan: Plan, state: str, reason: str | None, reverted: int = 0) -> None:
-        await self.engine.bus.publish(RunFinished(
-            task_id=plan.task_id, plan_id=plan.id, run_id=run.id, state=state, reason=reason,
-            assets_changed=run.metrics.assets_changed, assets_rolled_back=reverted,
-            phases_completed=run.progress.phases_completed, total_phases=len(execution_phases(plan)),
-            duration_seconds=_elapsed(run, self.engine.clock),
-        ))
+        await self.engine.bus.publish(
+            RunFinished(
+                task_id=plan.task_id,
+                plan_id=plan.id,
+                run_id=run.id,
+                state=state,
+                reason=reason,
+                assets_changed=run.metrics.assets_changed,
+                assets_rolled_back=reverted,
+                phases_completed=run.progress.phases_completed,
+                total_phases=len(execution_phases(plan)),
+                duration_seconds=_elapsed(run, self.engine.clock),
+            )
+        )
 
 
 def _marker(reason: str, actor: str) -> str:

@@ -11,7 +11,17 @@ ENVIRONMENT_WORDS: dict[str, tuple[str, ...]] = {
 }
 
 ROLE_WORDS: dict[str, tuple[str, ...]] = {
-    "web-server": ("web servers", "web server", "web-servers", "web-server", "webservers", "webserver", "web", "frontends", "frontend"),
+    "web-server": (
+        "web servers",
+        "web server",
+        "web-servers",
+        "web-server",
+        "webservers",
+        "webserver",
+        "web",
+        "frontends",
+        "frontend",
+    ),
     "api-server": ("api servers", "api server", "api-servers", "api-server", "api"),
     "database": ("database servers", "databases", "database", "db servers", "db server", "dbs", "db", "postgres"),
     "cache": ("cache servers", "caches", "cache", "redis"),

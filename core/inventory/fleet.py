@@ -21,9 +21,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from core.errors import ConfigError
 
 ENVIRONMENT_ALIASES = {
-    "prod": "production", "production": "production", "prd": "production",
-    "staging": "staging", "stage": "staging", "stg": "staging",
-    "dev": "development", "development": "development",
+    "prod": "production",
+    "production": "production",
+    "prd": "production",
+    "staging": "staging",
+    "stage": "staging",
+    "stg": "staging",
+    "dev": "development",
+    "development": "development",
 }
 
 
@@ -83,9 +88,7 @@ class Fleet(BaseModel):
                 raise ValueError(f"asset id {asset.id!r} appears more than once")
             seen.add(asset.id)
             if asset.image not in self.golden_images:
-                raise ValueError(
-                    f"asset {asset.id!r} uses image {asset.image!r} which has no entry in golden_images"
-                )
+                raise ValueError(f"asset {asset.id!r} uses image {asset.image!r} which has no entry in golden_images")
         return self
 
     def is_drifted(self, asset: Asset) -> bool:
@@ -109,8 +112,11 @@ class AssetQuery(BaseModel):
         if self.environment not in (None, "all") and asset.environment != self.environment:
             return False
         checks: Iterable[tuple[list[str], str]] = (
-            (self.roles, asset.role), (self.platforms, asset.platform), (self.regions, asset.region),
-            (self.asset_ids, asset.id), (self.images, asset.image),
+            (self.roles, asset.role),
+            (self.platforms, asset.platform),
+            (self.regions, asset.region),
+            (self.asset_ids, asset.id),
+            (self.images, asset.image),
         )
         return all(not wanted or value in wanted for wanted, value in checks)
 

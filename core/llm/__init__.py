@@ -8,6 +8,14 @@ from core.llm.offline import EXAMPLE_ASKS, OfflinePlanner
 from core.llm.selection import build_language_model
 
 __all__ = [
-    "EXAMPLE_ASKS", "AnthropicModel", "ChatReply", "ClaudeChat", "LanguageModel", "MetaPromptEngine", "OfflinePlanner",
-    "SpecDraft", "SpecRequest", "build_language_model",
+    "EXAMPLE_ASKS",
+    "AnthropicModel",
+    "ChatReply",
+    "ClaudeChat",
+    "LanguageModel",
+    "MetaPromptEngine",
+    "OfflinePlanner",
+    "SpecDraft",
+    "SpecRequest",
+    "build_language_model",
 ]

@@ -34,8 +34,9 @@ class AnthropicModel(LanguageModel):
 
     async def draft_spec(self, request: SpecRequest) -> SpecDraft:
         system = spec_system(request.agents, request.tools)
-        ask = spec_user(request.text, user_id=request.user_id, channel_id=request.channel_id,
-                        default_environment=request.default_environment)
+        ask = spec_user(
+            request.text, user_id=request.user_id, channel_id=request.channel_id, default_environment=request.default_environment
+        )
         messages: list[dict[str, Any]] = [{"role": "user", "content": ask}]
         tools = [spec_tool()]
         choice = {"type": "tool", "name": SPEC_TOOL}
@@ -69,15 +70,22 @@ def _read(reply: ChatReply, request: SpecRequest) -> tuple[dict[str, Any], list[
     known_agents = {a["name"] for a in request.agents}
     known_tools = {t["name"] for t in request.tools}
     if known_agents:
-        errors += [f"agents: unknown agent {a['name']!r}; use one of {', '.join(sorted(known_agents))}"
-                   for a in document["agents"] if a["name"] not in known_agents]
+        errors += [
+            f"agents: unknown agent {a['name']!r}; use one of {', '.join(sorted(known_agents))}"
+            for a in document["agents"]
+            if a["name"] not in known_agents
+        ]
     if known_tools:
         errors += [f"tools_required: unknown tool {t!r}" for t in document.get("tools_required", []) if t not in known_tools]
     return document, errors
 
 
 def _repair(messages: list[dict[str, Any]], reply: ChatReply, errors: list[str]) -> list[dict[str, Any]]:
-    feedback = "That TaskSpec is not valid:\n" + "\n".join(f"- {e}" for e in errors[:20]) + f"\nCall {SPEC_TOOL} again with a complete, corrected TaskSpec."
+    feedback = (
+        "That TaskSpec is not valid:\n"
+        + "\n".join(f"- {e}" for e in errors[:20])
+        + f"\nCall {SPEC_TOOL} again with a complete, corrected TaskSpec."
+    )
     calls = reply.tool_uses()
     if calls:
         answer = [{"type": "tool_result", "tool_use_id": c["id"], "is_error": True, "content": feedback} for c in calls]

@@ -34,7 +34,9 @@ class TokenBudget:
             return
         used = await self.store.llm_tokens_since(org_id, self.clock() - WINDOW)
         if used >= self.tokens_per_minute:
-            logger.warning("token budget spent for org %s: %d of %d tokens in the last minute", org_id, used, self.tokens_per_minute)
+            logger.warning(
+                "token budget spent for org %s: %d of %d tokens in the last minute", org_id, used, self.tokens_per_minute
+            )
             raise BudgetExceeded(f"the workspace used {used:,} of its {self.tokens_per_minute:,} tokens this minute")
 
     async def record(self, org_id: str, usage: Usage) -> None:

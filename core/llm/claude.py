@@ -37,7 +37,11 @@ class ChatReply:
 
 class ClaudeChat:
     def __init__(
-        self, client: anthropic.AsyncAnthropic, model: str, max_output_tokens: int, budget: TokenBudget | None = None,
+        self,
+        client: anthropic.AsyncAnthropic,
+        model: str,
+        max_output_tokens: int,
+        budget: TokenBudget | None = None,
     ) -> None:
         self.client = client
         self.model = model
@@ -82,7 +86,12 @@ class ClaudeChat:
             await self.budget.record(org_id, usage)
         logger.info(
             "anthropic %s: stop=%s in=%d out=%d cache_read=%d cache_write=%d",
-            self.model, message.stop_reason, usage.input_tokens, usage.output_tokens, usage.cache_read_tokens, usage.cache_write_tokens,
+            self.model,
+            message.stop_reason,
+            usage.input_tokens,
+            usage.output_tokens,
+            usage.cache_read_tokens,
+            usage.cache_write_tokens,
         )
         return ChatReply(content=[_plain(block) for block in message.content], stop_reason=message.stop_reason, usage=usage)
 
@@ -91,8 +100,12 @@ class ClaudeChat:
         input_tokens, output_tokens = raw.input_tokens or 0, raw.output_tokens or 0
         cache_write, cache_read = raw.cache_creation_input_tokens or 0, raw.cache_read_input_tokens or 0
         return Usage(
-            provider="anthropic", model=message.model or self.model, input_tokens=input_tokens, output_tokens=output_tokens,
-            cache_read_tokens=cache_read, cache_write_tokens=cache_write,
+            provider="anthropic",
+            model=message.model or self.model,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            cache_read_tokens=cache_read,
+            cache_write_tokens=cache_write,
             cost_usd=cost_usd(self.model, input_tokens, output_tokens, cache_write, cache_read),
         )
 

@@ -42,7 +42,9 @@ class Rule:
 def _scope(text: str) -> Scope:
     roles = words.roles(text)
     return Scope(
-        roles=roles, platforms=words.platforms(text), regions=words.regions(text),
+        roles=roles,
+        platforms=words.platforms(text),
+        regions=words.regions(text),
         asset_filter=" ".join(f"role:{r}" for r in roles) or None,
     )
 
@@ -89,83 +91,178 @@ def _label(params: dict[str, Any], key: str, fallback: str) -> str:
 
 RULES: list[Rule] = [
     Rule(
-        task_type="drift_remediation", agent="drift_agent", tools=("query_assets", "compare_versions", "generate_patch_plan"),
+        task_type="drift_remediation",
+        agent="drift_agent",
+        tools=("query_assets", "compare_versions", "generate_patch_plan"),
         matches=lambda t: words.has_any(t, "drift", "out of sync", "golden image version", "reconcile"),
         goal=lambda env, scope, p: f"Remediate drift for {_scope_words(env, scope)}",
         example="fix drift on prod web servers",
     ),
     Rule(
-        task_type="adapter_generation", agent="adapter_agent", tools=("discover_api", "generate_adapter"),
+        task_type="adapter_generation",
+        agent="adapter_agent",
+        tools=("discover_api", "generate_adapter"),
         matches=lambda t: words.has_any(t, "integrate", "integration with", "integration for", "adapter", "connector for"),
         goal=lambda env, scope, p: f"Generate an adapter for the {_label(p, 'api', 'named')} API",
-        example="integrate the PagerDuty API", default_environment="all", parameters=_api_parameters,
-        scoped=False, rollout=False, risk="medium",
+        example="integrate the PagerDuty API",
+        default_environment="all",
+        parameters=_api_parameters,
+        scoped=False,
+        rollout=False,
+        risk="medium",
     ),
     Rule(
-        task_type="sop_authoring", agent="sop_agent", tools=("generate_sop", "validate_sop"),
-        matches=lambda t: words.has_any(t, "sop", "standard operating procedure", "procedure for", "runbook for", "playbook for", "checklist for"),
+        task_type="sop_authoring",
+        agent="sop_agent",
+        tools=("generate_sop", "validate_sop"),
+        matches=lambda t: words.has_any(
+            t, "sop", "standard operating procedure", "procedure for", "runbook for", "playbook for", "checklist for"
+        ),
         goal=lambda env, scope, p: f"Write an SOP for {p['topic']}"[:500],
-        example="write an SOP for rotating TLS certificates", default_environment="all",
-        parameters=lambda t: {"topic": phrases.topic(t)}, scoped=False, rollout=False, risk="medium",
+        example="write an SOP for rotating TLS certificates",
+        default_environment="all",
+        parameters=lambda t: {"topic": phrases.topic(t)},
+        scoped=False,
+        rollout=False,
+        risk="medium",
     ),
     Rule(
-        task_type="dr_drill", agent="dr_agent", tools=("infra_graph", "simulate_failover"),
-        matches=lambda t: words.has_any(t, "dr drill", "dr test", "dr plan", "dr exercise", "disaster recovery", "failover", "fail over", "region outage")
-        or (words.has_any(t, "dr") and words.has_any(t, "drill", "plan", "test", "runbook")),
+        task_type="dr_drill",
+        agent="dr_agent",
+        tools=("infra_graph", "simulate_failover"),
+        matches=lambda t: (
+            words.has_any(
+                t, "dr drill", "dr test", "dr plan", "dr exercise", "disaster recovery", "failover", "fail over", "region outage"
+            )
+            or (words.has_any(t, "dr") and words.has_any(t, "drill", "plan", "test", "runbook"))
+        ),
         goal=lambda env, scope, p: f"Plan a disaster-recovery drill for {_label(p, 'region', 'a region')} in {_where(env)}",
-        example="plan a DR drill for us-east-1", default_environment="production",
-        parameters=lambda t: {"region": r[0]} if (r := phrases.region(t)) else {}, scoped=False, rollout=False,
+        example="plan a DR drill for us-east-1",
+        default_environment="production",
+        parameters=lambda t: {"region": r[0]} if (r := phrases.region(t)) else {},
+        scoped=False,
+        rollout=False,
     ),
     Rule(
-        task_type="patch_rollout", agent="patch_agent", tools=("cve_feed", "query_assets", "risk_score", "generate_rollout"),
-        matches=lambda t: words.has_any(t, "patch", "security update", "security updates")
-        or (bool(phrases.cve_ids(t)) and words.has_any(t, "fix", "remediate", "upgrade", "roll out")),
+        task_type="patch_rollout",
+        agent="patch_agent",
+        tools=("cve_feed", "query_assets", "risk_score", "generate_rollout"),
+        matches=lambda t: (
+            words.has_any(t, "patch", "security update", "security updates")
+            or (bool(phrases.cve_ids(t)) and words.has_any(t, "fix", "remediate", "upgrade", "roll out"))
+        ),
         goal=lambda env, scope, p: f"Patch {_label(p, 'cve_ids', 'high and critical CVEs')} on {_scope_words(env, scope)}",
         example="patch CVE-2024-3094 on staging db servers",
         parameters=lambda t: {"cve_ids": ids} if (ids := phrases.cve_ids(t)) else {},
     ),
     Rule(
-        task_type="image_management", agent="image_agent", tools=("validate", "query_assets", "build_image", "promote"),
-        matches=lambda t: words.has_any(t, "golden image", "new image", "base image", "build an image", "image build", "promote image")
-        or (words.has_any(t, "build", "bake", "promote", "rebuild") and bool(phrases.image(t).get("image"))),
+        task_type="image_management",
+        agent="image_agent",
+        tools=("validate", "query_assets", "build_image", "promote"),
+        matches=lambda t: (
+            words.has_any(t, "golden image", "new image", "base image", "build an image", "image build", "promote image")
+            or (words.has_any(t, "build", "bake", "promote", "rebuild") and bool(phrases.image(t).get("image")))
+        ),
         goal=lambda env, scope, p: f"Build, validate and promote a new {_label(p, 'image', 'golden')} image to {_where(env)}",
-        example="build a new golden image for ubuntu-base", default_environment="staging", parameters=phrases.image,
-        scoped=False, rollout=False,
+        example="build a new golden image for ubuntu-base",
+        default_environment="staging",
+        parameters=phrases.image,
+        scoped=False,
+        rollout=False,
     ),
     Rule(
-        task_type="compliance_audit", agent="compliance_agent", tools=("check_controls", "generate_evidence"),
-        matches=lambda t: words.has_any(t, "compliant", "compliance", "cis", "soc2", "soc 2", "pci", "hipaa", "benchmark", "audit", "controls"),
-        goal=lambda env, scope, p: (f"Audit {_label(p, 'control_ids', '') or _label(p, 'framework', 'compliance controls')}"
-                                    f" on {_scope_words(env, scope)}"),
-        example="are we compliant with CIS 5.2 in prod", default_environment="all", parameters=_compliance_parameters,
-        rollout=False, risk="low",
+        task_type="compliance_audit",
+        agent="compliance_agent",
+        tools=("check_controls", "generate_evidence"),
+        matches=lambda t: words.has_any(
+            t, "compliant", "compliance", "cis", "soc2", "soc 2", "pci", "hipaa", "benchmark", "audit", "controls"
+        ),
+        goal=lambda env, scope, p: (
+            f"Audit {_label(p, 'control_ids', '') or _label(p, 'framework', 'compliance controls')} on {_scope_words(env, scope)}"
+        ),
+        example="are we compliant with CIS 5.2 in prod",
+        default_environment="all",
+        parameters=_compliance_parameters,
+        rollout=False,
+        risk="low",
     ),
     Rule(
-        task_type="security_scan", agent="security_agent", tools=("check_exposure", "scan_vulns"),
-        matches=lambda t: words.has_any(t, "scan", "exposed", "exposure", "open port", "vulnerab", "vulns", "security", "attack surface"),
-        goal=lambda env, scope, p: f"Scan {_scope_words(env, scope)} for " + (
-            "exposed ports" if p.get("focus") == "exposure" else "vulnerabilities and exposed ports"),
-        example="scan prod for exposed ports", default_environment="all", parameters=_security_parameters,
-        rollout=False, risk="low",
+        task_type="security_scan",
+        agent="security_agent",
+        tools=("check_exposure", "scan_vulns"),
+        matches=lambda t: words.has_any(
+            t, "scan", "exposed", "exposure", "open port", "vulnerab", "vulns", "security", "attack surface"
+        ),
+        goal=lambda env, scope, p: (
+            f"Scan {_scope_words(env, scope)} for "
+            + ("exposed ports" if p.get("focus") == "exposure" else "vulnerabilities and exposed ports")
+        ),
+        example="scan prod for exposed ports",
+        default_environment="all",
+        parameters=_security_parameters,
+        rollout=False,
+        risk="low",
     ),
     Rule(
-        task_type="cost_optimization", agent="cost_agent", tools=("billing_data", "forecast", "recommend"),
-        matches=lambda t: words.has_any(t, "cost", "spend", "bill", "save money", "savings", "cheaper", "budget", "rightsiz", "finops"),
+        task_type="cost_optimization",
+        agent="cost_agent",
+        tools=("billing_data", "forecast", "recommend"),
+        matches=lambda t: words.has_any(
+            t, "cost", "spend", "bill", "save money", "savings", "cheaper", "budget", "rightsiz", "finops"
+        ),
         goal=lambda env, scope, p: f"Find cost savings in {_where(env)}",
-        example="where can we cut cost", default_environment="all", scoped=False, rollout=False, risk="low",
+        example="where can we cut cost",
+        default_environment="all",
+        scoped=False,
+        rollout=False,
+        risk="low",
     ),
     Rule(
-        task_type="incident_investigation", agent="incident_agent", tools=("query_logs", "infra_graph", "correlate_events"),
-        matches=lambda t: words.has_any(t, "erroring", "errors", "error", "failing", "is down", "are down", "outage", "incident",
-                                        "broken", "5xx", "500s", "slow", "latency", "timing out", "timeouts", "investigate", "crashing"),
+        task_type="incident_investigation",
+        agent="incident_agent",
+        tools=("query_logs", "infra_graph", "correlate_events"),
+        matches=lambda t: words.has_any(
+            t,
+            "erroring",
+            "errors",
+            "error",
+            "failing",
+            "is down",
+            "are down",
+            "outage",
+            "incident",
+            "broken",
+            "5xx",
+            "500s",
+            "slow",
+            "latency",
+            "timing out",
+            "timeouts",
+            "investigate",
+            "crashing",
+        ),
         goal=lambda env, scope, p: f"Investigate {p.get('service', 'errors')} in {_where(env)}",
-        example="why is checkout erroring", default_environment="production",
-        parameters=lambda t: {"service": s} if (s := phrases.service(t)) else {}, scoped=False, rollout=False, risk="low",
+        example="why is checkout erroring",
+        default_environment="production",
+        parameters=lambda t: {"service": s} if (s := phrases.service(t)) else {},
+        scoped=False,
+        rollout=False,
+        risk="low",
     ),
 ]
 
-AGENT_ORDER = ("drift_agent", "patch_agent", "compliance_agent", "incident_agent", "dr_agent", "cost_agent", "security_agent",
-               "image_agent", "sop_agent", "adapter_agent")
+AGENT_ORDER = (
+    "drift_agent",
+    "patch_agent",
+    "compliance_agent",
+    "incident_agent",
+    "dr_agent",
+    "cost_agent",
+    "security_agent",
+    "image_agent",
+    "sop_agent",
+    "adapter_agent",
+)
 # One example per agent, in the order of the agents table; the bot shows them as help.
 EXAMPLE_ASKS: tuple[str, ...] = tuple(next(r.example for r in RULES if r.agent == agent) for agent in AGENT_ORDER)
 
@@ -210,7 +307,9 @@ class OfflinePlanner(LanguageModel):
                 canary_required=environment in ("production", "staging"),
                 max_batch_percent=20 if environment == "production" else None,
                 rollback_trigger="error_rate > 1%",
-            ) if rule.rollout else None,
+            )
+            if rule.rollout
+            else None,
         )
         return SpecDraft(spec=spec, provider=self.name)
 

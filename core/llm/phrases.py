@@ -11,15 +11,50 @@ _CVE = re.compile(r"\bcve-\d{4}-\d{4,}\b", re.IGNORECASE)
 _FRAMEWORK = re.compile(
     r"\b(cis|soc\s?2|pci(?:[\s-]?dss)?|nist|hipaa|iso\s?27001)(?:[\s-]+((?:cc)?\d+(?:\.\d+)*))?\b", re.IGNORECASE
 )
-_FRAMEWORK_NAMES = {"cis": "CIS", "soc2": "SOC2", "pci": "PCI", "pcidss": "PCI", "nist": "NIST", "hipaa": "HIPAA", "iso27001": "ISO27001"}
-_NOT_A_SERVICE = frozenset({
-    "prod", "production", "staging", "stage", "dev", "development", "it", "we", "our", "everything", "the", "there", "this",
-    "that", "something", "what", "service", "site", "app", "system", "my", "is", "are", "so", "still",
-})
+_FRAMEWORK_NAMES = {
+    "cis": "CIS",
+    "soc2": "SOC2",
+    "pci": "PCI",
+    "pcidss": "PCI",
+    "nist": "NIST",
+    "hipaa": "HIPAA",
+    "iso27001": "ISO27001",
+}
+_NOT_A_SERVICE = frozenset(
+    {
+        "prod",
+        "production",
+        "staging",
+        "stage",
+        "dev",
+        "development",
+        "it",
+        "we",
+        "our",
+        "everything",
+        "the",
+        "there",
+        "this",
+        "that",
+        "something",
+        "what",
+        "service",
+        "site",
+        "app",
+        "system",
+        "my",
+        "is",
+        "are",
+        "so",
+        "still",
+    }
+)
 _SERVICE_PATTERNS = (
     re.compile(r"\bwhy (?:is|are|does|do) (?:the )?([a-z][\w-]*)"),
     re.compile(r"\b([a-z][\w-]*) (?:is|are|keeps?) (?:erroring|failing|down|slow|broken|timing out|throwing|returning|crashing)"),
-    re.compile(r"\b(?:errors?|incident|outage|5xx|500s|latency|timeouts?|failures?) (?:in|on|with|for|from) (?:the )?([a-z][\w-]*)"),
+    re.compile(
+        r"\b(?:errors?|incident|outage|5xx|500s|latency|timeouts?|failures?) (?:in|on|with|for|from) (?:the )?([a-z][\w-]*)"
+    ),
     re.compile(r"\binvestigate (?:the )?([a-z][\w-]*)"),
 )
 _IMAGE = re.compile(r"\b([a-z][a-z0-9]*-base)\b")

@@ -40,6 +40,10 @@ def price_for(model: str) -> Price:
 
 def cost_usd(model: str, input_tokens: int, output_tokens: int, cache_write_tokens: int = 0, cache_read_tokens: int = 0) -> float:
     price = price_for(model)
-    total = (input_tokens * price.input + output_tokens * price.output
-             + cache_write_tokens * price.cache_write + cache_read_tokens * price.cache_read)
+    total = (
+        input_tokens * price.input
+        + output_tokens * price.output
+        + cache_write_tokens * price.cache_write
+        + cache_read_tokens * price.cache_read
+    )
     return round(total / 1_000_000, 6)

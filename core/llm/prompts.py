@@ -45,8 +45,10 @@ Rules:
 def catalogue_text(agents: tuple[dict[str, Any], ...], tools: tuple[dict[str, Any], ...]) -> str:
     lines = ["Agents (name: task types; description; tools):"]
     for agent in agents:
-        lines.append(f"- {agent['name']}: {', '.join(agent.get('task_types', []))}; {agent.get('description', '')}; "
-                     f"tools {', '.join(agent.get('tools', []))}")
+        lines.append(
+            f"- {agent['name']}: {', '.join(agent.get('task_types', []))}; {agent.get('description', '')}; "
+            f"tools {', '.join(agent.get('tools', []))}"
+        )
     lines.append("Tools (name [risk]: description):")
     for tool in tools:
         lines.append(f"- {tool['name']} [{tool.get('risk', 'read')}]: {tool.get('description', '')}")

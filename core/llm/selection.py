@@ -26,7 +26,10 @@ def build_language_model(config: Any, store: Any, *, max_retries: int = 2) -> La
     if not key:
         raise ConfigError("llm.provider is anthropic but ANTHROPIC_API_KEY is not set")
     client = anthropic.AsyncAnthropic(
-        api_key=key, base_url=config.anthropic_base_url or None, timeout=llm.timeout_seconds, max_retries=max_retries,
+        api_key=key,
+        base_url=config.anthropic_base_url or None,
+        timeout=llm.timeout_seconds,
+        max_retries=max_retries,
     )
     logger.info("planner: anthropic model %s", llm.model)
     return AnthropicModel(ClaudeChat(client, llm.model, llm.max_output_tokens, TokenBudget(store, llm.tokens_per_minute)))

@@ -12,6 +12,15 @@ from core.notify.notice import Notice, build_notice
 from core.notify.webhook import WebhookNotifier, signature, verify_signature
 
 __all__ = [
-    "EmailNotifier", "NotificationError", "NotificationHub", "Notice", "Notifier", "WebhookNotifier",
-    "attach_notifiers", "build_notice", "build_notifiers", "signature", "verify_signature",
+    "EmailNotifier",
+    "Notice",
+    "NotificationError",
+    "NotificationHub",
+    "Notifier",
+    "WebhookNotifier",
+    "attach_notifiers",
+    "build_notice",
+    "build_notifiers",
+    "signature",
+    "verify_signature",
 ]

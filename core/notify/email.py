@@ -85,9 +85,14 @@ class EmailNotifier(Notifier):
         for attempt in range(1, self.max_attempts + 1):
             try:
                 await aiosmtplib.send(
-                    message, hostname=self.smtp_host, port=self.smtp_port, sender=_bare(self.from_address),
-                    recipients=[_bare(a) for a in self.to], start_tls=self.starttls,
-                    username=self.username, password=self._password if self.username else None,
+                    message,
+                    hostname=self.smtp_host,
+                    port=self.smtp_port,
+                    sender=_bare(self.from_address),
+                    recipients=[_bare(a) for a in self.to],
+                    start_tls=self.starttls,
+                    username=self.username,
+                    password=self._password if self.username else None,
                     timeout=self.timeout_seconds,
                 )
             except aiosmtplib.SMTPException as exc:
@@ -95,11 +100,18 @@ class EmailNotifier(Notifier):
                 if not transient or attempt == self.max_attempts:
                     raise NotificationError(
                         f"email to {len(self.to)} recipient(s) via {self.smtp_host}:{self.smtp_port} failed after "
-                        f"{attempt} attempt(s): {_describe(exc)}", attempts=attempt,
+                        f"{attempt} attempt(s): {_describe(exc)}",
+                        attempts=attempt,
                     ) from exc
                 delay = self.backoff_seconds * 2 ** (attempt - 1)
-                logger.warning("email for %s failed (attempt %d/%d, retrying in %.1fs): %s",
-                               notice.topic, attempt, self.max_attempts, delay, _describe(exc))
+                logger.warning(
+                    "email for %s failed (attempt %d/%d, retrying in %.1fs): %s",
+                    notice.topic,
+                    attempt,
+                    self.max_attempts,
+                    delay,
+                    _describe(exc),
+                )
                 await self._sleep(delay)
             else:
                 logger.info("emailed %s (%s) to %d recipient(s)", notice.kind, notice.topic, len(self.to))

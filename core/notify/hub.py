@@ -34,7 +34,11 @@ MAX_IN_FLIGHT = 8  # concurrent deliveries per notifier
 
 class NotificationHub:
     def __init__(
-        self, notifiers: Sequence[Notifier], store: Store | None = None, *, drain_timeout: float = DRAIN_TIMEOUT_SECONDS,
+        self,
+        notifiers: Sequence[Notifier],
+        store: Store | None = None,
+        *,
+        drain_timeout: float = DRAIN_TIMEOUT_SECONDS,
     ) -> None:
         self.notifiers = list(notifiers)
         self.store = store
@@ -84,12 +88,17 @@ class NotificationHub:
                     await self._record_failure(notifier, notice, exc)
 
     async def _record_failure(self, notifier: Notifier, notice: Notice, exc: Exception) -> None:
-        entity = next(((kind, getattr(notice, f"{kind}_id")) for kind in ("run", "plan", "task") if getattr(notice, f"{kind}_id")), None)
+        entity = next(
+            ((kind, getattr(notice, f"{kind}_id")) for kind in ("run", "plan", "task") if getattr(notice, f"{kind}_id")), None
+        )
         if self.store is None or entity is None:
             return
         details = {
-            "notifier": notifier.name, "topic": notice.topic, "kind": notice.kind,
-            "attempts": getattr(exc, "attempts", 1), "error": str(exc)[:500],
+            "notifier": notifier.name,
+            "topic": notice.topic,
+            "kind": notice.kind,
+            "attempts": getattr(exc, "attempts", 1),
+            "error": str(exc)[:500],
         }
         try:
             await self.store.append_audit(entity[0], entity[1], "notification.failed", ACTOR, details)
@@ -151,20 +160,35 @@ def build_notifiers(config: Config) -> list[Notifier]:
             raise ConfigError("notifications.email.username is set but SMTP_PASSWORD is not; set it in the environment")
         if password and not email.username:
             logger.warning("SMTP_PASSWORD is set but notifications.email.username is not; sending without login")
-        notifiers.append(EmailNotifier(
-            smtp_host=email.smtp_host or "", smtp_port=email.smtp_port, from_address=email.from_address or "",
-            to=email.to, on=email.on, starttls=email.starttls, username=email.username, password=password,
-            timeout_seconds=email.timeout_seconds, max_attempts=email.max_attempts,
-        ))
+        notifiers.append(
+            EmailNotifier(
+                smtp_host=email.smtp_host or "",
+                smtp_port=email.smtp_port,
+                from_address=email.from_address or "",
+                to=email.to,
+                on=email.on,
+                starttls=email.starttls,
+                username=email.username,
+                password=password,
+                timeout_seconds=email.timeout_seconds,
+                max_attempts=email.max_attempts,
+            )
+        )
     hook = section.webhook
     if hook.enabled:
         secret = config.webhook_secret.get_secret_value() if config.webhook_secret else None
         if secret is None:
             logger.warning("OPSPILOT_WEBHOOK_SECRET is not set; webhook requests will not be signed")
-        notifiers.append(WebhookNotifier(
-            url=hook.url or "", secret=secret, events=hook.events, timeout_seconds=hook.timeout_seconds,
-            max_attempts=hook.max_attempts, backoff_seconds=hook.backoff_seconds,
-        ))
+        notifiers.append(
+            WebhookNotifier(
+                url=hook.url or "",
+                secret=secret,
+                events=hook.events,
+                timeout_seconds=hook.timeout_seconds,
+                max_attempts=hook.max_attempts,
+                backoff_seconds=hook.backoff_seconds,
+            )
+        )
     return notifiers
 
 

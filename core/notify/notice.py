@@ -15,7 +15,14 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from core.errors import OpsPilotError
 from core.events import (
-    Event, PhaseCompleted, PhaseStarted, PlanDecided, PlanProposed, RunFinished, RunStarted, TaskCreated,
+    Event,
+    PhaseCompleted,
+    PhaseStarted,
+    PlanDecided,
+    PlanProposed,
+    RunFinished,
+    RunStarted,
+    TaskCreated,
 )
 from core.timeutil import format_duration, isoformat
 
@@ -71,15 +78,30 @@ async def build_notice(event: Event, store: Store | None = None) -> Notice | Non
     ask = found.task.user_intent if found.task else getattr(event, "user_intent", None)
     context = {**_common_context(found), **draft.context}
     ids = {k: getattr(event, k, None) for k in ("task_id", "plan_id", "run_id")}
-    subject = f"[OpsPilot] {draft.headline}" + (f" ({environment})" if environment else "") + (f": {_clip(ask, 80)}" if ask else "")
+    subject = (
+        f"[OpsPilot] {draft.headline}" + (f" ({environment})" if environment else "") + (f": {_clip(ask, 80)}" if ask else "")
+    )
     text = _body(draft, found, ids)
     data = {
-        "topic": event.topic, "kind": draft.kind, "severity": draft.severity, "at": isoformat(event.at), **ids,
-        **_event_fields(event), "subject": subject, "text": text, "context": context,
+        "topic": event.topic,
+        "kind": draft.kind,
+        "severity": draft.severity,
+        "at": isoformat(event.at),
+        **ids,
+        **_event_fields(event),
+        "subject": subject,
+        "text": text,
+        "context": context,
     }
     return Notice(
-        topic=event.topic, kind=draft.kind, severity=draft.severity, subject=subject, text=text, at=event.at,
-        data=data, **ids,
+        topic=event.topic,
+        kind=draft.kind,
+        severity=draft.severity,
+        subject=subject,
+        text=text,
+        at=event.at,
+        data=data,
+        **ids,
     )
 
 
@@ -109,13 +131,19 @@ def _common_context(found: _Found) -> dict[str, Any]:
     if found.plan is not None:
         plan = found.plan
         context.update(
-            environment=plan.environment, plan_type=plan.type, agent=plan.agent, summary=plan.payload.summary,
-            affected_assets=len(plan.payload.affected_assets), quality_score=plan.quality_score,
+            environment=plan.environment,
+            plan_type=plan.type,
+            agent=plan.agent,
+            summary=plan.payload.summary,
+            affected_assets=len(plan.payload.affected_assets),
+            quality_score=plan.quality_score,
         )
         if plan.approval is not None:
             context.update(
-                decision=plan.approval.decision, decided_by=plan.approval.decided_by,
-                decided_at=isoformat(plan.approval.decided_at), decision_reason=plan.approval.reason,
+                decision=plan.approval.decision,
+                decided_by=plan.approval.decided_by,
+                decided_at=isoformat(plan.approval.decided_at),
+                decision_reason=plan.approval.reason,
             )
     return context
 
@@ -231,8 +259,13 @@ def _run_finished(event: RunFinished, found: _Found) -> _Draft:
 
 
 _DESCRIBERS: dict[type[Event], Any] = {
-    TaskCreated: _task_created, PlanProposed: _plan_proposed, PlanDecided: _plan_decided, RunStarted: _run_started,
-    PhaseStarted: _phase_started, PhaseCompleted: _phase_completed, RunFinished: _run_finished,
+    TaskCreated: _task_created,
+    PlanProposed: _plan_proposed,
+    PlanDecided: _plan_decided,
+    RunStarted: _run_started,
+    PhaseStarted: _phase_started,
+    PhaseCompleted: _phase_completed,
+    RunFinished: _run_finished,
 }
 
 
@@ -252,8 +285,9 @@ def _plan_lines(found: _Found, *, with_approval: bool = True) -> list[tuple[str,
             lines.append(("Affected", f"{len(plan.payload.affected_assets)} assets"))
         if with_approval and plan.approval is not None:
             when = plan.approval.decided_at.strftime("%Y-%m-%d %H:%M UTC")
-            lines.append(("Approved by" if plan.approval.decision == "approved" else "Decided by",
-                          f"{plan.approval.decided_by} at {when}"))
+            lines.append(
+                ("Approved by" if plan.approval.decision == "approved" else "Decided by", f"{plan.approval.decided_by} at {when}")
+            )
     return lines
 
 

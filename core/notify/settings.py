@@ -11,7 +11,14 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from core.events import (
-    Event, PhaseCompleted, PhaseStarted, PlanDecided, PlanProposed, RunFinished, RunStarted, TaskCreated,
+    Event,
+    PhaseCompleted,
+    PhaseStarted,
+    PlanDecided,
+    PlanProposed,
+    RunFinished,
+    RunStarted,
+    TaskCreated,
 )
 
 if TYPE_CHECKING:
@@ -19,7 +26,13 @@ if TYPE_CHECKING:
 
 #: The events notifiers hear about: every task, plan and run transition, in the order they happen.
 NOTIFIED_EVENTS: tuple[type[Event], ...] = (
-    TaskCreated, PlanProposed, PlanDecided, RunStarted, PhaseStarted, PhaseCompleted, RunFinished,
+    TaskCreated,
+    PlanProposed,
+    PlanDecided,
+    RunStarted,
+    PhaseStarted,
+    PhaseCompleted,
+    RunFinished,
 )
 WEBHOOK_TOPICS: tuple[str, ...] = tuple(e.topic for e in NOTIFIED_EVENTS)
 
@@ -28,14 +41,19 @@ EMAIL_TRIGGERS: tuple[str, ...] = ("rolled_back", "failed", "completed", "approv
 DEFAULT_EMAIL_TRIGGERS: tuple[str, ...] = ("rolled_back", "failed")
 #: The topic whose events can produce each email trigger.
 EMAIL_TRIGGER_TOPICS: dict[str, str] = {
-    "rolled_back": RunFinished.topic, "failed": RunFinished.topic, "completed": RunFinished.topic,
-    "approval_required": PlanProposed.topic, "rejected": PlanDecided.topic,
+    "rolled_back": RunFinished.topic,
+    "failed": RunFinished.topic,
+    "completed": RunFinished.topic,
+    "approval_required": PlanProposed.topic,
+    "rejected": PlanDecided.topic,
 }
 
 
 _SECRET_KEYS = {
-    "password": "SMTP_PASSWORD", "smtp_password": "SMTP_PASSWORD",
-    "secret": "OPSPILOT_WEBHOOK_SECRET", "webhook_secret": "OPSPILOT_WEBHOOK_SECRET",
+    "password": "SMTP_PASSWORD",
+    "smtp_password": "SMTP_PASSWORD",
+    "secret": "OPSPILOT_WEBHOOK_SECRET",
+    "webhook_secret": "OPSPILOT_WEBHOOK_SECRET",
 }
 
 

@@ -87,14 +87,17 @@ class WebhookNotifier(Notifier):
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=self.timeout_seconds), headers={"User-Agent": USER_AGENT},
+                timeout=aiohttp.ClientTimeout(total=self.timeout_seconds),
+                headers={"User-Agent": USER_AGENT},
             )
         return self._session
 
     async def notify(self, notice: Notice) -> None:
         body = self.body(notice)
         headers = {
-            "Content-Type": "application/json", "X-OpsPilot-Event": notice.topic, "X-OpsPilot-Delivery": str(uuid.uuid4()),
+            "Content-Type": "application/json",
+            "X-OpsPilot-Event": notice.topic,
+            "X-OpsPilot-Delivery": str(uuid.uuid4()),
         }
         if self._secret:
             headers["X-OpsPilot-Signature"] = signature(body, self._secret)
@@ -102,7 +105,10 @@ class WebhookNotifier(Notifier):
             retry_after: str | None = None
             try:
                 async with self._client().post(
-                    self.url, data=body, headers={**headers, "X-OpsPilot-Attempt": str(attempt)}, allow_redirects=False,
+                    self.url,
+                    data=body,
+                    headers={**headers, "X-OpsPilot-Attempt": str(attempt)},
+                    allow_redirects=False,
                 ) as response:
                     status, retry_after = response.status, response.headers.get("Retry-After")
                     snippet = (await response.content.read(200)).decode("utf-8", "replace").strip()
@@ -116,11 +122,19 @@ class WebhookNotifier(Notifier):
                 retryable = status >= 500 or status == 429
             if not retryable or attempt == self.max_attempts:
                 raise NotificationError(
-                    f"webhook {notice.topic} to {self.host} failed after {attempt} attempt(s): {problem}", attempts=attempt,
+                    f"webhook {notice.topic} to {self.host} failed after {attempt} attempt(s): {problem}",
+                    attempts=attempt,
                 )
             delay = self.delay(attempt, retry_after)
-            logger.warning("webhook %s to %s failed (attempt %d/%d, retrying in %.1fs): %s",
-                           notice.topic, self.host, attempt, self.max_attempts, delay, problem)
+            logger.warning(
+                "webhook %s to %s failed (attempt %d/%d, retrying in %.1fs): %s",
+                notice.topic,
+                self.host,
+                attempt,
+                self.max_attempts,
+                delay,
+                problem,
+            )
             await self._sleep(delay)
 
     def delay(self, attempt: int, retry_after: str | None = None) -> float:

@@ -80,8 +80,14 @@ class Store:
         details = details or {}
         await conn.execute(
             insert(tables.audit_log).values(
-                at=utcnow(), entity_type=entity_type, entity_id=entity_id, event=event,
-                from_state=from_state, to_state=to_state, actor=actor, details=details,
+                at=utcnow(),
+                entity_type=entity_type,
+                entity_id=entity_id,
+                event=event,
+                from_state=from_state,
+                to_state=to_state,
+                actor=actor,
+                details=details,
             )
         )
         return AuditAppended(entity_type=entity_type, entity_id=entity_id, event=event, actor=actor, details=details)
@@ -102,8 +108,14 @@ class Store:
             rows = (await conn.execute(query)).mappings().all()
         return [
             AuditEntry(
-                id=r["id"], at=_aware(r["at"]), entity_type=r["entity_type"], entity_id=r["entity_id"],
-                event=r["event"], from_state=r["from_state"], to_state=r["to_state"], actor=r["actor"],
+                id=r["id"],
+                at=_aware(r["at"]),
+                entity_type=r["entity_type"],
+                entity_id=r["entity_id"],
+                event=r["event"],
+                from_state=r["from_state"],
+                to_state=r["to_state"],
+                actor=r["actor"],
                 details=r["details"] or {},
             )
             for r in rows
@@ -181,15 +193,28 @@ class Store:
         async with self._engine.begin() as conn:
             await conn.execute(
                 insert(tables.tasks).values(
-                    id=task.id, org_id=task.org_id, created_by=task.created_by, user_intent=task.user_intent,
-                    task_spec=task.task_spec.to_document() if task.task_spec else None, origin=task.origin,
-                    usage=task.usage.to_document() if task.usage else None, state=task.status.state,
-                    reason=task.status.reason, created_at=task.created_at, updated_at=task.created_at,
+                    id=task.id,
+                    org_id=task.org_id,
+                    created_by=task.created_by,
+                    user_intent=task.user_intent,
+                    task_spec=task.task_spec.to_document() if task.task_spec else None,
+                    origin=task.origin,
+                    usage=task.usage.to_document() if task.usage else None,
+                    state=task.status.state,
+                    reason=task.status.reason,
+                    created_at=task.created_at,
+                    updated_at=task.created_at,
                 )
             )
             appended = await self._audit(
-                conn, "task", task.id, "task.created", actor, {"user_intent": task.user_intent[:500]},
-                None, task.status.state,
+                conn,
+                "task",
+                task.id,
+                "task.created",
+                actor,
+                {"user_intent": task.user_intent[:500]},
+                None,
+                task.status.state,
             )
         await self.bus.publish(appended)
 
@@ -208,9 +233,13 @@ class Store:
         if row is None:
             raise NotFound(f"no task with id {task_id}")
         return Task(
-            id=row["id"], org_id=row["org_id"], created_by=row["created_by"], user_intent=row["user_intent"],
+            id=row["id"],
+            org_id=row["org_id"],
+            created_by=row["created_by"],
+            user_intent=row["user_intent"],
             task_spec=TaskSpec.model_validate(row["task_spec"]) if row["task_spec"] else None,
-            origin=row["origin"] or {}, usage=Usage.model_validate(row["usage"]) if row["usage"] else None,
+            origin=row["origin"] or {},
+            usage=Usage.model_validate(row["usage"]) if row["usage"] else None,
             status=Status(state=row["state"], reason=row["reason"], updated_at=_aware(row["updated_at"])),
             created_at=_aware(row["created_at"]),
         )
@@ -240,14 +269,20 @@ class Store:
 
     @staticmethod
     def _plan_values(plan: Plan) -> dict[str, Any]:
-        return dict(
-            task_id=plan.task_id, type=plan.type, agent=plan.agent, environment=plan.environment,
-            payload=plan.payload.to_document(),
-            validation=plan.validation.to_document() if plan.validation else None,
-            quality=plan.quality.to_document() if plan.quality else None, quality_score=plan.quality_score,
-            approval=plan.approval.to_document() if plan.approval else None, state=plan.status.state,
-            reason=plan.status.reason, updated_at=utcnow(),
-        )
+        return {
+            "task_id": plan.task_id,
+            "type": plan.type,
+            "agent": plan.agent,
+            "environment": plan.environment,
+            "payload": plan.payload.to_document(),
+            "validation": plan.validation.to_document() if plan.validation else None,
+            "quality": plan.quality.to_document() if plan.quality else None,
+            "quality_score": plan.quality_score,
+            "approval": plan.approval.to_document() if plan.approval else None,
+            "state": plan.status.state,
+            "reason": plan.status.reason,
+            "updated_at": utcnow(),
+        }
 
     async def save_plan_review(self, plan: Plan) -> None:
         """Store validation and quality results (never the state: that goes through ``transition``)."""
@@ -281,8 +316,12 @@ class Store:
 
     def _row_to_plan(self, row: Any) -> Plan:
         return Plan(
-            id=row["id"], task_id=row["task_id"], type=row["type"], agent=row["agent"],
-            environment=row["environment"], payload=self._payload(row["id"], row["payload"]),
+            id=row["id"],
+            task_id=row["task_id"],
+            type=row["type"],
+            agent=row["agent"],
+            environment=row["environment"],
+            payload=self._payload(row["id"], row["payload"]),
             validation=Validation.model_validate(row["validation"]) if row["validation"] else None,
             quality=Quality.model_validate(row["quality"]) if row["quality"] else None,
             quality_score=row["quality_score"],
@@ -325,25 +364,35 @@ class Store:
         await self.bus.publish(await self.add_run_in(conn, run, actor))
 
     async def add_run_in(self, conn: AsyncConnection, run: Run, actor: str) -> AuditAppended:
-        await conn.execute(insert(tables.runs).values(id=run.id, plan_id=run.plan_id, created_at=run.created_at, **self._run_values(run)))
+        await conn.execute(
+            insert(tables.runs).values(id=run.id, plan_id=run.plan_id, created_at=run.created_at, **self._run_values(run))
+        )
         return await self._audit(conn, "run", run.id, "run.created", actor, {"plan_id": run.plan_id}, None, run.status.state)
 
     @staticmethod
     def _run_values(run: Run) -> dict[str, Any]:
-        return dict(
-            environment=run.environment, progress=run.progress.to_document(),
-            phases=[_phase_document(p) for p in run.phases], metrics=run.metrics.to_document(),
-            state=run.status.state, reason=run.status.reason, started_at=run.started_at,
-            completed_at=run.completed_at, updated_at=utcnow(),
-        )
+        return {
+            "environment": run.environment,
+            "progress": run.progress.to_document(),
+            "phases": [_phase_document(p) for p in run.phases],
+            "metrics": run.metrics.to_document(),
+            "state": run.status.state,
+            "reason": run.status.reason,
+            "started_at": run.started_at,
+            "completed_at": run.completed_at,
+            "updated_at": utcnow(),
+        }
 
     async def save_run_progress(self, run: Run, conn: AsyncConnection | None = None) -> None:
         """Store progress, phase summaries and metrics (never the state: that goes through ``transition``; never the
         per-asset state: that lives in ``run_assets``)."""
         values = {
-            "progress": run.progress.to_document(), "phases": [_phase_document(p) for p in run.phases],
-            "metrics": run.metrics.to_document(), "started_at": run.started_at,
-            "completed_at": run.completed_at, "updated_at": utcnow(),
+            "progress": run.progress.to_document(),
+            "phases": [_phase_document(p) for p in run.phases],
+            "metrics": run.metrics.to_document(),
+            "started_at": run.started_at,
+            "completed_at": run.completed_at,
+            "updated_at": utcnow(),
         }
         statement = update(tables.runs).where(tables.runs.c.id == run.id).values(**values)
         if conn is not None:
@@ -354,12 +403,15 @@ class Store:
 
     def _row_to_run(self, row: Any) -> Run:
         return Run(
-            id=row["id"], plan_id=row["plan_id"], environment=row["environment"],
+            id=row["id"],
+            plan_id=row["plan_id"],
+            environment=row["environment"],
             progress=RunProgress.model_validate(row["progress"]),
             phases=[PhaseResult.model_validate(p) for p in row["phases"]],
             metrics=RunMetrics.model_validate(row["metrics"]),
             status=Status(state=row["state"], reason=row["reason"], updated_at=_aware(row["updated_at"])),
-            started_at=_aware(row["started_at"]), completed_at=_aware(row["completed_at"]),
+            started_at=_aware(row["started_at"]),
+            completed_at=_aware(row["completed_at"]),
             created_at=_aware(row["created_at"]),
         )
 
@@ -410,7 +462,12 @@ class Store:
     async def run_ids_starting_with(self, prefix: str, limit: int = 2) -> list[str]:
         """Ids of runs whose id starts with ``prefix`` (at most ``limit``): to accept a short id from a person."""
         escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        query = select(tables.runs.c.id).where(tables.runs.c.id.like(f"{escaped}%", escape="\\")).order_by(tables.runs.c.id).limit(limit)
+        query = (
+            select(tables.runs.c.id)
+            .where(tables.runs.c.id.like(f"{escaped}%", escape="\\"))
+            .order_by(tables.runs.c.id)
+            .limit(limit)
+        )
         async with self._engine.connect() as conn:
             return list((await conn.execute(query)).scalars().all())
 
@@ -441,7 +498,7 @@ class Store:
             .group_by(tables.runs.c.state)
         )
         async with self._engine.connect() as conn:
-            return {state: count for state, count in (await conn.execute(query)).all()}
+            return dict((await conn.execute(query)).all())
 
     # -- applied asset versions (what the executor changed) ------------------------------------
 
@@ -484,10 +541,7 @@ class Store:
         envs = list(environments)
         if not envs:
             return []
-        finished = (
-            select(tables.runs.c.plan_id)
-            .where(tables.runs.c.state == "completed", tables.runs.c.environment.in_(envs))
-        )
+        finished = select(tables.runs.c.plan_id).where(tables.runs.c.state == "completed", tables.runs.c.environment.in_(envs))
         query = select(tables.plans).where(tables.plans.c.type == plan_type, tables.plans.c.id.in_(finished))
         if agent is not None:
             query = query.where(tables.plans.c.agent == agent)
@@ -495,7 +549,9 @@ class Store:
             rows = (await conn.execute(query)).mappings().all()
         return [self._row_to_plan(r) for r in rows]
 
-    async def decision_counts(self, agent: str | None, plan_type: str, *, exclude_decided_by: str | None = None) -> dict[str, int]:
+    async def decision_counts(
+        self, agent: str | None, plan_type: str, *, exclude_decided_by: str | None = None
+    ) -> dict[str, int]:
         """How many plans of ``agent`` and ``plan_type`` were approved and rejected (not counting ``exclude_decided_by``)."""
         query = select(tables.plans.c.state, tables.plans.c.approval).where(
             tables.plans.c.type == plan_type, tables.plans.c.state.in_(["approved", "rejected"])
@@ -533,9 +589,14 @@ def _attach_assets(run: Run, rows: list[AssetRow]) -> None:
     for row in rows:
         if row.kind != "asset":
             continue
-        by_phase.setdefault(row.phase_index, []).append(AssetResult(
-            asset_id=row.asset_id, status=_ASSET_STATUS.get(row.status, row.status),
-            previous=row.previous, current=row.current, error=row.error,
-        ))
+        by_phase.setdefault(row.phase_index, []).append(
+            AssetResult(
+                asset_id=row.asset_id,
+                status=_ASSET_STATUS.get(row.status, row.status),
+                previous=row.previous,
+                current=row.current,
+                error=row.error,
+            )
+        )
     for index, phase in enumerate(run.phases):
         phase.assets = by_phase.get(index, [])

@@ -59,20 +59,35 @@ class RunAssets:
     async def insert(self, conn: AsyncConnection, run_id: str, entries: Iterable[tuple[int, str, str]]) -> None:
         """``entries``: (phase index, asset id or step name, kind) for every asset of the run, pending."""
         rows = [
-            {"run_id": run_id, "phase_index": index, "asset_id": subject, "kind": kind, "status": "pending", "attempt": 0, "revert_attempt": 0}
+            {
+                "run_id": run_id,
+                "phase_index": index,
+                "asset_id": subject,
+                "kind": kind,
+                "status": "pending",
+                "attempt": 0,
+                "revert_attempt": 0,
+            }
             for index, subject, kind in entries
         ]
         for start in range(0, len(rows), 5000):
-            await conn.execute(insert(run_assets), rows[start:start + 5000])
+            await conn.execute(insert(run_assets), rows[start : start + 5000])
 
     async def rows(
-        self, run_id: str, *, phase_index: int | None = None, statuses: Sequence[str] | None = None,
-        conn: AsyncConnection | None = None, output_chars: int | None = None,
+        self,
+        run_id: str,
+        *,
+        phase_index: int | None = None,
+        statuses: Sequence[str] | None = None,
+        conn: AsyncConnection | None = None,
+        output_chars: int | None = None,
     ) -> list[AssetRow]:
         """``output_chars`` reads only the beginning of each output (a replay of 10,000 rows skips the 64 KiB tails)."""
         columns: list[ColumnElement[Any]] = list(run_assets.c)
         if output_chars is not None:
-            columns = [c for c in columns if c.name != "output"] + [func.substr(run_assets.c.output, 1, output_chars).label("output")]
+            columns = [c for c in columns if c.name != "output"] + [
+                func.substr(run_assets.c.output, 1, output_chars).label("output")
+            ]
         query = select(*columns).where(run_assets.c.run_id == run_id)
         if phase_index is not None:
             query = query.where(run_assets.c.phase_index == phase_index)
@@ -94,9 +109,16 @@ class RunAssets:
         if not marks:
             return
         statement = (
-            update(run_assets).where(run_assets.c.id == bindparam("b_id"))
-            .values(status="running", idempotency_key=bindparam("b_key"), attempt=bindparam("b_attempt"),
-                    previous=bindparam("b_previous"), started_at=bindparam("b_started_at"), error=None)
+            update(run_assets)
+            .where(run_assets.c.id == bindparam("b_id"))
+            .values(
+                status="running",
+                idempotency_key=bindparam("b_key"),
+                attempt=bindparam("b_attempt"),
+                previous=bindparam("b_previous"),
+                started_at=bindparam("b_started_at"),
+                error=None,
+            )
         )
         await conn.execute(statement, [{f"b_{k}": v for k, v in m.items()} for m in marks])
 
@@ -105,9 +127,16 @@ class RunAssets:
         if not results:
             return
         statement = (
-            update(run_assets).where(run_assets.c.id == bindparam("b_id"))
-            .values(status=bindparam("b_status"), current=bindparam("b_current"), error=bindparam("b_error"),
-                    output=bindparam("b_output"), ended_at=bindparam("b_ended_at"), attempt=bindparam("b_attempt"))
+            update(run_assets)
+            .where(run_assets.c.id == bindparam("b_id"))
+            .values(
+                status=bindparam("b_status"),
+                current=bindparam("b_current"),
+                error=bindparam("b_error"),
+                output=bindparam("b_output"),
+                ended_at=bindparam("b_ended_at"),
+                attempt=bindparam("b_attempt"),
+            )
         )
         await conn.execute(statement, [{f"b_{k}": v for k, v in r.items()} for r in results])
 
@@ -116,7 +145,8 @@ class RunAssets:
         if not done:
             return
         statement = (
-            update(run_assets).where(run_assets.c.run_id == run_id, run_assets.c.asset_id == bindparam("b_asset_id"))
+            update(run_assets)
+            .where(run_assets.c.run_id == run_id, run_assets.c.asset_id == bindparam("b_asset_id"))
             .values(status="succeeded", attempt=1, previous=bindparam("b_previous"), current=bindparam("b_current"))
         )
         await conn.execute(statement, [{f"b_{k}": v for k, v in d.items()} for d in done])
@@ -130,7 +160,8 @@ class RunAssets:
         if not results:
             return
         statement = (
-            update(run_assets).where(run_assets.c.id == bindparam("b_id"))
+            update(run_assets)
+            .where(run_assets.c.id == bindparam("b_id"))
             .values(status=bindparam("b_status"), error=bindparam("b_error"), ended_at=bindparam("b_ended_at"))
         )
         await conn.execute(statement, [{f"b_{k}": v for k, v in r.items()} for r in results])

@@ -21,10 +21,16 @@ def api_key(name: str) -> str:
     "discover_api",
     "Read a third-party API description: base URL, auth, rate limit and endpoints.",
     input_schema=inputs({"api": TEXT}, ("api",)),
-    output_schema=outputs({
-        "api": TEXT, "title": TEXT, "base_url": TEXT, "auth": {"type": "object"}, "rate_limit": {"type": "string"},
-        "endpoints": array_of(_ENDPOINT),
-    }),
+    output_schema=outputs(
+        {
+            "api": TEXT,
+            "title": TEXT,
+            "base_url": TEXT,
+            "auth": {"type": "object"},
+            "rate_limit": {"type": "string"},
+            "endpoints": array_of(_ENDPOINT),
+        }
+    ),
     risk="read",
 )
 async def discover_api(args: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:
@@ -35,8 +41,12 @@ async def discover_api(args: dict[str, Any], ctx: ToolContext) -> dict[str, Any]
         raise ToolError(f"no description for API {args['api']!r}; known APIs: {', '.join(sorted(apis))}")
     endpoints = description["endpoints"]
     return {
-        "api": key, "title": description["title"], "base_url": description["base_url"], "auth": description["auth"],
-        "rate_limit": description.get("rate_limit", "unknown"), "endpoints": endpoints,
+        "api": key,
+        "title": description["title"],
+        "base_url": description["base_url"],
+        "auth": description["auth"],
+        "rate_limit": description.get("rate_limit", "unknown"),
+        "endpoints": endpoints,
         "summary": f"{description['title']}: {len(endpoints)} endpoints, {sum(bool(e.get('writes')) for e in endpoints)} write",
     }
 
@@ -44,32 +54,58 @@ async def discover_api(args: dict[str, Any], ctx: ToolContext) -> dict[str, Any]
 @tool(
     "generate_adapter",
     "Generate an async Python adapter module for discovered endpoints; read-only endpoints unless writes are asked for.",
-    input_schema=inputs({
-        "api": TEXT, "title": TEXT, "base_url": TEXT, "auth": {"type": "object"}, "endpoints": {**array_of(_ENDPOINT), "minItems": 1},
-        "operations": STRINGS, "include_writes": {"type": "boolean"},
-    }, ("api", "base_url", "auth", "endpoints")),
-    output_schema=outputs({
-        "module": TEXT, "class_name": TEXT, "methods": array_of({"type": "object", "required": ["name", "method", "path"]}),
-        "code": TEXT, "lines": {"type": "integer"}, "digest": TEXT, "secret": TEXT,
-    }),
+    input_schema=inputs(
+        {
+            "api": TEXT,
+            "title": TEXT,
+            "base_url": TEXT,
+            "auth": {"type": "object"},
+            "endpoints": {**array_of(_ENDPOINT), "minItems": 1},
+            "operations": STRINGS,
+            "include_writes": {"type": "boolean"},
+        },
+        ("api", "base_url", "auth", "endpoints"),
+    ),
+    output_schema=outputs(
+        {
+            "module": TEXT,
+            "class_name": TEXT,
+            "methods": array_of({"type": "object", "required": ["name", "method", "path"]}),
+            "code": TEXT,
+            "lines": {"type": "integer"},
+            "digest": TEXT,
+            "secret": TEXT,
+        }
+    ),
     risk="plan",
 )
 async def generate_adapter(args: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:
     wanted = set(args.get("operations", []))
     chosen = [
-        e for e in args["endpoints"]
+        e
+        for e in args["endpoints"]
         if (not wanted or e["operation"] in wanted) and (args.get("include_writes") or not e.get("writes"))
     ]
     if not chosen:
         raise ToolError("no endpoints left to generate: ask for specific operations or include writes")
     key = api_key(args["api"])
-    class_name = "".join(part.capitalize() for part in re.split(r"[^a-z0-9]+", args.get("title", key).lower()) if part and part != "api")[:40] + "Adapter"
+    class_name = (
+        "".join(part.capitalize() for part in re.split(r"[^a-z0-9]+", args.get("title", key).lower()) if part and part != "api")[
+            :40
+        ]
+        + "Adapter"
+    )
     secret = args["auth"].get("secret") or f"{key.upper()}_API_KEY"
     code = _render(class_name, args["base_url"], args["auth"], chosen, secret)
     methods = [{"name": e["operation"], "method": e["method"], "path": e["path"]} for e in chosen]
     return {
-        "module": f"adapters/{key}.py", "class_name": class_name, "methods": methods, "code": code,
-        "lines": code.count("\n") + 1, "digest": "sha256:" + hashlib.sha256(code.encode()).hexdigest(), "secret": secret,
+        "module": f"adapters/{key}.py",
+        "class_name": class_name,
+        "methods": methods,
+        "code": code,
+        "lines": code.count("\n") + 1,
+        "digest": "sha256:" + hashlib.sha256(code.encode()).hexdigest(),
+        "secret": secret,
         "summary": f"{class_name} with {len(methods)} methods in adapters/{key}.py",
     }
 
@@ -78,13 +114,23 @@ def _render(class_name: str, base_url: str, auth: dict[str, Any], endpoints: lis
     header = auth.get("header", "Authorization")
     value = auth.get("format", "{key}").replace("{key}", "{self._key}")
     lines = [
-        '"""Generated by OpsPilot AdapterAgent; review before use."""', "", "from __future__ import annotations", "",
-        "import os", "from typing import Any", "", "import aiohttp", "", "",
+        '"""Generated by OpsPilot AdapterAgent; review before use."""',
+        "",
+        "from __future__ import annotations",
+        "",
+        "import os",
+        "from typing import Any",
+        "",
+        "import aiohttp",
+        "",
+        "",
         f"class {class_name}:",
-        f"    base_url = {base_url!r}", "",
+        f"    base_url = {base_url!r}",
+        "",
         "    def __init__(self, session: aiohttp.ClientSession, key: str | None = None) -> None:",
         "        self._session = session",
-        f"        self._key = key or os.environ[{secret!r}]", "",
+        f"        self._key = key or os.environ[{secret!r}]",
+        "",
         "    async def _call(self, method: str, path: str, **params: Any) -> Any:",
         f"        headers = {{{header!r}: f{value!r}}}",
         '        body = params if method in ("POST", "PUT", "PATCH") else None',
@@ -100,7 +146,7 @@ def _render(class_name: str, base_url: str, auth: dict[str, Any], endpoints: lis
         lines += [
             "",
             f"    async def {endpoint['operation']}(self{signature}, **params: Any) -> Any:",
-            f"        \"\"\"{endpoint.get('summary', endpoint['operation'])}.\"\"\"",
+            f'        """{endpoint.get("summary", endpoint["operation"])}."""',
             f"        return await self._call({endpoint['method']!r}, {path}, **params)",
         ]
     return "\n".join(lines) + "\n"

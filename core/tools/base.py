@@ -139,8 +139,13 @@ class ToolRegistry:
 
     @staticmethod
     def _record(
-        trace: list[ToolCall] | None, name: str, arguments: dict[str, Any], ok: bool, ms: float,
-        error: str | None, summary: Any = None,
+        trace: list[ToolCall] | None,
+        name: str,
+        arguments: dict[str, Any],
+        ok: bool,
+        ms: float,
+        error: str | None,
+        summary: Any = None,
     ) -> None:
         if trace is not None:
             trace.append(ToolCall(name, arguments, ok, ms, error, summary if isinstance(summary, str) else None))

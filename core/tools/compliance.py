@@ -15,8 +15,14 @@ RESULT: dict[str, Any] = {
     "type": "object",
     "required": ["control_id", "title", "severity", "checked", "failing"],
     "properties": {
-        "control_id": TEXT, "framework": TEXT, "title": TEXT, "severity": SEVERITY, "checked": {"type": "integer"},
-        "failing": STRINGS, "expected": {}, "remediation": {"type": "object"},
+        "control_id": TEXT,
+        "framework": TEXT,
+        "title": TEXT,
+        "severity": SEVERITY,
+        "checked": {"type": "integer"},
+        "failing": STRINGS,
+        "expected": {},
+        "remediation": {"type": "object"},
     },
 }
 
@@ -30,7 +36,9 @@ def _selected(control: dict[str, Any], ids: list[str], framework: str | None) ->
 @tool(
     "check_controls",
     "Evaluate compliance controls (by id prefix like CIS-5.2, or by framework) on the assets of an environment.",
-    input_schema=inputs({"environment": ENVIRONMENT, "control_ids": STRINGS, "framework": TEXT, "roles": STRINGS}, ("environment",)),
+    input_schema=inputs(
+        {"environment": ENVIRONMENT, "control_ids": STRINGS, "framework": TEXT, "roles": STRINGS}, ("environment",)
+    ),
     output_schema=outputs({"results": array_of(RESULT), "assets_checked": {"type": "integer"}, "unknown_controls": STRINGS}),
     risk="read",
 )
@@ -46,22 +54,29 @@ async def check_controls(args: dict[str, Any], ctx: ToolContext) -> dict[str, An
         scoped = [a for a in assets if not control.get("roles") or a.role in control["roles"]]
         failing = [a.id for a in scoped if _fails(facts(a).get(control["fact"]), control["expected"])]
         result = {
-            "control_id": control["id"], "framework": control["framework"], "title": control["title"],
-            "severity": control["severity"], "checked": len(scoped), "failing": failing, "expected": control["expected"],
+            "control_id": control["id"],
+            "framework": control["framework"],
+            "title": control["title"],
+            "severity": control["severity"],
+            "checked": len(scoped),
+            "failing": failing,
+            "expected": control["expected"],
         }
         if control.get("remediation"):
             result["remediation"] = control["remediation"]
         results.append(result)
     failing_total = sum(1 for r in results if r["failing"])
     return {
-        "results": results, "assets_checked": len(assets), "unknown_controls": unknown,
+        "results": results,
+        "assets_checked": len(assets),
+        "unknown_controls": unknown,
         "summary": f"{len(results) - failing_total} of {len(results)} controls pass on {len(assets)} assets",
     }
 
 
 def _fails(actual: Any, expected: Any) -> bool:
     # A fact that does not apply to the asset (n/a) is not a failure; a missing fact is.
-    return actual != "n/a" and actual != expected
+    return actual not in ("n/a", expected)
 
 
 @tool(
@@ -81,7 +96,10 @@ async def generate_evidence(args: dict[str, Any], ctx: ToolContext) -> dict[str,
     document = "\n".join(lines)
     digest = hashlib.sha256(json.dumps(results, sort_keys=True, default=str).encode()).hexdigest()
     return {
-        "evidence_id": f"EV-{digest[:10]}", "generated_at": generated_at, "digest": f"sha256:{digest}", "document": document,
+        "evidence_id": f"EV-{digest[:10]}",
+        "generated_at": generated_at,
+        "digest": f"sha256:{digest}",
+        "document": document,
         "summary": f"evidence for {len(results)} controls",
     }
 

@@ -13,9 +13,14 @@ _RECOMMENDATION = {
     "type": "object",
     "required": ["resource", "kind", "title", "monthly_savings_usd", "environment"],
     "properties": {
-        "resource": TEXT, "kind": {"enum": ["rightsize", "schedule", "delete", "commit"]}, "title": TEXT,
-        "detail": {"type": "string"}, "monthly_savings_usd": {"type": "number", "minimum": 0}, "environment": TEXT,
-        "assets": STRINGS, "effort": {"enum": ["low", "medium", "high"]},
+        "resource": TEXT,
+        "kind": {"enum": ["rightsize", "schedule", "delete", "commit"]},
+        "title": TEXT,
+        "detail": {"type": "string"},
+        "monthly_savings_usd": {"type": "number", "minimum": 0},
+        "environment": TEXT,
+        "assets": STRINGS,
+        "effort": {"enum": ["low", "medium", "high"]},
     },
 }
 _SIZES = ["nano", "micro", "small", "medium", "large", "xlarge", "2xlarge", "4xlarge", "8xlarge"]
@@ -35,21 +40,29 @@ async def billing_data(args: dict[str, Any], ctx: ToolContext) -> dict[str, Any]
     bill = await source(ctx, "billing")
     services = set(args.get("services", []))
     lines = [
-        line for line in bill["lines"]
+        line
+        for line in bill["lines"]
         if environment_matches(args.get("environment"), line["environment"]) and (not services or line["service"] in services)
     ]
     total = round(sum(line["monthly_usd"] for line in lines), 2)
-    return {"month": bill["month"], "lines": lines, "total_usd": total, "summary": f"{len(lines)} lines, {money(total)} in {bill['month']}"}
+    return {
+        "month": bill["month"],
+        "lines": lines,
+        "total_usd": total,
+        "summary": f"{len(lines)} lines, {money(total)} in {bill['month']}",
+    }
 
 
 @tool(
     "forecast",
     "Project the monthly bill forward from the history with a linear trend.",
     input_schema=inputs({"months": {"type": "integer", "minimum": 1, "maximum": 24}}),
-    output_schema=outputs({
-        "trend_usd_per_month": {"type": "number"},
-        "projection": array_of({"type": "object", "required": ["months_ahead", "total_usd"]}),
-    }),
+    output_schema=outputs(
+        {
+            "trend_usd_per_month": {"type": "number"},
+            "projection": array_of({"type": "object", "required": ["months_ahead", "total_usd"]}),
+        }
+    ),
     risk="plan",
 )
 async def forecast(args: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:
@@ -57,15 +70,19 @@ async def forecast(args: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:
     months = args.get("months", 3)
     if len(history) < 2:
         last = history[-1] if history else 0.0
-        return {"trend_usd_per_month": 0.0, "projection": [{"months_ahead": m, "total_usd": last} for m in range(1, months + 1)],
-                "summary": "not enough history for a trend"}
+        return {
+            "trend_usd_per_month": 0.0,
+            "projection": [{"months_ahead": m, "total_usd": last} for m in range(1, months + 1)],
+            "summary": "not enough history for a trend",
+        }
     n = len(history)
     mean_x, mean_y = (n - 1) / 2, sum(history) / n
     slope = sum((x - mean_x) * (y - mean_y) for x, y in enumerate(history)) / sum((x - mean_x) ** 2 for x in range(n))
     intercept = mean_y - slope * mean_x
     projection = [{"months_ahead": m, "total_usd": round(intercept + slope * (n - 1 + m), 2)} for m in range(1, months + 1)]
     return {
-        "trend_usd_per_month": round(slope, 2), "projection": projection,
+        "trend_usd_per_month": round(slope, 2),
+        "projection": projection,
         "summary": f"bill grows {money(slope)}/month; {money(projection[-1]['total_usd'])} in {months} months",
     }
 
@@ -87,32 +104,74 @@ async def recommend(args: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:
     floor = args.get("min_savings_usd", 0)
     found = sorted((r for r in found if r["monthly_savings_usd"] >= floor), key=lambda r: -r["monthly_savings_usd"])
     total = round(sum(r["monthly_savings_usd"] for r in found), 2)
-    return {"recommendations": found, "total_savings_usd": total, "summary": f"{len(found)} recommendations saving {money(total)}/month"}
+    return {
+        "recommendations": found,
+        "total_savings_usd": total,
+        "summary": f"{len(found)} recommendations saving {money(total)}/month",
+    }
 
 
 def _for_line(line: dict[str, Any]) -> list[dict[str, Any]]:
     base = {"resource": line["resource"], "environment": line["environment"], "assets": line.get("assets", [])}
     cost, cpu = line["monthly_usd"], line.get("cpu_avg_percent")
     if line.get("state") == "unattached":
-        return [{**base, "kind": "delete", "title": f"Delete unattached volume {line['resource']}", "effort": "low",
-                 "detail": f"{line.get('size_gb', '?')} GB not attached to any instance", "monthly_savings_usd": round(cost, 2)}]
+        return [
+            {
+                **base,
+                "kind": "delete",
+                "title": f"Delete unattached volume {line['resource']}",
+                "effort": "low",
+                "detail": f"{line.get('size_gb', '?')} GB not attached to any instance",
+                "monthly_savings_usd": round(cost, 2),
+            }
+        ]
     if line.get("state") == "stale":
-        return [{**base, "kind": "delete", "title": f"Expire stale snapshots {line['resource']}", "effort": "low",
-                 "detail": f"{line.get('age_days', '?')} days old", "monthly_savings_usd": round(cost * 0.9, 2)}]
+        return [
+            {
+                **base,
+                "kind": "delete",
+                "title": f"Expire stale snapshots {line['resource']}",
+                "effort": "low",
+                "detail": f"{line.get('age_days', '?')} days old",
+                "monthly_savings_usd": round(cost * 0.9, 2),
+            }
+        ]
     found = []
     if line["environment"] != "production" and line.get("hours_running", 0) >= 700:
-        found.append({**base, "kind": "schedule", "title": f"Stop {line['resource']} outside working hours", "effort": "low",
-                      "detail": f"runs {line['hours_running']:g}h/month at {cpu if cpu is not None else '?'}% CPU",
-                      "monthly_savings_usd": round(cost * _SCHEDULE_SAVING, 2)})
+        found.append(
+            {
+                **base,
+                "kind": "schedule",
+                "title": f"Stop {line['resource']} outside working hours",
+                "effort": "low",
+                "detail": f"runs {line['hours_running']:g}h/month at {cpu if cpu is not None else '?'}% CPU",
+                "monthly_savings_usd": round(cost * _SCHEDULE_SAVING, 2),
+            }
+        )
         return found
     smaller = _smaller(line.get("instance_type"))
     if cpu is not None and cpu < 15 and smaller:
-        found.append({**base, "kind": "rightsize", "title": f"Rightsize {line['resource']} {line['instance_type']} → {smaller}",
-                      "effort": "medium", "detail": f"average CPU {cpu:g}%", "monthly_savings_usd": round(cost / 2, 2)})
+        found.append(
+            {
+                **base,
+                "kind": "rightsize",
+                "title": f"Rightsize {line['resource']} {line['instance_type']} → {smaller}",
+                "effort": "medium",
+                "detail": f"average CPU {cpu:g}%",
+                "monthly_savings_usd": round(cost / 2, 2),
+            }
+        )
     elif cpu is not None and cpu >= 35 and line.get("pricing") == "on_demand" and line.get("hours_running", 0) >= 700:
-        found.append({**base, "kind": "commit", "title": f"Cover {line['resource']} with a 1-year savings plan", "effort": "low",
-                      "detail": f"steady {cpu:g}% CPU around the clock on on-demand pricing",
-                      "monthly_savings_usd": round(cost * _COMMIT_SAVING, 2)})
+        found.append(
+            {
+                **base,
+                "kind": "commit",
+                "title": f"Cover {line['resource']} with a 1-year savings plan",
+                "effort": "low",
+                "detail": f"steady {cpu:g}% CPU around the clock on on-demand pricing",
+                "monthly_savings_usd": round(cost * _COMMIT_SAVING, 2),
+            }
+        )
     return found
 
 

@@ -14,9 +14,14 @@ _OUTCOME = {
     "type": "object",
     "required": ["service", "outcome", "rto"],
     "properties": {
-        "service": TEXT, "outcome": {"enum": ["failover", "degraded", "outage", "unaffected"]}, "rto": TEXT,
-        "target_region": {"type": "string"}, "estimated_recovery": {"type": "string"}, "meets_rto": {"type": "boolean"},
-        "lost_assets": STRINGS, "reason": {"type": "string"},
+        "service": TEXT,
+        "outcome": {"enum": ["failover", "degraded", "outage", "unaffected"]},
+        "rto": TEXT,
+        "target_region": {"type": "string"},
+        "estimated_recovery": {"type": "string"},
+        "meets_rto": {"type": "boolean"},
+        "lost_assets": STRINGS,
+        "reason": {"type": "string"},
     },
 }
 
@@ -32,12 +37,18 @@ async def infra_graph(args: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:
     services = (await source(ctx, "infra"))["services"]
     regions, names = set(args.get("regions", [])), set(args.get("services", []))
     chosen = [
-        s for s in services
+        s
+        for s in services
         if (not names or s["name"] in names) and (not regions or regions & {d["region"] for d in s["deployments"]})
     ]
     edges = [[s["name"], dep] for s in chosen for dep in s.get("depends_on", [])]
     all_regions = sorted({d["region"] for s in services for d in s["deployments"]})
-    return {"services": chosen, "edges": edges, "regions": all_regions, "summary": f"{len(chosen)} services, {len(edges)} dependencies"}
+    return {
+        "services": chosen,
+        "edges": edges,
+        "regions": all_regions,
+        "summary": f"{len(chosen)} services, {len(edges)} dependencies",
+    }
 
 
 @tool(
@@ -60,30 +71,51 @@ async def simulate_failover(args: dict[str, Any], ctx: ToolContext) -> dict[str,
         if not lost:
             broken = sorted(down & set(service.get("depends_on", [])))
             if broken:
-                outcomes.append({"service": service["name"], "outcome": "degraded", "rto": service["rto"],
-                                 "reason": f"depends on {', '.join(broken)} which has no deployment outside {region}"})
+                outcomes.append(
+                    {
+                        "service": service["name"],
+                        "outcome": "degraded",
+                        "rto": service["rto"],
+                        "reason": f"depends on {', '.join(broken)} which has no deployment outside {region}",
+                    }
+                )
             continue
         lost_assets = [a for d in lost for a in d["assets"]]
         lost_all += lost_assets
         remaining = [d for d in service["deployments"] if d["region"] != region]
         if not remaining:
-            outcomes.append({"service": service["name"], "outcome": "outage", "rto": service["rto"], "lost_assets": lost_assets,
-                             "meets_rto": False, "reason": f"no deployment outside {region}"})
+            outcomes.append(
+                {
+                    "service": service["name"],
+                    "outcome": "outage",
+                    "rto": service["rto"],
+                    "lost_assets": lost_assets,
+                    "meets_rto": False,
+                    "reason": f"no deployment outside {region}",
+                }
+            )
             continue
         target = min(remaining, key=lambda d: parse_duration(d.get("failover_time", "0s")))
         recovery = parse_duration(target.get("failover_time", "0s"))
         outcome = {
-            "service": service["name"], "outcome": "failover", "rto": service["rto"], "target_region": target["region"],
-            "estimated_recovery": compact_duration(recovery), "meets_rto": recovery <= parse_duration(service["rto"]),
+            "service": service["name"],
+            "outcome": "failover",
+            "rto": service["rto"],
+            "target_region": target["region"],
+            "estimated_recovery": compact_duration(recovery),
+            "meets_rto": recovery <= parse_duration(service["rto"]),
             "lost_assets": lost_assets,
         }
         if target["mode"] == "standby":
             outcome["reason"] = f"standby in {target['region']} must be promoted" + (
-                f" (replication lag {target['replication_lag']})" if target.get("replication_lag") else "")
+                f" (replication lag {target['replication_lag']})" if target.get("replication_lag") else ""
+            )
         outcomes.append(outcome)
     missed = [o["service"] for o in outcomes if o.get("meets_rto") is False]
     return {
-        "region": region, "outcomes": outcomes, "assets_in_region": lost_all,
+        "region": region,
+        "outcomes": outcomes,
+        "assets_in_region": lost_all,
         "summary": f"losing {region} affects {len(outcomes)} services; RTO missed by: {', '.join(missed) or 'none'}",
     }
 

@@ -29,8 +29,12 @@ ENVIRONMENT = {"enum": ["production", "staging", "development", "all"]}
     input_schema={
         "type": "object",
         "properties": {
-            "environment": ENVIRONMENT, "roles": _STRINGS, "platforms": _STRINGS, "regions": _STRINGS,
-            "asset_ids": _STRINGS, "images": _STRINGS,
+            "environment": ENVIRONMENT,
+            "roles": _STRINGS,
+            "platforms": _STRINGS,
+            "regions": _STRINGS,
+            "asset_ids": _STRINGS,
+            "images": _STRINGS,
         },
         "additionalProperties": False,
     },
@@ -43,7 +47,9 @@ ENVIRONMENT = {"enum": ["production", "staging", "development", "all"]}
 )
 async def query_assets(args: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:
     assets = await ctx.inventory.query(AssetQuery(**args))
-    documents = [a.model_dump(include={"id", "environment", "role", "platform", "region", "image", "image_version"}) for a in assets]
+    documents = [
+        a.model_dump(include={"id", "environment", "role", "platform", "region", "image", "image_version"}) for a in assets
+    ]
     return {"assets": documents, "count": len(documents), "summary": f"{len(documents)} assets match"}
 
 
@@ -51,12 +57,20 @@ async def query_assets(args: dict[str, Any], ctx: ToolContext) -> dict[str, Any]
     "compare_versions",
     "Compare the image version of each asset with the golden version of its image.",
     input_schema={
-        "type": "object", "required": ["asset_ids"], "properties": {"asset_ids": _STRINGS}, "additionalProperties": False,
+        "type": "object",
+        "required": ["asset_ids"],
+        "properties": {"asset_ids": _STRINGS},
+        "additionalProperties": False,
     },
     output_schema={
         "type": "object",
         "required": ["drifted", "in_sync", "unknown", "summary"],
-        "properties": {"drifted": {"type": "array", "items": _DRIFT}, "in_sync": _STRINGS, "unknown": _STRINGS, "summary": {"type": "string"}},
+        "properties": {
+            "drifted": {"type": "array", "items": _DRIFT},
+            "in_sync": _STRINGS,
+            "unknown": _STRINGS,
+            "summary": {"type": "string"},
+        },
     },
     risk="read",
 )
@@ -69,11 +83,20 @@ async def compare_versions(args: dict[str, Any], ctx: ToolContext) -> dict[str, 
         if asset is None:
             unknown.append(asset_id)
         elif fleet.is_drifted(asset):
-            drifted.append({"asset_id": asset.id, "image": asset.image, "current": asset.image_version, "golden": fleet.golden_images[asset.image]})
+            drifted.append(
+                {
+                    "asset_id": asset.id,
+                    "image": asset.image,
+                    "current": asset.image_version,
+                    "golden": fleet.golden_images[asset.image],
+                }
+            )
         else:
             in_sync.append(asset.id)
     return {
-        "drifted": drifted, "in_sync": in_sync, "unknown": unknown,
+        "drifted": drifted,
+        "in_sync": in_sync,
+        "unknown": unknown,
         "summary": f"{len(drifted)} drifted, {len(in_sync)} in sync" + (f", {len(unknown)} unknown" if unknown else ""),
     }
 
@@ -95,8 +118,10 @@ async def compare_versions(args: dict[str, Any], ctx: ToolContext) -> dict[str, 
         "type": "object",
         "required": ["phases", "changes", "estimated_duration", "summary"],
         "properties": {
-            "phases": {"type": "array"}, "changes": {"type": "array"},
-            "estimated_duration": {"type": "string"}, "summary": {"type": "string"},
+            "phases": {"type": "array"},
+            "changes": {"type": "array"},
+            "estimated_duration": {"type": "string"},
+            "summary": {"type": "string"},
         },
     },
     risk="plan",
@@ -106,11 +131,19 @@ async def generate_patch_plan(args: dict[str, Any], ctx: ToolContext) -> dict[st
     rules = rules_for(args["environment"], args.get("max_batch_percent"))
     phases = build_phases([d["asset_id"] for d in drifted], rules)
     changes = [
-        {"asset_id": d["asset_id"], "action": "set_image_version", "image": d["image"], "from_version": d["current"], "to_version": d["golden"]}
+        {
+            "asset_id": d["asset_id"],
+            "action": "set_image_version",
+            "image": d["image"],
+            "from_version": d["current"],
+            "to_version": d["golden"],
+        }
         for d in drifted
     ]
     return {
-        "phases": phases, "changes": changes, "estimated_duration": estimate_duration(phases, rules),
+        "phases": phases,
+        "changes": changes,
+        "estimated_duration": estimate_duration(phases, rules),
         "summary": f"{len(phases)} phases for {len(drifted)} assets",
     }
 

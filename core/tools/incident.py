@@ -21,15 +21,25 @@ def _time(text: str) -> datetime:
 @tool(
     "query_logs",
     "Search log lines by services, environment and minimum level; returns the lines, counts and the most frequent messages.",
-    input_schema=inputs({
-        "services": STRINGS, "environment": ENVIRONMENT, "min_level": {"enum": list(LEVELS)},
-        "limit": {"type": "integer", "minimum": 1, "maximum": 500},
-    }),
-    output_schema=outputs({
-        "entries": array_of(_ENTRY), "count": {"type": "integer"}, "by_service": {"type": "object"},
-        "top_messages": array_of({"type": "object", "required": ["message", "count"]}),
-        "first_at": {"type": ["string", "null"]}, "last_at": {"type": ["string", "null"]}, "services_known": STRINGS,
-    }),
+    input_schema=inputs(
+        {
+            "services": STRINGS,
+            "environment": ENVIRONMENT,
+            "min_level": {"enum": list(LEVELS)},
+            "limit": {"type": "integer", "minimum": 1, "maximum": 500},
+        }
+    ),
+    output_schema=outputs(
+        {
+            "entries": array_of(_ENTRY),
+            "count": {"type": "integer"},
+            "by_service": {"type": "object"},
+            "top_messages": array_of({"type": "object", "required": ["message", "count"]}),
+            "first_at": {"type": ["string", "null"]},
+            "last_at": {"type": ["string", "null"]},
+            "services_known": STRINGS,
+        }
+    ),
     risk="read",
 )
 async def query_logs(args: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:
@@ -37,17 +47,24 @@ async def query_logs(args: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:
     services = set(args.get("services", []))
     floor = LEVELS.index(args.get("min_level", "warn"))
     entries = sorted(
-        (e for e in logs
-         if (not services or e["service"] in services) and LEVELS.index(e["level"]) >= floor
-         and environment_matches(args.get("environment"), e.get("environment"))),
+        (
+            e
+            for e in logs
+            if (not services or e["service"] in services)
+            and LEVELS.index(e["level"]) >= floor
+            and environment_matches(args.get("environment"), e.get("environment"))
+        ),
         key=lambda e: e["at"],
     )
     counts = Counter(_shape(e["message"]) for e in entries)
     limited = entries[: args.get("limit", 200)]
     return {
-        "entries": limited, "count": len(entries), "by_service": dict(Counter(e["service"] for e in entries)),
+        "entries": limited,
+        "count": len(entries),
+        "by_service": dict(Counter(e["service"] for e in entries)),
         "top_messages": [{"message": m, "count": n} for m, n in counts.most_common(5)],
-        "first_at": entries[0]["at"] if entries else None, "last_at": entries[-1]["at"] if entries else None,
+        "first_at": entries[0]["at"] if entries else None,
+        "last_at": entries[-1]["at"] if entries else None,
         "services_known": sorted({e["service"] for e in logs}),
         "summary": f"{len(entries)} log lines" + (f" from {entries[0]['at']} to {entries[-1]['at']}" if entries else ""),
     }
@@ -60,10 +77,15 @@ def _shape(message: str) -> str:
 @tool(
     "correlate_events",
     "Rank deploys, config changes and alerts on the given services by how closely they precede the first error.",
-    input_schema=inputs({
-        "services": {**STRINGS, "minItems": 1}, "first_error_at": TEXT, "environment": ENVIRONMENT,
-        "window_minutes": {"type": "integer", "minimum": 1, "maximum": 10080},
-    }, ("services", "first_error_at")),
+    input_schema=inputs(
+        {
+            "services": {**STRINGS, "minItems": 1},
+            "first_error_at": TEXT,
+            "environment": ENVIRONMENT,
+            "window_minutes": {"type": "integer", "minimum": 1, "maximum": 10080},
+        },
+        ("services", "first_error_at"),
+    ),
     output_schema=outputs({"events": array_of(_EVENT), "likely_cause": {"type": ["object", "null"]}}),
     risk="read",
 )
@@ -85,7 +107,8 @@ async def correlate_events(args: dict[str, Any], ctx: ToolContext) -> dict[str, 
     ranked.sort(key=lambda e: (-e["score"], e["at"]))
     likely = ranked[0] if ranked and ranked[0]["score"] > 0 else None
     return {
-        "events": ranked, "likely_cause": likely,
+        "events": ranked,
+        "likely_cause": likely,
         "summary": f"{len(ranked)} events near the first error" + (f"; most likely: {likely['detail']}" if likely else ""),
     }
 

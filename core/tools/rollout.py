@@ -26,7 +26,9 @@ class RolloutRules:
 RULES_BY_ENVIRONMENT = {
     "production": RolloutRules(),
     "staging": RolloutRules(canary_wait="10m", wave_wait="5m", wave_max_percent=34.0, canary_error_rate=2.0, wave_error_rate=2.0),
-    "development": RolloutRules(canary_wait="2m", wave_wait="1m", wave_max_percent=50.0, canary_error_rate=5.0, wave_error_rate=5.0),
+    "development": RolloutRules(
+        canary_wait="2m", wave_wait="1m", wave_max_percent=50.0, canary_error_rate=5.0, wave_error_rate=5.0
+    ),
 }
 
 
@@ -69,9 +71,7 @@ def build_phases(asset_ids: list[str], rules: RolloutRules) -> list[dict]:
             phase = {
                 "name": f"Wave {index}",
                 "assets": chunk,
-                "health_checks": [
-                    {"type": "error_rate", "threshold": f"< {_pct(rules.wave_error_rate)}", "timeout": "5m"}
-                ],
+                "health_checks": [{"type": "error_rate", "threshold": f"< {_pct(rules.wave_error_rate)}", "timeout": "5m"}],
                 "rollback_if": f"error_rate > {_pct(rules.wave_error_rate)}",
             }
             wait = rules.wave_wait

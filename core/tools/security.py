@@ -7,13 +7,28 @@ from typing import Any
 from core.inventory import AssetQuery
 from core.tools.base import ToolContext, tool
 from core.tools.common import (
-    ENVIRONMENT, SEVERITY, SEVERITY_RANK, STRINGS, array_of, facts_resolver, inputs, is_older, outputs, source,
+    ENVIRONMENT,
+    SEVERITY,
+    SEVERITY_RANK,
+    STRINGS,
+    array_of,
+    facts_resolver,
+    inputs,
+    is_older,
+    outputs,
+    source,
 )
 
 # Ports that should never face the internet, and why.
 RISKY_PORTS = {
-    22: ("ssh", "high"), 3389: ("rdp", "critical"), 5985: ("winrm", "critical"), 5432: ("postgres", "critical"),
-    6379: ("redis", "critical"), 9200: ("elasticsearch", "critical"), 27017: ("mongodb", "critical"), 8080: ("http-alt", "medium"),
+    22: ("ssh", "high"),
+    3389: ("rdp", "critical"),
+    5985: ("winrm", "critical"),
+    5432: ("postgres", "critical"),
+    6379: ("redis", "critical"),
+    9200: ("elasticsearch", "critical"),
+    27017: ("mongodb", "critical"),
+    8080: ("http-alt", "medium"),
 }
 _FINDING = {"type": "object", "required": ["cve_id", "severity", "assets"]}
 _EXPOSURE = {"type": "object", "required": ["asset_id", "port", "service", "severity"]}
@@ -37,11 +52,23 @@ async def scan_vulns(args: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:
         fixed = {x["image"]: x["fixed_in"] for x in advisory["affects"]}
         hit = [a.id for a in assets if a.image in fixed and is_older(a.image_version, fixed[a.image])]
         if hit:
-            found.append({"cve_id": advisory["id"], "title": advisory["title"], "severity": advisory["severity"],
-                          "cvss": advisory["cvss"], "exploited": bool(advisory.get("exploited")), "assets": hit, "fixed_in": fixed})
+            found.append(
+                {
+                    "cve_id": advisory["id"],
+                    "title": advisory["title"],
+                    "severity": advisory["severity"],
+                    "cvss": advisory["cvss"],
+                    "exploited": bool(advisory.get("exploited")),
+                    "assets": hit,
+                    "fixed_in": fixed,
+                }
+            )
     found.sort(key=lambda f: (-SEVERITY_RANK[f["severity"]], -f["cvss"]))
-    return {"vulnerabilities": found, "assets_scanned": len(assets),
-            "summary": f"{len(found)} CVEs affect {len({a for f in found for a in f['assets']})} of {len(assets)} assets"}
+    return {
+        "vulnerabilities": found,
+        "assets_scanned": len(assets),
+        "summary": f"{len(found)} CVEs affect {len({a for f in found for a in f['assets']})} of {len(assets)} assets",
+    }
 
 
 @tool(
@@ -63,11 +90,23 @@ async def check_exposure(args: dict[str, Any], ctx: ToolContext) -> dict[str, An
         for port in observed.get("open_ports", []):
             if port in RISKY_PORTS:
                 service, severity = RISKY_PORTS[port]
-                exposures.append({"asset_id": asset.id, "port": port, "service": service, "severity": severity,
-                                  "environment": asset.environment, "role": asset.role})
+                exposures.append(
+                    {
+                        "asset_id": asset.id,
+                        "port": port,
+                        "service": service,
+                        "severity": severity,
+                        "environment": asset.environment,
+                        "role": asset.role,
+                    }
+                )
     exposures.sort(key=lambda e: (-SEVERITY_RANK[e["severity"]], e["asset_id"]))
-    return {"exposures": exposures, "public_assets": public, "assets_checked": len(assets),
-            "summary": f"{len(exposures)} risky open ports on {len(public)} public assets of {len(assets)}"}
+    return {
+        "exposures": exposures,
+        "public_assets": public,
+        "assets_checked": len(assets),
+        "summary": f"{len(exposures)} risky open ports on {len(public)} public assets of {len(assets)}",
+    }
 
 
 TOOLS = [scan_vulns, check_exposure]

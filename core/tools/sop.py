@@ -18,9 +18,13 @@ _STEP = {
     "type": "object",
     "required": ["name"],
     "properties": {
-        "name": TEXT, "description": {"type": "string"}, "command": {"type": "string"},
-        "requires_confirmation": {"type": "boolean"}, "retries": {"type": "integer", "minimum": 0},
-        "timeout": {"type": "string", "pattern": "^[0-9]+(ms|s|m|h|d)$"}, "depends_on": {"type": "array", "items": TEXT},
+        "name": TEXT,
+        "description": {"type": "string"},
+        "command": {"type": "string"},
+        "requires_confirmation": {"type": "boolean"},
+        "retries": {"type": "integer", "minimum": 0},
+        "timeout": {"type": "string", "pattern": "^[0-9]+(ms|s|m|h|d)$"},
+        "depends_on": {"type": "array", "items": TEXT},
         "rollback": {"type": "boolean"},
     },
 }
@@ -44,8 +48,11 @@ async def generate_sop(args: dict[str, Any], ctx: ToolContext) -> dict[str, Any]
     templates = (await source(ctx, "sops"))["templates"]
     words = set(re.findall(r"[a-z0-9]+", args["topic"].lower()))
     scored = sorted(templates, key=lambda t: -len(words & {k.lower() for k in t["keywords"]}))
-    best = scored[0] if scored and words & {k.lower() for k in scored[0]["keywords"]} else next(
-        (t for t in templates if t["id"] == "generic"), templates[0])
+    best = (
+        scored[0]
+        if scored and words & {k.lower() for k in scored[0]["keywords"]}
+        else next((t for t in templates if t["id"] == "generic"), templates[0])
+    )
     environment = args.get("environment", "all")
     target = environment if environment != "all" else "<environment>"
     steps, previous = [], None
@@ -64,8 +71,12 @@ async def generate_sop(args: dict[str, Any], ctx: ToolContext) -> dict[str, Any]
             previous = step["name"]
         steps.append(step)
     title = best["title"] if best["id"] != "generic" else f"{best['title']}: {args['topic']}"
-    return {"template": best["id"], "title": title, "steps": steps,
-            "summary": f"{len(steps)} steps from template {best['id']}, {sum(s['requires_confirmation'] for s in steps)} need confirmation"}
+    return {
+        "template": best["id"],
+        "title": title,
+        "steps": steps,
+        "summary": f"{len(steps)} steps from template {best['id']}, {sum(s['requires_confirmation'] for s in steps)} need confirmation",
+    }
 
 
 @tool(
@@ -93,8 +104,12 @@ async def validate_sop(args: dict[str, Any], ctx: ToolContext) -> dict[str, Any]
         warnings.append("no verification step")
     if not any("rollback" in s["name"] or "restore" in (s.get("command") or "") for s in steps):
         warnings.append("no rollback step")
-    return {"valid": not problems, "problems": problems, "warnings": warnings,
-            "summary": "SOP is safe to run" if not problems else f"{len(problems)} problems"}
+    return {
+        "valid": not problems,
+        "problems": problems,
+        "warnings": warnings,
+        "summary": "SOP is safe to run" if not problems else f"{len(problems)} problems",
+    }
 
 
 @tool(
@@ -106,7 +121,10 @@ async def validate_sop(args: dict[str, Any], ctx: ToolContext) -> dict[str, Any]
 )
 async def execute_sop(args: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:
     results = [{"name": s["name"], "status": "skipped" if "rollback" in s["name"] else "simulated"} for s in args["steps"]]
-    return {"results": results, "summary": f"simulated {sum(r['status'] == 'simulated' for r in results)} steps in {args['environment']}"}
+    return {
+        "results": results,
+        "summary": f"simulated {sum(r['status'] == 'simulated' for r in results)} steps in {args['environment']}",
+    }
 
 
 TOOLS = [generate_sop, validate_sop, execute_sop]

@@ -13,7 +13,20 @@ from core.validation.safety import SafetyCheck, SafetyLimits
 from core.validation.schema import SchemaCheck
 
 __all__ = [
-    "Check", "CheckResult", "OpaEvaluator", "PackageVerdict", "PlanContext", "PlanReview", "PolicyCheck",
-    "PolicyEvaluator", "QualityScorer", "RegorusEvaluator", "SafetyCheck", "SafetyLimits", "SchemaCheck",
-    "ValidationPipeline", "build_evaluator", "build_validator",
+    "Check",
+    "CheckResult",
+    "OpaEvaluator",
+    "PackageVerdict",
+    "PlanContext",
+    "PlanReview",
+    "PolicyCheck",
+    "PolicyEvaluator",
+    "QualityScorer",
+    "RegorusEvaluator",
+    "SafetyCheck",
+    "SafetyLimits",
+    "SchemaCheck",
+    "ValidationPipeline",
+    "build_evaluator",
+    "build_validator",
 ]

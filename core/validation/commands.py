@@ -14,10 +14,10 @@ from core.errors import ConfigError, PolicyError
 from core.inventory import Fleet, load_fleet
 from core.schemas import errors_for
 from core.validation.base import CheckResult, PlanContext
+from core.validation.evaluator import ROOT_PACKAGE
 from core.validation.factory import build_evaluator
 from core.validation.pipeline import ValidationPipeline
 from core.validation.policy import PolicyCheck
-from core.validation.evaluator import ROOT_PACKAGE
 from core.validation.policy_set import DISABLED_NOTE, load_policy_set
 from core.validation.rego_tests import run_rego_test_files
 from core.validation.safety import SafetyCheck
@@ -43,7 +43,9 @@ async def policy_check(plan_path: Path, config: Config) -> tuple[int, str]:
     except ValidationError as exc:
         lines = _results_text([schema]) if schema_errors else [f"{plan_path}: not a valid plan document:"]
         problems = [f"  {'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:20]]
-        return 1, "\n".join([*lines, *([] if schema_errors else problems), "Fix the schema errors to run the policy and safety checks."])
+        return 1, "\n".join(
+            [*lines, *([] if schema_errors else problems), "Fix the schema errors to run the policy and safety checks."]
+        )
     try:
         evaluator = build_evaluator(config.policies)
     except (PolicyError, ConfigError) as exc:
@@ -58,7 +60,8 @@ async def policy_check(plan_path: Path, config: Config) -> tuple[int, str]:
         f"checked against {evaluator.description}"
     )
     verdict = (
-        f"Result: {FAIL}: {len(failed)} of {len(results)} checks failed." if failed
+        f"Result: {FAIL}: {len(failed)} of {len(results)} checks failed."
+        if failed
         else f"Result: {PASS}: all {len(results)} checks passed (the quality score needs the database and is not computed here)."
     )
     lines = [header, *_results_text(results), *([inventory_note] if inventory_note else []), verdict]
@@ -104,11 +107,13 @@ def _read_json(path: Path) -> Any:
 def _unwrap(document: Any, path: Path) -> tuple[dict[str, Any], Any]:
     """A bare plan, or the ``opspilot plan --json`` output ``{"task_spec": …, "plan": …}``."""
     if not isinstance(document, dict):
-        raise ValueError(f"{path} must hold a JSON object (a plan, or {{\"task_spec\": …, \"plan\": …}}), not {type(document).__name__}")
+        raise ValueError(
+            f'{path} must hold a JSON object (a plan, or {{"task_spec": …, "plan": …}}), not {type(document).__name__}'
+        )
     if "payload" not in document and "plan" in document:
         plan = document["plan"]
         if not isinstance(plan, dict):
-            raise ValueError(f"{path}: \"plan\" must be a plan object, not {type(plan).__name__ if plan is not None else 'null'}")
+            raise ValueError(f'{path}: "plan" must be a plan object, not {type(plan).__name__ if plan is not None else "null"}')
         return plan, document.get("task_spec")
     return document, None
 

@@ -30,10 +30,12 @@ class OpaEvaluator(PolicyEvaluator):
 
     async def evaluate(self, document: Mapping[str, Any]) -> list[PackageVerdict]:
         try:
-            async with aiohttp.ClientSession(timeout=self.timeout) as session:
-                async with session.post(self.endpoint, json={"input": document}) as response:
-                    body = await response.json(content_type=None)
-                    status = response.status
+            async with (
+                aiohttp.ClientSession(timeout=self.timeout) as session,
+                session.post(self.endpoint, json={"input": document}) as response,
+            ):
+                body = await response.json(content_type=None)
+                status = response.status
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             raise PolicyError(f"OPA at {self.url} did not answer: {exc or type(exc).__name__}") from exc
         if status != 200:

@@ -28,8 +28,11 @@ class PolicyCheck(Check):
     async def run(self, context: PlanContext) -> CheckResult:
         results = await self.run_all(context)
         return CheckResult(
-            self.name, self.kind, all(r.passed for r in results),
-            tuple(m for r in results for m in r.messages), tuple(w for r in results for w in r.warnings),
+            self.name,
+            self.kind,
+            all(r.passed for r in results),
+            tuple(m for r in results for m in r.messages),
+            tuple(w for r in results for w in r.warnings),
             tuple(a for r in results for a in r.approval_reasons),
         )
 
@@ -38,17 +41,26 @@ class PolicyCheck(Check):
             verdicts = await self.evaluator.evaluate(policy_input(context, self.config))
         except PolicyError as exc:
             logger.warning("policy evaluation failed: %s", exc)
-            return [CheckResult(self.name, self.kind, False, (
-                f"Policies could not be evaluated ({exc}), so the plan is denied until they can be. "
-                "Check the policy server or the policy files, then ask again.",
-            ))]
+            return [
+                CheckResult(
+                    self.name,
+                    self.kind,
+                    False,
+                    (
+                        f"Policies could not be evaluated ({exc}), so the plan is denied until they can be. "
+                        "Check the policy server or the policy files, then ask again.",
+                    ),
+                )
+            ]
         disabled = self.config.disable
         judged = [self._result(v) for v in verdicts if v.package not in disabled]
         return judged + [self._disabled(package) for package in disabled]
 
     def _disabled(self, package: str) -> CheckResult:
         return CheckResult(
-            f"policy: {package} — {DISABLED_NOTE}", self.kind, True,
+            f"policy: {package} — {DISABLED_NOTE}",
+            self.kind,
+            True,
             (f"Policy {package} is turned off in this deployment (policies.disable); it did not judge this plan.",),
             disabled=True,
         )
@@ -57,10 +69,15 @@ class PolicyCheck(Check):
         name = f"policy: {verdict.package}"
         if verdict.error is not None:
             logger.warning("policy package %s errored: %s", verdict.package, verdict.error)
-            return CheckResult(name, self.kind, False, (
-                f"Policy {verdict.package} errored at evaluation and so denies the plan (fail closed): "
-                f"{verdict.error}. Fix the policy (`opspilot policy test`), then ask again.",
-            ))
+            return CheckResult(
+                name,
+                self.kind,
+                False,
+                (
+                    f"Policy {verdict.package} errored at evaluation and so denies the plan (fail closed): "
+                    f"{verdict.error}. Fix the policy (`opspilot policy test`), then ask again.",
+                ),
+            )
         approvals = tuple(f"Needs a person's approval: {reason}" for reason in verdict.require_approval)
         if verdict.deny:
             return CheckResult(name, self.kind, False, verdict.deny, verdict.warn, verdict.require_approval)

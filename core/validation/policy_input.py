@@ -1,13 +1,13 @@
 """The input document every Rego policy sees.
 
-    {
-      "plan": <plan document, without validation and quality>,
-      "environment": "production", "total_assets": 14, "requester": "U0…", "stage": "plan" | "run",
-      "time": "2024-12-01T10:30:00Z", "weekday": "Sunday", "hour_utc": 10, "minute_of_day": 630, "clock": "10:30",
-      "task": {"task_type": …, "risk_level": …, "constraints": {…}} | null,
-      "config": {"change_windows": [{"label", "days", "start_minute", "end_minute"}],
-                 "max_resource_changes": 20, "max_step_retries": 3}
-    }
+{
+  "plan": <plan document, without validation and quality>,
+  "environment": "production", "total_assets": 14, "requester": "U0…", "stage": "plan" | "run",
+  "time": "2024-12-01T10:30:00Z", "weekday": "Sunday", "hour_utc": 10, "minute_of_day": 630, "clock": "10:30",
+  "task": {"task_type": …, "risk_level": …, "constraints": {…}} | null,
+  "config": {"change_windows": [{"label", "days", "start_minute", "end_minute"}],
+             "max_resource_changes": 20, "max_step_retries": 3}
+}
 """
 
 from __future__ import annotations
@@ -39,9 +39,13 @@ def policy_input(context: PlanContext, config: PoliciesConfig) -> dict[str, Any]
         "minute_of_day": now.hour * 60 + now.minute,
         "clock": f"{now.hour:02d}:{now.minute:02d}",
         "task": (
-            {"task_type": spec.task_type, "risk_level": spec.risk_level,
-             "constraints": spec.constraints.to_document() if spec.constraints else {}}
-            if spec else None
+            {
+                "task_type": spec.task_type,
+                "risk_level": spec.risk_level,
+                "constraints": spec.constraints.to_document() if spec.constraints else {},
+            }
+            if spec
+            else None
         ),
         "config": {
             "change_windows": [parse_window(w).as_input() for w in config.change_windows],

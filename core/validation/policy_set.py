@@ -107,8 +107,7 @@ def load_policy_set(config: PoliciesConfig, builtin_dir: Path = POLICIES_DIR) ->
     unknown = [name for name in disabled if name not in packages]
     if unknown:
         raise ConfigError(
-            f"policies.disable names unknown policy package(s) {', '.join(unknown)}; "
-            f"known packages: {', '.join(packages)}"
+            f"policies.disable names unknown policy package(s) {', '.join(unknown)}; known packages: {', '.join(packages)}"
         )
     if disabled:
         logger.warning("policy package(s) %s %s", ", ".join(disabled), DISABLED_NOTE)
@@ -131,4 +130,4 @@ def _package_of(path: Path) -> str:
 
 def _short_packages(files: Iterable[PolicyFile]) -> tuple[str, ...]:
     prefix = f"{ROOT_PACKAGE}."
-    return tuple(sorted({f.package[len(prefix):] for f in files if f.package.startswith(prefix)}))
+    return tuple(sorted({f.package[len(prefix) :] for f in files if f.package.startswith(prefix)}))

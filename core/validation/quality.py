@@ -72,8 +72,11 @@ class QualityScorer:
             human_review=_smoothed(evidence.approvals, evidence.rejections),
         )
         quality.total = (
-            quality.structural + quality.policy_compliance + quality.test_coverage
-            + quality.operational_history + quality.human_review
+            quality.structural
+            + quality.policy_compliance
+            + quality.test_coverage
+            + quality.operational_history
+            + quality.human_review
         )
         quality.allowed_environments = allowed_environments(quality.total)
         approval_reasons = [reason for r in results for reason in r.approval_reasons]
@@ -121,9 +124,8 @@ class QualityScorer:
             return CheckResult("quality", "quality", True, (f"Quality {quality.total}/100: may run in {allowed}, {approval}.",))
         needed = PRODUCTION_MIN if environment == "production" else STAGING_MIN
         hints = improvements(plan, environment, quality, evidence)
-        message = (
-            f"Quality {quality.total}/100 is below the {needed} a {environment} plan needs (it allows {allowed} only)."
-            + (f" To raise it: {'; '.join(hints)}." if hints else "")
+        message = f"Quality {quality.total}/100 is below the {needed} a {environment} plan needs (it allows {allowed} only)." + (
+            f" To raise it: {'; '.join(hints)}." if hints else ""
         )
         return CheckResult("quality", "quality", False, (message,))
 
@@ -143,7 +145,9 @@ def allowed_environments(total: int) -> list[str]:
 
 def guards_itself(plan: Plan) -> bool:
     phases, steps = plan.payload.phases, plan.payload.steps
-    guarded_canary = bool(phases) and "canary" in phases[0].name.lower() and bool(phases[0].health_checks) and bool(phases[0].rollback_if)
+    guarded_canary = (
+        bool(phases) and "canary" in phases[0].name.lower() and bool(phases[0].health_checks) and bool(phases[0].rollback_if)
+    )
     return guarded_canary or any(s.when == "on_failure" for s in steps)
 
 
@@ -165,7 +169,9 @@ def improvements(plan: Plan, environment: str, quality: Quality, evidence: Evide
         hints.append(f"resolve the policy denials (policy {quality.policy_compliance}/{DIMENSION})")
     if quality.test_coverage < DIMENSION:
         lower = next(iter(LOWER_ENVIRONMENTS.get(environment, ())), "a lower environment")
-        hints.append(f"run the same change in {lower} first and let it complete (tested lower {quality.test_coverage}/{DIMENSION})")
+        hints.append(
+            f"run the same change in {lower} first and let it complete (tested lower {quality.test_coverage}/{DIMENSION})"
+        )
     if quality.operational_history < NEUTRAL:
         hints.append(
             f"{plan.agent or 'this agent'}'s runs: {evidence.completed_runs} completed, {evidence.failed_runs} rolled back "

@@ -60,4 +60,4 @@ def describe_rego_error(exc: BaseException) -> str:
 def packages_under(engine: regorus.Engine, root: str) -> list[str]:
     """Package names below ``data.<root>``, relative to it (``production_safety``, ``team.db``)."""
     prefix = f"data.{root}."
-    return sorted(p[len(prefix):] for p in engine.get_packages() if p.startswith(prefix))
+    return sorted(p[len(prefix) :] for p in engine.get_packages() if p.startswith(prefix))

@@ -48,8 +48,10 @@ def _something_to_run(plan: Plan) -> Iterator[str]:
     if not payload.steps:
         yield "The plan has neither phases nor steps, so approving it would run nothing; ask again for a plan with phases."
     elif payload.affected_assets:
-        yield (f"{_few(sorted(payload.affected_assets))} {_is(payload.affected_assets)} affected but the plan has no phases; "
-               "asset changes run in phases (canary first).")
+        yield (
+            f"{_few(sorted(payload.affected_assets))} {_is(payload.affected_assets)} affected but the plan has no phases; "
+            "asset changes run in phases (canary first)."
+        )
 
 
 def _assets_once(plan: Plan) -> Iterator[str]:
@@ -57,7 +59,11 @@ def _assets_once(plan: Plan) -> Iterator[str]:
     for phase in plan.payload.phases:
         for asset in phase.assets:
             if asset in seen:
-                where = f"twice in phase '{phase.name}'" if seen[asset] == phase.name else f"in both '{seen[asset]}' and '{phase.name}'"
+                where = (
+                    f"twice in phase '{phase.name}'"
+                    if seen[asset] == phase.name
+                    else f"in both '{seen[asset]}' and '{phase.name}'"
+                )
                 yield f"{asset} is {where}; each asset must be changed in exactly one phase."
             else:
                 seen[asset] = phase.name
@@ -112,7 +118,11 @@ def _durations(plan: Plan, limits: SafetyLimits) -> Iterator[str]:
     for phase in plan.payload.phases:
         yield from _bounded(f"Phase '{phase.name}' waits", phase.wait_time, limits.max_wait_seconds, may_be_zero=True)
         for check in phase.health_checks:
-            yield from _bounded(f"Phase '{phase.name}': the {check.type} health check times out after", check.timeout, limits.max_health_timeout_seconds)
+            yield from _bounded(
+                f"Phase '{phase.name}': the {check.type} health check times out after",
+                check.timeout,
+                limits.max_health_timeout_seconds,
+            )
     for step in plan.payload.steps:
         yield from _bounded(f"Step '{step.name}' times out after", step.timeout, limits.max_step_timeout_seconds)
 

@@ -77,7 +77,14 @@ class WorkQueue:
         if changed.rowcount == 0:
             await conn.execute(
                 work_items.insert().values(
-                    kind=kind, subject=subject, state="pending", due_at=due, fence=0, attempt=0, created_at=now, updated_at=now,
+                    kind=kind,
+                    subject=subject,
+                    state="pending",
+                    due_at=due,
+                    fence=0,
+                    attempt=0,
+                    created_at=now,
+                    updated_at=now,
                 )
             )
 
@@ -109,9 +116,12 @@ class WorkQueue:
         until = now + timedelta(seconds=lease_seconds)
         free = or_(work_items.c.lease_until.is_(None), work_items.c.lease_until < now, work_items.c.owner.is_(None))
         due = and_(work_items.c.kind == kind, work_items.c.state == "pending", work_items.c.due_at <= now, free)
-        candidates = select(
-            work_items.c.id, work_items.c.subject, work_items.c.owner, work_items.c.fence, work_items.c.attempt
-        ).where(due).order_by(work_items.c.due_at).limit(limit)
+        candidates = (
+            select(work_items.c.id, work_items.c.subject, work_items.c.owner, work_items.c.fence, work_items.c.attempt)
+            .where(due)
+            .order_by(work_items.c.due_at)
+            .limit(limit)
+        )
         if not self.database.is_sqlite:
             candidates = candidates.with_for_update(skip_locked=True)
         claims: list[Claim] = []
@@ -123,7 +133,9 @@ class WorkQueue:
                     .values(owner=owner, lease_until=until, fence=row.fence + 1, attempt=row.attempt + 1, updated_at=now)
                 )
                 if won.rowcount == 1:
-                    claims.append(Claim(row.id, kind, row.subject, owner, row.fence + 1, row.attempt + 1, until, row.owner is not None))
+                    claims.append(
+                        Claim(row.id, kind, row.subject, owner, row.fence + 1, row.attempt + 1, until, row.owner is not None)
+                    )
         for claim in claims:
             if claim.taken_over:
                 logger.warning("took over %s %s (fence %d): the previous holder's lease lapsed", kind, claim.subject, claim.fence)
@@ -168,7 +180,9 @@ class WorkQueue:
             values["state"] = "done"
         elif due_at is not None:
             values["due_at"] = due_at
-        await conn.execute(update(work_items).where(work_items.c.id == claim.id, work_items.c.fence == claim.fence).values(**values))
+        await conn.execute(
+            update(work_items).where(work_items.c.id == claim.id, work_items.c.fence == claim.fence).values(**values)
+        )
 
     async def mark_done(self, kind: str, subject: str, conn: AsyncConnection | None = None) -> None:
         """Unfenced: the work is over whoever holds it (a person ended it); a holder's next fenced write still
@@ -178,15 +192,18 @@ class WorkQueue:
                 await self.mark_done(kind, subject, own)
             return
         await conn.execute(
-            update(work_items).where(work_items.c.kind == kind, work_items.c.subject == subject)
+            update(work_items)
+            .where(work_items.c.kind == kind, work_items.c.subject == subject)
             .values(state="done", updated_at=self.clock.now())
         )
 
     async def state_of(self, kind: str, subject: str) -> dict | None:
         async with self._engine.connect() as conn:
-            row = (await conn.execute(
-                select(work_items).where(work_items.c.kind == kind, work_items.c.subject == subject)
-            )).mappings().first()
+            row = (
+                (await conn.execute(select(work_items).where(work_items.c.kind == kind, work_items.c.subject == subject)))
+                .mappings()
+                .first()
+            )
         return dict(row) if row else None
 
 

@@ -33,10 +33,15 @@ async def start_world(
     tmp_path.mkdir(parents=True, exist_ok=True)
     emulator = SlackEmulator(signing_secret=SIGNING_SECRET, bot_token=BOT_TOKEN, rate_limit=rate_limit)
     await emulator.start()
-    config = load_config(env={
-        "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_API_URL": emulator.api_url,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}", **(env or {}),
-    })
+    config = load_config(
+        env={
+            "SLACK_BOT_TOKEN": BOT_TOKEN,
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_API_URL": emulator.api_url,
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}",
+            **(env or {}),
+        }
+    )
     config.approvers = [APPROVER_1, APPROVER_2]
     config.executor.wait_scale = 0.0
     for key, value in executor.items():

@@ -54,8 +54,9 @@ async def _admin(sql: str) -> None:
     import asyncpg
 
     url = make_url(POSTGRES_URL)
-    admin = await asyncpg.connect(user=url.username, password=url.password, host=url.host, port=url.port or 5432,
-                                  database=url.database)
+    admin = await asyncpg.connect(
+        user=url.username, password=url.password, host=url.host, port=url.port or 5432, database=url.database
+    )
     try:
         await admin.execute(sql)
     finally:
@@ -68,7 +69,9 @@ async def fuzz_world(request, tmp_path: Path) -> AsyncIterator[SlackWorld]:
     name = None
     if request.param == "postgresql":
         if not POSTGRES_URL:
-            pytest.skip("the PostgreSQL variant needs OPSPILOT_TEST_POSTGRES_URL (e.g. postgresql://postgres@127.0.0.1:5432/test)")
+            pytest.skip(
+                "the PostgreSQL variant needs OPSPILOT_TEST_POSTGRES_URL (e.g. postgresql://postgres@127.0.0.1:5432/test)"
+            )
         name = f"opspilot_fuzz_{uuid.uuid4().hex[:10]}"
         await _admin(f'CREATE DATABASE "{name}"')
         env["DATABASE_URL"] = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
@@ -84,8 +87,10 @@ async def fuzz_world(request, tmp_path: Path) -> AsyncIterator[SlackWorld]:
 
 async def row_counts(world: SlackWorld) -> dict[str, int]:
     async with world.service.store.database.engine.connect() as conn:
-        return {t.name: (await conn.execute(select(func.count()).select_from(t))).scalar_one()
-                for t in (tables.tasks, tables.plans, tables.runs, tables.audit_log)}
+        return {
+            t.name: (await conn.execute(select(func.count()).select_from(t))).scalar_one()
+            for t in (tables.tasks, tables.plans, tables.runs, tables.audit_log)
+        }
 
 
 def assert_no_traceback(caplog: pytest.LogCaptureFixture) -> None:
@@ -107,8 +112,28 @@ async def send_all(requests: list[Callable[[], Any]]) -> list[tuple[int, str]]:
 
 # -- random values ---------------------------------------------------------------------------------------
 
-WEIRD_TEXT = ["", " ", "\x00", "a\x00b", "\ud800", "x\udfff", "🔥" * 50, "help", "agents", "tools", "/ops", "null", "{",
-              "payload", "%00", "\\u0000", "9" * 400, "fix drift on prod web servers\x00", "<script>", "\u202e\u2066"]
+WEIRD_TEXT = [
+    "",
+    " ",
+    "\x00",
+    "a\x00b",
+    "\ud800",
+    "x\udfff",
+    "🔥" * 50,
+    "help",
+    "agents",
+    "tools",
+    "/ops",
+    "null",
+    "{",
+    "payload",
+    "%00",
+    "\\u0000",
+    "9" * 400,
+    "fix drift on prod web servers\x00",
+    "<script>",
+    "\u202e\u2066",
+]
 
 
 def random_text(rng: random.Random) -> str:
@@ -137,9 +162,27 @@ def random_json(rng: random.Random, depth: int = 0) -> Any:
     if pick < 0.65:
         return [random_json(rng, depth + 1) for _ in range(rng.randrange(0, 4))]
     if pick < 0.95:
-        keys = ["type", "user", "id", "actions", "event", "view", "channel", "team", "text", "command", "value",
-                "authorizations", "private_metadata", "state", "container", "trigger_id", "user_id", "challenge"]
-        return {rng.choice(keys + [random_text(rng)]): random_json(rng, depth + 1) for _ in range(rng.randrange(0, 5))}
+        keys = [
+            "type",
+            "user",
+            "id",
+            "actions",
+            "event",
+            "view",
+            "channel",
+            "team",
+            "text",
+            "command",
+            "value",
+            "authorizations",
+            "private_metadata",
+            "state",
+            "container",
+            "trigger_id",
+            "user_id",
+            "challenge",
+        ]
+        return {rng.choice([*keys, random_text(rng)]): random_json(rng, depth + 1) for _ in range(rng.randrange(0, 5))}
     return deep(rng)
 
 
@@ -170,42 +213,78 @@ def mutate(rng: random.Random, value: Any, rounds: int | None = None) -> Any:
 
 def slash_fields(rng: random.Random, hooks: str = "http://127.0.0.1:9") -> dict[str, str]:
     return {
-        "token": "x", "team_id": "T0PLAYGRND", "team_domain": "playground", "channel_id": "C0OPS", "channel_name": "ops",
-        "user_id": REQUESTER, "user_name": "riley", "command": "/ops", "text": rng.choice(["help", "agents", "tools", ""]),
-        "api_app_id": "A0OPSPILOT", "response_url": f"{hooks}/no-such-hook", "trigger_id": "1.2.3",
+        "token": "x",
+        "team_id": "T0PLAYGRND",
+        "team_domain": "playground",
+        "channel_id": "C0OPS",
+        "channel_name": "ops",
+        "user_id": REQUESTER,
+        "user_name": "riley",
+        "command": "/ops",
+        "text": rng.choice(["help", "agents", "tools", ""]),
+        "api_app_id": "A0OPSPILOT",
+        "response_url": f"{hooks}/no-such-hook",
+        "trigger_id": "1.2.3",
     }
 
 
 def block_actions(rng: random.Random) -> dict:
     action = rng.choice([APPROVE_ACTION, REJECT_ACTION, PAUSE_ACTION, ABORT_ACTION])
     return {
-        "type": "block_actions", "user": {"id": APPROVER_1, "team_id": "T0PLAYGRND"}, "team": {"id": "T0PLAYGRND"},
-        "channel": {"id": "C0OPS"}, "container": {"type": "message", "channel_id": "C0OPS", "message_ts": "1.1"},
-        "trigger_id": "1.2.3", "response_url": "http://127.0.0.1:9/never", "api_app_id": "A0OPSPILOT",
+        "type": "block_actions",
+        "user": {"id": APPROVER_1, "team_id": "T0PLAYGRND"},
+        "team": {"id": "T0PLAYGRND"},
+        "channel": {"id": "C0OPS"},
+        "container": {"type": "message", "channel_id": "C0OPS", "message_ts": "1.1"},
+        "trigger_id": "1.2.3",
+        "response_url": "http://127.0.0.1:9/never",
+        "api_app_id": "A0OPSPILOT",
         "message": {"ts": "1.1", "text": "card", "blocks": []},
-        "actions": [{"type": "button", "action_id": action, "block_id": "b", "value": f"plan-{rng.randrange(10**6)}",
-                     "text": {"type": "plain_text", "text": "Approve"}}],
+        "actions": [
+            {
+                "type": "button",
+                "action_id": action,
+                "block_id": "b",
+                "value": f"plan-{rng.randrange(10**6)}",
+                "text": {"type": "plain_text", "text": "Approve"},
+            }
+        ],
     }
 
 
 def view_submission(rng: random.Random) -> dict:
     return {
-        "type": "view_submission", "user": {"id": APPROVER_1}, "team": {"id": "T0PLAYGRND"}, "trigger_id": "1.2.3",
-        "view": {"id": "V1", "callback_id": REJECT_VIEW,
-                 "private_metadata": json.dumps({"plan_id": f"plan-{rng.randrange(10**6)}", "channel_id": "C0OPS"}),
-                 "state": {"values": {REASON_BLOCK: {REASON_ACTION: {"type": "plain_text_input", "value": "no"}}}}},
+        "type": "view_submission",
+        "user": {"id": APPROVER_1},
+        "team": {"id": "T0PLAYGRND"},
+        "trigger_id": "1.2.3",
+        "view": {
+            "id": "V1",
+            "callback_id": REJECT_VIEW,
+            "private_metadata": json.dumps({"plan_id": f"plan-{rng.randrange(10**6)}", "channel_id": "C0OPS"}),
+            "state": {"values": {REASON_BLOCK: {REASON_ACTION: {"type": "plain_text_input", "value": "no"}}}},
+        },
     }
 
 
 def event_callback(rng: random.Random) -> dict:
-    event = rng.choice([
-        {"type": "app_mention", "user": REQUESTER, "channel": "C0OPS", "text": "<@U0BOT> help", "ts": "1.1"},
-        {"type": "app_home_opened", "user": REQUESTER, "tab": "home", "channel": "D0HOME"},
-        {"type": "message", "user": REQUESTER, "channel": "C0OPS", "text": "hi", "ts": "1.2"},
-    ])
-    return {"type": "event_callback", "token": "x", "team_id": "T0PLAYGRND", "api_app_id": "A0OPSPILOT", "event": event,
-            "event_id": "Ev1", "event_time": 1, "authorizations": [{"team_id": "T0PLAYGRND", "user_id": "U0BOT",
-                                                                    "is_bot": True, "is_enterprise_install": False}]}
+    event = rng.choice(
+        [
+            {"type": "app_mention", "user": REQUESTER, "channel": "C0OPS", "text": "<@U0BOT> help", "ts": "1.1"},
+            {"type": "app_home_opened", "user": REQUESTER, "tab": "home", "channel": "D0HOME"},
+            {"type": "message", "user": REQUESTER, "channel": "C0OPS", "text": "hi", "ts": "1.2"},
+        ]
+    )
+    return {
+        "type": "event_callback",
+        "token": "x",
+        "team_id": "T0PLAYGRND",
+        "api_app_id": "A0OPSPILOT",
+        "event": event,
+        "event_id": "Ev1",
+        "event_time": 1,
+        "authorizations": [{"team_id": "T0PLAYGRND", "user_id": "U0BOT", "is_bot": True, "is_enterprise_install": False}],
+    }
 
 
 def signed_body(rng: random.Random, hooks: str) -> tuple[bytes, str]:
@@ -223,25 +302,52 @@ def signed_body(rng: random.Random, hooks: str) -> tuple[bytes, str]:
     if kind in (1, 2, 3):  # payload= with a broken or random JSON structure
         shape = rng.choice([block_actions, view_submission])(rng)
         payload = rng.choice([mutate(rng, shape), mutate(rng, shape), random_json(rng), deep(rng)])
-        text = json.dumps(payload) if rng.random() < 0.9 else rng.choice(["notjson", "[1,2", "1", "[]", "\"s\"", random_text(rng)])
+        text = json.dumps(payload) if rng.random() < 0.9 else rng.choice(["notjson", "[1,2", "1", "[]", '"s"', random_text(rng)])
         return urlencode({"payload": text}, errors="surrogatepass").encode(), form
     if kind in (4, 5):  # JSON event callbacks of random shapes
         payload = rng.choice([mutate(rng, event_callback(rng)), mutate(rng, event_callback(rng)), random_json(rng)])
         return json.dumps(payload).encode(), "application/json"
     if kind == 6:  # the special bodies
-        payload = rng.choice([
-            {"type": "url_verification", "challenge": random_json(rng)}, {"type": "url_verification"},
-            {"ssl_check": rng.choice(["1", 1, None, [1]]), "token": "x"}, {"command": [random_text(rng)], "user_id": "U1"},
-            {"command": "/ops", "text": {"a": 1}, "user_id": REQUESTER, "channel_id": "C0OPS"}, [1, 2], 42, "text",
-        ])
+        payload = rng.choice(
+            [
+                {"type": "url_verification", "challenge": random_json(rng)},
+                {"type": "url_verification"},
+                {"ssl_check": rng.choice(["1", 1, None, [1]]), "token": "x"},
+                {"command": [random_text(rng)], "user_id": "U1"},
+                {"command": "/ops", "text": {"a": 1}, "user_id": REQUESTER, "channel_id": "C0OPS"},
+                [1, 2],
+                42,
+                "text",
+            ]
+        )
         if rng.random() < 0.5:
-            return urlencode({"ssl_check": "1", "token": "x"} if payload == 42 else {"payload": json.dumps(payload)}).encode(), form
+            return urlencode(
+                {"ssl_check": "1", "token": "x"} if payload == 42 else {"payload": json.dumps(payload)}
+            ).encode(), form
         return json.dumps(payload).encode(), rng.choice(["application/json", form, "text/plain"])
     # raw bodies: not UTF-8, JSON-looking garbage, an unknown charset
-    body = rng.choice([bytes(rng.randrange(256) for _ in range(rng.randrange(1, 200))), b"{" * 3000, b"[" * 50_000,
-                       b"payload=%FF%FE", b"payload=" + b"%5B" * 5000, b"\xff\xfe{}", b"{\"type\": \"\xc3\x28\"}", b""])
-    content_type = rng.choice([form, "application/json", "application/json; charset=no-such-charset",
-                               "application/x-www-form-urlencoded; charset=latin-1", "text/plain; charset=utf-8", ""])
+    body = rng.choice(
+        [
+            bytes(rng.randrange(256) for _ in range(rng.randrange(1, 200))),
+            b"{" * 3000,
+            b"[" * 50_000,
+            b"payload=%FF%FE",
+            b"payload=" + b"%5B" * 5000,
+            b"\xff\xfe{}",
+            b'{"type": "\xc3\x28"}',
+            b"",
+        ]
+    )
+    content_type = rng.choice(
+        [
+            form,
+            "application/json",
+            "application/json; charset=no-such-charset",
+            "application/x-www-form-urlencoded; charset=latin-1",
+            "text/plain; charset=utf-8",
+            "",
+        ]
+    )
     return body, content_type
 
 
@@ -267,6 +373,7 @@ async def test_signed_slack_requests_of_any_shape_never_get_a_5xx(fuzz_world: Sl
                 async with http.post(url, data=body, headers=headers, skip_auto_headers=["Content-Type"]) as response:
                     await response.read()
                     return response.status, f"{content_type} {body[:120]!r}"
+
             return go
 
         answers = await send_all([request(*signed_body(rng, hooks)) for _ in range(SIGNED_REQUESTS)])
@@ -280,21 +387,60 @@ async def test_signed_slack_requests_of_any_shape_never_get_a_5xx(fuzz_world: Sl
 
 def unsigned_request(rng: random.Random, host: str) -> bytes:
     """Raw HTTP/1.1 bytes, so the headers may hold anything a client could put on the wire."""
-    body = rng.choice([json.dumps(event_callback(rng)).encode(), urlencode(slash_fields(rng)).encode(),
-                       bytes(rng.randrange(256) for _ in range(rng.randrange(0, 100))), b"\xff\xfe\xfd", b"[" * 5000,
-                       b"payload=notjson", b""])
+    body = rng.choice(
+        [
+            json.dumps(event_callback(rng)).encode(),
+            urlencode(slash_fields(rng)).encode(),
+            bytes(rng.randrange(256) for _ in range(rng.randrange(0, 100))),
+            b"\xff\xfe\xfd",
+            b"[" * 5000,
+            b"payload=notjson",
+            b"",
+        ]
+    )
     now = int(time.time())
-    timestamp = rng.choice([None, "", "abc", "9" * 5000, "-1", " 12", "1e9", "0x10", "１２３", str(now - 400), str(now),
-                            str(now + 10**12), "\xff", "12\x00"])
+    timestamp = rng.choice(
+        [
+            None,
+            "",
+            "abc",
+            "9" * 5000,
+            "-1",
+            " 12",
+            "1e9",
+            "0x10",
+            "１２３",
+            str(now - 400),
+            str(now),
+            str(now + 10**12),
+            "\xff",
+            "12\x00",
+        ]
+    )
     valid = sign(body, str(now))["X-Slack-Signature"]
     signature = rng.choice([None, "", "v0=", "v1=abc", "v0=" + "0" * 64, "v0=" + "é" * 64, valid + "x", "x" * 5000, valid[:-1]])
-    content_type = rng.choice([None, "application/x-www-form-urlencoded", "application/json",
-                               "application/json; charset=no-such-charset", "text/plain; charset=latin-1", ";;;=",
-                               "application/x-www-form-urlencoded; charset=\xff"])
-    lines = [b"POST /slack/events HTTP/1.1", f"Host: {host}".encode(), f"Content-Length: {len(body)}".encode(),
-             b"Connection: close"]
-    for name, value in (("X-Slack-Request-Timestamp", timestamp), ("X-Slack-Signature", signature),
-                        ("Content-Type", content_type)):
+    content_type = rng.choice(
+        [
+            None,
+            "application/x-www-form-urlencoded",
+            "application/json",
+            "application/json; charset=no-such-charset",
+            "text/plain; charset=latin-1",
+            ";;;=",
+            "application/x-www-form-urlencoded; charset=\xff",
+        ]
+    )
+    lines = [
+        b"POST /slack/events HTTP/1.1",
+        f"Host: {host}".encode(),
+        f"Content-Length: {len(body)}".encode(),
+        b"Connection: close",
+    ]
+    for name, value in (
+        ("X-Slack-Request-Timestamp", timestamp),
+        ("X-Slack-Signature", signature),
+        ("Content-Type", content_type),
+    ):
         if value is not None:
             lines.append(name.encode() + b": " + value.encode("utf-8", "surrogateescape"))
     return b"\r\n".join(lines) + b"\r\n\r\n" + body
@@ -320,6 +466,7 @@ async def test_unsigned_garbage_with_bad_headers_gets_a_4xx_and_changes_nothing(
     def request(raw: bytes) -> Callable[[], Any]:
         async def go() -> tuple[int, str]:
             return await raw_status(url.host, url.port, raw), repr(raw[:300])
+
         return go
 
     answers = await send_all([request(unsigned_request(rng, url.host)) for _ in range(UNSIGNED_REQUESTS)])
@@ -333,31 +480,76 @@ async def test_unsigned_garbage_with_bad_headers_gets_a_4xx_and_changes_nothing(
 
 def rest_request(rng: random.Random) -> tuple[str, str, str | None, bytes | None, str | None]:
     """(method, encoded path, token, body, content type): random routes, ids, tokens and bodies."""
-    ident = rng.choice(["task-1", "%00", "a%00b", "%C3%28", "%FF", "..%2F..%2Fetc", "x" * 2000, "%F0%9F%94%A5",
-                        quote(random_text(rng)[:400], safe="", errors="surrogatepass") or "x", "%ED%A0%80"])
-    path = rng.choice([
-        "/execute", "/tasks", f"/tasks/{ident}", f"/tasks/{ident}/approve", f"/tasks/{ident}/reject",
-        f"/tasks/{ident}/executions", f"/tasks/{ident}/audit", f"/executions/{ident}",
-        f"/executions/{ident}/{rng.choice(['pause', 'resume', 'cancel', 'explode'])}", "/agents", "/tools", f"/{ident}",
-        f"/tasks?state={ident}&limit={rng.choice(['0', '-1', '20', 'x', '%00', '9' * 40])}",
-    ])
+    ident = rng.choice(
+        [
+            "task-1",
+            "%00",
+            "a%00b",
+            "%C3%28",
+            "%FF",
+            "..%2F..%2Fetc",
+            "x" * 2000,
+            "%F0%9F%94%A5",
+            quote(random_text(rng)[:400], safe="", errors="surrogatepass") or "x",
+            "%ED%A0%80",
+        ]
+    )
+    path = rng.choice(
+        [
+            "/execute",
+            "/tasks",
+            f"/tasks/{ident}",
+            f"/tasks/{ident}/approve",
+            f"/tasks/{ident}/reject",
+            f"/tasks/{ident}/executions",
+            f"/tasks/{ident}/audit",
+            f"/executions/{ident}",
+            f"/executions/{ident}/{rng.choice(['pause', 'resume', 'cancel', 'explode'])}",
+            "/agents",
+            "/tools",
+            f"/{ident}",
+            f"/tasks?state={ident}&limit={rng.choice(['0', '-1', '20', 'x', '%00', '9' * 40])}",
+        ]
+    )
     method = rng.choice(["GET", "POST", "POST", "PUT", "DELETE"])
     token = rng.choice([REQUESTER_TOKEN, APPROVER_TOKEN, OUTSIDER_TOKEN, REQUESTER_TOKEN, None, "x" * 40])
     body: bytes | None = None
     content_type = rng.choice(["application/json", "application/json; charset=no-such-charset", "text/plain", None])
     if method in ("POST", "PUT"):
-        value = rng.choice([
-            {"intent": random_text(rng) + "\x00"}, {"intent": random_json(rng)}, {"intent": "fix drift", "x": 1},
-            {"reason": random_text(rng) + "\x00"}, {"reason": "\ud800"}, {"reason": deep(rng, 40)},
-            {"intent": "fix drift on prod web servers", "dry_run": "yes"}, random_json(rng), deep(rng), [], 7,
-        ])
-        if isinstance(value, dict) and set(value) <= {"intent", "dry_run"} and isinstance(value.get("intent"), str) \
-                and "\x00" not in value["intent"]:
+        value = rng.choice(
+            [
+                {"intent": random_text(rng) + "\x00"},
+                {"intent": random_json(rng)},
+                {"intent": "fix drift", "x": 1},
+                {"reason": random_text(rng) + "\x00"},
+                {"reason": "\ud800"},
+                {"reason": deep(rng, 40)},
+                {"intent": "fix drift on prod web servers", "dry_run": "yes"},
+                random_json(rng),
+                deep(rng),
+                [],
+                7,
+            ]
+        )
+        if (
+            isinstance(value, dict)
+            and set(value) <= {"intent", "dry_run"}
+            and isinstance(value.get("intent"), str)
+            and "\x00" not in value["intent"]
+        ):
             value["unexpected"] = True  # stays malformed, so no ask can be stored
-        body = rng.choice([
-            json.dumps(value).encode(), json.dumps(value).encode(), b"[" * 30_000, b"{\"intent\": \"\xff\"}", b"\x00",
-            b"{\"reason\": \"a\\u0000b\"}", b"{\"intent\": \"\\udc80 fix\"}", bytes(rng.randrange(256) for _ in range(50)),
-        ])
+        body = rng.choice(
+            [
+                json.dumps(value).encode(),
+                json.dumps(value).encode(),
+                b"[" * 30_000,
+                b'{"intent": "\xff"}',
+                b"\x00",
+                b'{"reason": "a\\u0000b"}',
+                b'{"intent": "\\udc80 fix"}',
+                bytes(rng.randrange(256) for _ in range(50)),
+            ]
+        )
     return method, path, token, body, content_type
 
 
@@ -383,6 +575,7 @@ async def test_rest_calls_with_random_paths_ids_and_bodies_get_a_4xx_and_change_
                             raise AssertionError(f"{response.status} {text[:200]!r} for {sent}") from None
                         assert error["code"] and error["message"], text
                     return response.status, sent
+
             return go
 
         answers = await send_all([request(*rest_request(rng)) for _ in range(REST_REQUESTS)])
@@ -399,16 +592,22 @@ REST_BAD_BODIES = {
     "nul-in-a-string": b'{"intent": "a\\u0000b"}',
     "lone-surrogate": b'{"reason": "\\ud800"}',
 }
-REST_NUL_PATHS = [("GET", "/tasks/a%00b"), ("GET", "/executions/%00"), ("POST", "/tasks/%00/approve"),
-                  ("POST", "/executions/x%00/cancel"), ("GET", "/tasks/%00/audit")]
+REST_NUL_PATHS = [
+    ("GET", "/tasks/a%00b"),
+    ("GET", "/executions/%00"),
+    ("POST", "/tasks/%00/approve"),
+    ("POST", "/executions/x%00/cancel"),
+    ("GET", "/tasks/%00/audit"),
+]
 
 
 async def test_rest_body_too_deep_or_with_nul_and_path_ids_with_nul_get_400_bad_request(fuzz_world: SlackWorld, caplog) -> None:
     auth = {"Authorization": f"Bearer {APPROVER_TOKEN}"}
     async with aiohttp.ClientSession() as http:
         for case, body in REST_BAD_BODIES.items():
-            async with http.post(f"{fuzz_world.bot.url}{API}/execute", data=body,
-                                 headers={**auth, "Content-Type": "application/json"}) as r:
+            async with http.post(
+                f"{fuzz_world.bot.url}{API}/execute", data=body, headers={**auth, "Content-Type": "application/json"}
+            ) as r:
                 assert r.status == 400, case
                 assert (await r.json())["error"]["code"] == "bad_request", case
         for method, path in REST_NUL_PATHS:
@@ -433,8 +632,11 @@ async def test_unsigned_bad_timestamps_bytes_or_charsets_get_4xx_with_a_reason_a
 ) -> None:
     async with aiohttp.ClientSession() as http:
         for case, (timestamp, body, content_type) in UNSIGNED_BAD.items():
-            headers = {"X-Slack-Request-Timestamp": timestamp or str(int(time.time())), "X-Slack-Signature": "v0=" + "0" * 64,
-                       "Content-Type": content_type}
+            headers = {
+                "X-Slack-Request-Timestamp": timestamp or str(int(time.time())),
+                "X-Slack-Signature": "v0=" + "0" * 64,
+                "Content-Type": content_type,
+            }
             async with http.post(f"{fuzz_world.bot.url}/slack/events", data=body, headers=headers) as r:
                 assert 400 <= r.status < 500, case
                 assert (await r.json())["error"], case
@@ -451,8 +653,10 @@ SIGNED_MALFORMED = {  # body, content type
     "command-a-list": (b'{"command": ["/ops"], "user_id": "U1", "channel_id": "C1"}', "application/json"),
     "no-actions": (b'{"type": "block_actions", "user": {"id": "U1"}, "actions": []}', "application/json"),
     "event-a-string": (b'{"type": "event_callback", "event": "app_mention"}', "application/json"),
-    "nul-in-text": (b'{"command": "/ops", "text": "a\\u0000b", "user_id": "U1", "channel_id": "C1", '
-                    b'"response_url": "http://127.0.0.1:9/x"}', "application/json"),
+    "nul-in-text": (
+        b'{"command": "/ops", "text": "a\\u0000b", "user_id": "U1", "channel_id": "C1", "response_url": "http://127.0.0.1:9/x"}',
+        "application/json",
+    ),
     "not-utf8": (b"\xff\xfe", "application/json"),
     "other-charset": (b"{}", "application/json; charset=latin-1"),
 }
@@ -475,7 +679,8 @@ async def test_signed_ssl_check_and_url_verification_still_work(fuzz_world: Slac
         async with http.post(f"{fuzz_world.bot.url}/slack/events", data=body, headers={**sign(body), "Content-Type": FORM}) as r:
             assert r.status == 200
         body = b'{"type": "url_verification", "challenge": "c-123"}'
-        async with http.post(f"{fuzz_world.bot.url}/slack/events", data=body,
-                             headers={**sign(body), "Content-Type": "application/json"}) as r:
+        async with http.post(
+            f"{fuzz_world.bot.url}/slack/events", data=body, headers={**sign(body), "Content-Type": "application/json"}
+        ) as r:
             assert r.status == 200
             assert "c-123" in await r.text()

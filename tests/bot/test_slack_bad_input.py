@@ -13,6 +13,7 @@ import aiohttp
 import pytest
 
 from bot.playground.emulator import OPS_CHANNEL, REQUESTER
+
 SIGNING_SECRET = "test-signing-secret"  # as in conftest.py
 from core.agents import AgentRegistry
 from core.agents.drift import DriftAgent
@@ -21,15 +22,30 @@ from core.agents.drift import DriftAgent
 def _signed_headers(body: str, secret: str = SIGNING_SECRET, timestamp: int | None = None) -> dict[str, str]:
     ts = str(int(time.time()) if timestamp is None else timestamp)
     digest = hmac.new(secret.encode(), f"v0:{ts}:{body}".encode(), hashlib.sha256).hexdigest()
-    return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": f"v0={digest}", "Content-Type": "application/x-www-form-urlencoded"}
+    return {
+        "X-Slack-Request-Timestamp": ts,
+        "X-Slack-Signature": f"v0={digest}",
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
 
 
 def _command_body(text: str) -> str:
-    return urlencode({
-        "token": "x", "team_id": "T0PLAYGRND", "team_domain": "playground", "channel_id": "C0OPS", "channel_name": "ops",
-        "user_id": REQUESTER, "user_name": "riley", "command": "/ops", "text": text, "api_app_id": "A0OPSPILOT",
-        "response_url": "http://127.0.0.1:9/never", "trigger_id": "1.2.3",
-    })
+    return urlencode(
+        {
+            "token": "x",
+            "team_id": "T0PLAYGRND",
+            "team_domain": "playground",
+            "channel_id": "C0OPS",
+            "channel_name": "ops",
+            "user_id": REQUESTER,
+            "user_name": "riley",
+            "command": "/ops",
+            "text": text,
+            "api_app_id": "A0OPSPILOT",
+            "response_url": "http://127.0.0.1:9/never",
+            "trigger_id": "1.2.3",
+        }
+    )
 
 
 @pytest.mark.parametrize(
@@ -46,19 +62,23 @@ async def test_unsigned_wrongly_signed_or_stale_requests_get_401_and_change_noth
         headers = _signed_headers(body, secret="not-the-secret")
     elif headers == "stale":
         headers = _signed_headers(body, timestamp=int(time.time()) - 6 * 60)
-    async with aiohttp.ClientSession() as http:
-        async with http.post(f"{world.bot.url}/slack/events", data=body, headers=headers) as response:
-            assert response.status == 401
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(f"{world.bot.url}/slack/events", data=body, headers=headers) as response,
+    ):
+        assert response.status == 401
     assert await world.service.store.recent_tasks() == []
     assert [c for c in world.emulator.calls if c.method.startswith("chat.")] == []
 
 
 async def test_correctly_signed_request_from_outside_the_emulator_is_accepted(world) -> None:
     body = _command_body("help")
-    async with aiohttp.ClientSession() as http:
-        async with http.post(f"{world.bot.url}/slack/events", data=body, headers=_signed_headers(body)) as response:
-            assert response.status == 200
-            assert "/ops fix drift on prod web servers" in await response.text()
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(f"{world.bot.url}/slack/events", data=body, headers=_signed_headers(body)) as response,
+    ):
+        assert response.status == 200
+        assert "/ops fix drift on prod web servers" in await response.text()
 
 
 @pytest.mark.parametrize("text", ["", "help", "   "])
@@ -125,10 +145,9 @@ async def test_plan_failing_schema_is_never_posted_with_buttons_and_says_why(wor
 
 
 async def test_health_answers_with_json_once_ready(world) -> None:
-    async with aiohttp.ClientSession() as http:
-        async with http.get(f"{world.bot.url}/health") as response:
-            assert response.status == 200
-            body = await response.json()
+    async with aiohttp.ClientSession() as http, http.get(f"{world.bot.url}/health") as response:
+        assert response.status == 200
+        body = await response.json()
     assert body["status"] == "ok" and body["mode"] == "http" and body["planner"] == "offline"
 
 

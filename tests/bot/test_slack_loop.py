@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from pathlib import Path
 
 from bot.playground.emulator import APPROVER_1, APPROVER_2, OPS_CHANNEL, OUTSIDER, REQUESTER
 from bot.playground.records import RateLimit

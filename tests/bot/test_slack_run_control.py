@@ -28,7 +28,9 @@ async def test_pause_resume_from_the_card(world) -> None:
 
     await emu.click_button(APPROVER_2, OPS_CHANNEL, card.ts, "run_pause")
     paused = await emu.wait_for(lambda: (m := emu.find_message(OPS_CHANNEL, card.ts)) and "run_resume" in buttons(m) and m)
-    await emu.wait_for(lambda: next((r for r in emu.thread(OPS_CHANNEL, card.ts) if f"Paused by <@{APPROVER_2}>" in r.text), None))
+    await emu.wait_for(
+        lambda: next((r for r in emu.thread(OPS_CHANNEL, card.ts) if f"Paused by <@{APPROVER_2}>" in r.text), None)
+    )
 
     world.service.executor.wait_scale = 0.0
     await emu.click_button(APPROVER_1, OPS_CHANNEL, paused.ts, "run_resume")

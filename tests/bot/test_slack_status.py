@@ -28,8 +28,17 @@ async def _finished_run(world, driver=None) -> str:
     if driver is not None:
         service.executor.driver = driver(service.inventory)
     await emu.click_button(APPROVER_1, OPS_CHANNEL, card.ts, "plan_approve")
-    await emu.wait_for(lambda: next((m for m in emu.thread(OPS_CHANNEL, card.ts) if "Run " in m.text and
-                                     any(w in m.text for w in ("completed", "rolled back", "failed"))), None), timeout=30)
+    await emu.wait_for(
+        lambda: next(
+            (
+                m
+                for m in emu.thread(OPS_CHANNEL, card.ts)
+                if "Run " in m.text and any(w in m.text for w in ("completed", "rolled back", "failed"))
+            ),
+            None,
+        ),
+        timeout=30,
+    )
     await service.executor.wait_idle(20)
     runs = await service.store.runs_for_plan(plan_id)
     assert len(runs) == 1

@@ -11,7 +11,9 @@ from core.errors import ConfigError
 def test_config_file_keys_and_relative_paths(tmp_path: Path) -> None:
     (tmp_path / "fleet.yaml").write_text("golden_images: {}\nassets: []\n")
     path = tmp_path / "opspilot.yaml"
-    path.write_text("approvers: [U0APPROVER1, U0APPROVER2]\ninventory:\n  path: fleet.yaml\nexecutor:\n  driver: simulate\n  wait_scale: 0\n")
+    path.write_text(
+        "approvers: [U0APPROVER1, U0APPROVER2]\ninventory:\n  path: fleet.yaml\nexecutor:\n  driver: simulate\n  wait_scale: 0\n"
+    )
     config = load_config(path, env={})
     assert config.approvers == ["U0APPROVER1", "U0APPROVER2"]
     assert config.inventory.path == tmp_path / "fleet.yaml"
@@ -19,8 +21,14 @@ def test_config_file_keys_and_relative_paths(tmp_path: Path) -> None:
 
 
 def test_environment_variables_are_read_and_secrets_hidden() -> None:
-    config = load_config(env={"SLACK_BOT_TOKEN": "xoxb-secret", "SLACK_API_URL": "http://127.0.0.1:9/api", "OPA_URL": "http://opa:8181",
-                              "DATABASE_URL": "postgresql://u@h/db"})
+    config = load_config(
+        env={
+            "SLACK_BOT_TOKEN": "xoxb-secret",
+            "SLACK_API_URL": "http://127.0.0.1:9/api",
+            "OPA_URL": "http://opa:8181",
+            "DATABASE_URL": "postgresql://u@h/db",
+        }
+    )
     assert "xoxb-secret" not in repr(config)
     assert config.slack.api_url == "http://127.0.0.1:9/api/"
     assert config.policies.opa_url == "http://opa:8181"
@@ -29,8 +37,13 @@ def test_environment_variables_are_read_and_secrets_hidden() -> None:
 
 @pytest.mark.parametrize(
     ("content", "problem"),
-    [("approvers: [U1]\nwho: me\n", "unknown key"), ("executor:\n  wait_scale: -1\n", "wait_scale"),
-     ("executor:\n  driver: ssh\n", "driver"), ("- a\n- b\n", "must be a YAML mapping"), ("approvers: [''] ", "approvers")],
+    [
+        ("approvers: [U1]\nwho: me\n", "unknown key"),
+        ("executor:\n  wait_scale: -1\n", "wait_scale"),
+        ("executor:\n  driver: ssh\n", "driver"),
+        ("- a\n- b\n", "must be a YAML mapping"),
+        ("approvers: [''] ", "approvers"),
+    ],
 )
 def test_bad_config_is_explained(tmp_path: Path, content: str, problem: str) -> None:
     path = tmp_path / "bad.yaml"

@@ -124,9 +124,8 @@ async def test_ids_stay_with_their_own_asyncio_task(logs) -> None:
 
 
 def test_unknown_id_names_are_refused() -> None:
-    with pytest.raises(TypeError, match="user_id"):
-        with bind(user_id="U1"):
-            pass
+    with pytest.raises(TypeError, match="user_id"), bind(user_id="U1"):
+        pass
 
 
 SECRET_MESSAGES = [
@@ -179,7 +178,11 @@ def test_text_is_the_default_and_keeps_the_classic_layout(logs) -> None:
     [("LOG_FORMAT", "xml", "text, json"), ("LOG_LEVEL", "LOUD", "DEBUG, INFO, WARNING, ERROR, CRITICAL")],
 )
 def test_an_invalid_log_setting_stops_with_exit_2_naming_the_variable(
-    monkeypatch, capsys, variable: str, value: str, allowed: str,
+    monkeypatch,
+    capsys,
+    variable: str,
+    value: str,
+    allowed: str,
 ) -> None:
     monkeypatch.setenv(variable, value)
     handlers = list(logging.getLogger().handlers)
@@ -256,10 +259,20 @@ async def test_notification_deliveries_bind_their_ids(records: Records) -> None:
     hub = NotificationHub([Logging()])
     bus = EventBus()
     hub.subscribe(bus)
-    await bus.publish(RunFinished(
-        task_id="task-n", plan_id="plan-n", run_id="run-n", state="failed", reason="x", assets_changed=0,
-        assets_rolled_back=0, phases_completed=0, total_phases=1, duration_seconds=0.1,
-    ))
+    await bus.publish(
+        RunFinished(
+            task_id="task-n",
+            plan_id="plan-n",
+            run_id="run-n",
+            state="failed",
+            reason="x",
+            assets_changed=0,
+            assets_rolled_back=0,
+            phases_completed=0,
+            total_phases=1,
+            duration_seconds=0.1,
+        )
+    )
     assert await hub.drain(5)
     await hub.close()
     assert records.ids("delivering") == [("task-n", "plan-n", "run-n")]
@@ -269,13 +282,22 @@ async def test_notification_deliveries_bind_their_ids(records: Records) -> None:
 
 
 def test_opspilot_plan_with_log_format_json_writes_only_json_lines_to_stderr(tmp_path: Path) -> None:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "ANTHROPIC_", "OPSPILOT_", "DATABASE_URL", "LOG_"))}
+    environment = {
+        k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "ANTHROPIC_", "OPSPILOT_", "DATABASE_URL", "LOG_"))
+    }
     environment.update(
-        DATABASE_URL=f"sqlite:///{tmp_path / 'cli.db'}", LOG_FORMAT="json", LOG_LEVEL="INFO", PYTHONPATH=str(ROOT),
+        DATABASE_URL=f"sqlite:///{tmp_path / 'cli.db'}",
+        LOG_FORMAT="json",
+        LOG_LEVEL="INFO",
+        PYTHONPATH=str(ROOT),
     )
     result = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "plan", "fix drift on prod web servers"], capture_output=True, text=True,
-        cwd=tmp_path, env=environment, timeout=120,
+        [sys.executable, "-m", "bot.cli", "plan", "fix drift on prod web servers"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=environment,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     lines = result.stderr.splitlines()

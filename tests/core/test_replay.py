@@ -52,7 +52,12 @@ async def test_a_completed_run_replays_run_phase_and_asset_events_in_order(servi
         completed = _position(result, "phase", phase.name, "completed")
         assert result.timeline[completed].duration_seconds is not None
         for asset_id in phase.assets:
-            assert started < _position(result, "asset", asset_id, "started") < _position(result, "asset", asset_id, "succeeded") < completed
+            assert (
+                started
+                < _position(result, "asset", asset_id, "started")
+                < _position(result, "asset", asset_id, "succeeded")
+                < completed
+            )
             done = result.timeline[_position(result, "asset", asset_id, "succeeded")]
             assert done.phase_index == index and done.attempt == 1 and done.duration_seconds is not None
         if index:
@@ -100,7 +105,9 @@ async def test_a_driver_failure_lists_the_failed_asset_with_its_error(service: O
     result = await replay(service.store, run_id)
 
     assert result.run.state == "rolled_back"
-    assert [(f.id, f.phase, f.status) for f in result.stats.failed_assets] == [(failing[0], plan.payload.phases[0].name, "failed")]
+    assert [(f.id, f.phase, f.status) for f in result.stats.failed_assets] == [
+        (failing[0], plan.payload.phases[0].name, "failed")
+    ]
     assert "simulated apply failure" in result.stats.failed_assets[0].error
     failed_event = result.timeline[_position(result, "asset", failing[0], "failed")]
     assert "simulated apply failure" in failed_event.error
@@ -123,8 +130,11 @@ async def test_a_run_made_before_per_asset_rows_replays_from_its_document(servic
     assert all(e.at is None and e.status == "succeeded" for e in asset_events)
     assert result.stats.by_status == {"succeeded": len(plan.payload.affected_assets)}
     canary = plan.payload.phases[0]
-    assert _position(result, "phase", canary.name, "started") < _position(result, "asset", canary.assets[0], "succeeded") \
+    assert (
+        _position(result, "phase", canary.name, "started")
+        < _position(result, "asset", canary.assets[0], "succeeded")
         < _position(result, "phase", canary.name, "completed")
+    )
     assert "asset events have no times" in result.to_text()
 
 
@@ -148,7 +158,8 @@ async def test_ten_thousand_assets_replay_with_a_fixed_number_of_queries(service
     async with store.database.engine.begin() as conn:
         await store.run_assets.insert(conn, run_id, [(0, f"bulk-{i:05d}", "asset") for i in range(10_000)])
         await conn.execute(
-            update(run_assets).where(run_assets.c.run_id == run_id, run_assets.c.asset_id.like("bulk-%"))
+            update(run_assets)
+            .where(run_assets.c.run_id == run_id, run_assets.c.asset_id.like("bulk-%"))
             .values(status="succeeded", attempt=1, started_at=start, ended_at=start + timedelta(seconds=2), output="x" * 3_000)
         )
     statements: list[str] = []

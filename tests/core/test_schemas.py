@@ -39,8 +39,18 @@ def test_seed_examples_load_into_the_models_and_dump_back_valid() -> None:
 
 
 def test_schema_errors_name_the_field_and_the_problem() -> None:
-    errors = errors_for("task-spec", {"task_type": "drift_remediation", "goal": "", "context": {"environment": "moon"},
-                                      "agents": [], "tools_required": [], "risk_level": "high", "hitl_required": True})
+    errors = errors_for(
+        "task-spec",
+        {
+            "task_type": "drift_remediation",
+            "goal": "",
+            "context": {"environment": "moon"},
+            "agents": [],
+            "tools_required": [],
+            "risk_level": "high",
+            "hitl_required": True,
+        },
+    )
     assert any(e.startswith("context.environment:") for e in errors)
     assert any(e.startswith("goal:") for e in errors)
     assert any(e.startswith("agents:") for e in errors)
@@ -55,5 +65,13 @@ def test_task_spec_model_refuses_unknown_fields_like_the_schema() -> None:
     from pydantic import ValidationError
 
     with pytest.raises(ValidationError):
-        TaskSpec.model_validate({"task_type": "drift_remediation", "goal": "g", "context": {"environment": "staging"},
-                                 "agents": [{"name": "drift_agent"}], "risk_level": "low", "approve": True})
+        TaskSpec.model_validate(
+            {
+                "task_type": "drift_remediation",
+                "goal": "g",
+                "context": {"environment": "staging"},
+                "agents": [{"name": "drift_agent"}],
+                "risk_level": "low",
+                "approve": True,
+            }
+        )

@@ -29,14 +29,34 @@ Responder = Callable[[dict[str, Any]], Awaitable[Reply]]
 _ids = itertools.count(1)
 
 
-def message(content: list[dict[str, Any]], stop_reason: str, *, input_tokens: int = 120, output_tokens: int = 40,
-            cache_read: int = 0, cache_write: int = 0, model: str = "claude-sonnet-4-6") -> Reply:
-    return Reply(200, {
-        "id": f"msg_fake{next(_ids):04d}", "type": "message", "role": "assistant", "model": model, "content": content,
-        "stop_reason": stop_reason, "stop_sequence": None,
-        "usage": {"input_tokens": input_tokens, "output_tokens": output_tokens,
-                  "cache_creation_input_tokens": cache_write, "cache_read_input_tokens": cache_read},
-    })
+def message(
+    content: list[dict[str, Any]],
+    stop_reason: str,
+    *,
+    input_tokens: int = 120,
+    output_tokens: int = 40,
+    cache_read: int = 0,
+    cache_write: int = 0,
+    model: str = "claude-sonnet-4-6",
+) -> Reply:
+    return Reply(
+        200,
+        {
+            "id": f"msg_fake{next(_ids):04d}",
+            "type": "message",
+            "role": "assistant",
+            "model": model,
+            "content": content,
+            "stop_reason": stop_reason,
+            "stop_sequence": None,
+            "usage": {
+                "input_tokens": input_tokens,
+                "output_tokens": output_tokens,
+                "cache_creation_input_tokens": cache_write,
+                "cache_read_input_tokens": cache_read,
+            },
+        },
+    )
 
 
 def text(words: str, **usage: Any) -> Reply:
@@ -44,7 +64,9 @@ def text(words: str, **usage: Any) -> Reply:
 
 
 def tool_use(name: str, arguments: dict[str, Any], *, stop_reason: str = "tool_use", **usage: Any) -> Reply:
-    return message([{"type": "tool_use", "id": f"toolu_fake{next(_ids):04d}", "name": name, "input": arguments}], stop_reason, **usage)
+    return message(
+        [{"type": "tool_use", "id": f"toolu_fake{next(_ids):04d}", "name": name, "input": arguments}], stop_reason, **usage
+    )
 
 
 def truncated(name: str, partial: dict[str, Any], **usage: Any) -> Reply:
@@ -58,7 +80,9 @@ def error(status: int, kind: str, text_: str, *, retry_after: str | None = None)
 
 
 def rate_limited(retry_after: str = "0.01") -> Reply:
-    return error(429, "rate_limit_error", "Number of request tokens has exceeded your per-minute rate limit", retry_after=retry_after)
+    return error(
+        429, "rate_limit_error", "Number of request tokens has exceeded your per-minute rate limit", retry_after=retry_after
+    )
 
 
 def overloaded(retry_after: str = "0.01") -> Reply:
@@ -91,8 +115,12 @@ class FakeAnthropic(LoopbackServer):
             reply = await self.responder(body)
         else:
             reply = error(500, "api_error", "the fake has no scripted reply left")
-        return web.Response(status=reply.status, text=json.dumps(reply.body), content_type="application/json",
-                            headers={**reply.headers, "request-id": f"req_fake{len(self.requests):04d}"})
+        return web.Response(
+            status=reply.status,
+            text=json.dumps(reply.body),
+            content_type="application/json",
+            headers={**reply.headers, "request-id": f"req_fake{len(self.requests):04d}"},
+        )
 
     def tool_results(self, index: int = -1) -> list[dict[str, Any]]:
         """The tool_result blocks of the last user turn of request ``index``."""

@@ -24,12 +24,12 @@ Samples = float | str | list[tuple[dict[str, str], float | str]] | None
 @dataclass
 class Answer:
     when: tuple[str, ...]
-    samples: Samples = None          # None: empty vector; a number: one unlabelled sample; a list: labelled series
-    scalar: bool = False             # answer with resultType scalar instead of vector
-    result_type: str | None = None   # force another resultType, e.g. "matrix"
+    samples: Samples = None  # None: empty vector; a number: one unlabelled sample; a list: labelled series
+    scalar: bool = False  # answer with resultType scalar instead of vector
+    result_type: str | None = None  # force another resultType, e.g. "matrix"
     error: tuple[str, str] | None = None  # (errorType, error): a Prometheus "status: error" body
     status: int = 200
-    raw: str | None = None           # a body sent as is (e.g. not JSON)
+    raw: str | None = None  # a body sent as is (e.g. not JSON)
     delay: float = 0.0
 
     def matches(self, query: str) -> bool:
@@ -52,8 +52,9 @@ class FakePrometheus(LoopbackServer):
         self.answers.append(Answer((when,) if isinstance(when, str) else tuple(when), samples, **options))
         return self
 
-    def fail(self, when: str | tuple[str, ...] = "", error_type: str = "bad_data", error: str = "parse error",
-             status: int = 400) -> FakePrometheus:
+    def fail(
+        self, when: str | tuple[str, ...] = "", error_type: str = "bad_data", error: str = "parse error", status: int = 400
+    ) -> FakePrometheus:
         return self.answer(when, error=(error_type, error), status=status)
 
     def reset(self) -> None:
@@ -78,7 +79,7 @@ class FakePrometheus(LoopbackServer):
         if answer.raw is not None:
             return web.Response(status=answer.status, text=answer.raw)
         if not query:
-            body: dict[str, Any] = {"status": "error", "errorType": "bad_data", "error": "invalid parameter \"query\""}
+            body: dict[str, Any] = {"status": "error", "errorType": "bad_data", "error": 'invalid parameter "query"'}
             return web.Response(status=400, text=json.dumps(body), content_type="application/json")
         if answer.error is not None:
             body = {"status": "error", "errorType": answer.error[0], "error": answer.error[1]}
@@ -93,7 +94,9 @@ class FakePrometheus(LoopbackServer):
                 series = answer.samples
             else:
                 series = [({}, answer.samples)]
-            data = {"resultType": answer.result_type or "vector",
-                    "result": [{"metric": labels, "value": [now, _value(v)]} for labels, v in series]}
+            data = {
+                "resultType": answer.result_type or "vector",
+                "result": [{"metric": labels, "value": [now, _value(v)]} for labels, v in series],
+            }
         body = {"status": "success", "data": data}
         return web.Response(status=answer.status, text=json.dumps(body), content_type="application/json")

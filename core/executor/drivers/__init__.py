@@ -26,7 +26,13 @@ if TYPE_CHECKING:
     from core.inventory.service import Inventory
 
 __all__ = [
-    "OUTPUT_CAP", "Action", "AssetRef", "Driver", "DriverAction", "DriverResult", "build_driver",
+    "OUTPUT_CAP",
+    "Action",
+    "AssetRef",
+    "Driver",
+    "DriverAction",
+    "DriverResult",
+    "build_driver",
     "idempotency_key",
 ]
 

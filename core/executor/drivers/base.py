@@ -17,8 +17,14 @@ from core.domain import Change, Step
 from core.executor.drivers.output import OUTPUT_CAP, cap_text
 
 __all__ = [
-    "OUTPUT_CAP", "Action", "AssetRef", "Driver", "DriverAction", "DriverResult",
-    "cap_text", "idempotency_key",
+    "OUTPUT_CAP",
+    "Action",
+    "AssetRef",
+    "Driver",
+    "DriverAction",
+    "DriverResult",
+    "cap_text",
+    "idempotency_key",
 ]
 
 Action = Literal["apply", "revert", "step"]

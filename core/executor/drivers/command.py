@@ -15,6 +15,7 @@ thread that started the child exits (the event loop's thread).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import json
 import logging
@@ -38,7 +39,16 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PLACEHOLDERS = (
-    "asset", "address", "image", "from_version", "to_version", "run_id", "phase", "key", "attempt", "command",
+    "asset",
+    "address",
+    "image",
+    "from_version",
+    "to_version",
+    "run_id",
+    "phase",
+    "key",
+    "attempt",
+    "command",
 )
 SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh"})
 ACTIONS: tuple[Action, ...] = ("apply", "revert", "step")
@@ -70,7 +80,9 @@ class Template:
 
     def __init__(self, key: str, argv: Sequence[str], path: str | None) -> None:
         if not argv or not argv[0].strip():
-            raise ConfigError(f"{key}: the template is empty; give the program and its arguments, e.g. [\"/opt/fix/remediate\", \"{{asset}}\"]")
+            raise ConfigError(
+                f'{key}: the template is empty; give the program and its arguments, e.g. ["/opt/fix/remediate", "{{asset}}"]'
+            )
         self.key = key
         self.elements = [parse_element(f"{key}[{i}]", element) for i, element in enumerate(argv)]
         if any(field is not None for _, field in self.elements[0]):
@@ -154,10 +166,8 @@ def _die_with_parent() -> Callable[[], None] | None:
 
 
 def _signal_group(pid: int, signum: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signum)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def _reported_versions(line: str) -> tuple[str | None, str | None]:
@@ -215,11 +225,22 @@ class CommandDriver(Driver):
         values = placeholder_values(action)
         argv = template.render(values)
         env = {**self.env, **child_environment(action, values)}
-        log.info("command driver: %s %s key=%s attempt=%d", action.action, values["asset"] or values["command"], action.key, action.attempt)
+        log.info(
+            "command driver: %s %s key=%s attempt=%d",
+            action.action,
+            values["asset"] or values["command"],
+            action.key,
+            action.attempt,
+        )
         try:
             proc = await asyncio.create_subprocess_exec(
-                *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-                env=env, start_new_session=True, preexec_fn=_die_with_parent(),
+                *argv,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                env=env,
+                start_new_session=True,
+                preexec_fn=_die_with_parent(),
             )
         except OSError as exc:
             raise DriverError(f"{template.program} did not start: {exc}") from exc
@@ -232,7 +253,9 @@ class CommandDriver(Driver):
             await self._stop(proc)
             await _finish(readers, self.kill_grace)
             output = _combined(stdout, stderr)
-            raise DriverError(f"{action.action} timed out after {self.timeout:g}s; the process group was killed", output) from None
+            raise DriverError(
+                f"{action.action} timed out after {self.timeout:g}s; the process group was killed", output
+            ) from None
         except BaseException:  # cancelled (abort, shutdown): take the children down too
             _signal_group(proc.pid, signal.SIGKILL)
             for reader in readers:

@@ -56,8 +56,14 @@ def action_body(action: DriverAction) -> dict[str, Any]:
     asset = action.asset
     return {
         "action": action.action,
-        "asset": None if asset is None else {
-            "id": asset.id, "address": asset.address, "image": asset.image, "tags": list(asset.tags), "service": asset.service,
+        "asset": None
+        if asset is None
+        else {
+            "id": asset.id,
+            "address": asset.address,
+            "image": asset.image,
+            "tags": list(asset.tags),
+            "service": asset.service,
         },
         "change": None if action.change is None else action.change.model_dump(mode="json"),
         "from_version": action.from_version,
@@ -101,8 +107,8 @@ class HttpDriver(Driver):
         key_prefix: str = "executor.http",
     ) -> None:
         self.url = _check_url(f"{key_prefix}.url", url)
-        self.status_url = None if status_url is None else _check_url(
-            f"{key_prefix}.status_url", status_url, placeholders=frozenset({"key"})
+        self.status_url = (
+            None if status_url is None else _check_url(f"{key_prefix}.status_url", status_url, placeholders=frozenset({"key"}))
         )
         secret = (os.environ if env is None else env).get(secret_env)
         if not secret:
@@ -122,8 +128,14 @@ class HttpDriver(Driver):
     @classmethod
     def from_config(cls, config: HttpDriverConfig, env: Mapping[str, str] | None = None) -> HttpDriver:
         return cls(
-            config.url, secret_env=config.secret_env, status_url=config.status_url, timeout=config.timeout,
-            max_attempts=config.max_attempts, backoff=config.backoff, poll_interval=config.poll_interval, env=env,
+            config.url,
+            secret_env=config.secret_env,
+            status_url=config.status_url,
+            timeout=config.timeout,
+            max_attempts=config.max_attempts,
+            backoff=config.backoff,
+            poll_interval=config.poll_interval,
+            env=env,
         )
 
     async def close(self) -> None:

@@ -49,8 +49,13 @@ class HttpHealth(HealthProbe):
 
     @classmethod
     def from_config(cls, http: HttpHealthConfig) -> HttpHealth:
-        return cls(url_template=http.url_template, scheme=http.scheme, port=http.port,
-                   timeout_seconds=http.timeout_seconds, max_concurrency=http.max_concurrency)
+        return cls(
+            url_template=http.url_template,
+            scheme=http.scheme,
+            port=http.port,
+            timeout_seconds=http.timeout_seconds,
+            max_concurrency=http.max_concurrency,
+        )
 
     def url(self, asset: str, target: str) -> str:
         if not target.startswith("/"):

@@ -76,8 +76,11 @@ class PrometheusHealth(HealthProbe):
         jobs: list[tuple[str, Awaitable[float]]] = [
             (metric, self._metric(metric, assets)) for metric in metrics if not (metric == "http_ok" and http_probe is not None)
         ]
-        jobs += [(f"check {i}", self._check(check, assets)) for i, check in enumerate(phase.health_checks)
-                 if check.type == "prometheus"]
+        jobs += [
+            (f"check {i}", self._check(check, assets))
+            for i, check in enumerate(phase.health_checks)
+            if check.type == "prometheus"
+        ]
         if http_probe is not None:
             jobs.append(("http_ok", http_probe.http_ok(phase, assets)))
         results = await asyncio.gather(*(job for _, job in jobs), return_exceptions=True)
@@ -195,9 +198,7 @@ def _samples(promql: str, status: int, text: str, url: str) -> list[Sample]:
             return [({}, _number(result[1]))]
     except (KeyError, IndexError, TypeError, ValueError) as exc:
         raise ExecutionError(f"Prometheus answered query {promql!r} with a malformed {kind}: {exc}") from exc
-    raise ExecutionError(
-        f"Prometheus answered query {promql!r} with a {kind}; health queries must be instant vectors or scalars"
-    )
+    raise ExecutionError(f"Prometheus answered query {promql!r} with a {kind}; health queries must be instant vectors or scalars")
 
 
 def _joined(errors: Sequence[ExecutionError]) -> str:

@@ -25,8 +25,7 @@ DEFAULT_QUERIES: dict[str, str] = {
     ),
     # milliseconds
     "latency_p99": (
-        '1000 * histogram_quantile(0.99, sum by (le) '
-        '(rate(http_request_duration_seconds_bucket{instance=~"{assets}"}[5m])))'
+        '1000 * histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket{instance=~"{assets}"}[5m])))'
     ),
     # percent busy, averaged over the assets' CPUs
     "cpu": '100 * (1 - avg(rate(node_cpu_seconds_total{instance=~"{assets}",mode="idle"}[5m])))',
@@ -39,7 +38,12 @@ DEFAULT_QUERIES: dict[str, str] = {
 _REGEX_META = frozenset("\\.+*?()|[]{}^$")
 _THRESHOLD = re.compile(r"^\s*(>=|<=|==|!=|>|<)\s*(-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)\s*(%|ms|s)?\s*$")
 _OPS: dict[str, Callable[[float, float], bool]] = {
-    ">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le, "==": operator.eq, "!=": operator.ne,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "<": operator.lt,
+    "<=": operator.le,
+    "==": operator.eq,
+    "!=": operator.ne,
 }
 
 

@@ -19,9 +19,7 @@ if TYPE_CHECKING:
 def check_health_settings(health: HealthConfig) -> None:
     unknown = sorted(set(health.queries) - set(METRICS))
     if unknown:
-        raise ValueError(
-            f"executor.health.queries: unknown metric(s) {', '.join(unknown)}; known: {', '.join(METRICS)}"
-        )
+        raise ValueError(f"executor.health.queries: unknown metric(s) {', '.join(unknown)}; known: {', '.join(METRICS)}")
     for metric, query in health.queries.items():
         if not query or not query.strip():
             raise ValueError(f"executor.health.queries.{metric} is empty")
@@ -29,8 +27,7 @@ def check_health_settings(health: HealthConfig) -> None:
         parts = urlsplit(health.prometheus_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError(
-                f"executor.health.prometheus_url {health.prometheus_url!r} is not an http(s) URL, "
-                "e.g. http://prometheus:9090"
+                f"executor.health.prometheus_url {health.prometheus_url!r} is not an http(s) URL, e.g. http://prometheus:9090"
             )
     if health.probe == "prometheus" and not health.prometheus_url:
         raise ValueError(

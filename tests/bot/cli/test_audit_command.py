@@ -19,8 +19,11 @@ async def test_audit_replays_a_finished_task(config, tmp_path: Path) -> None:
     await service.executor.wait_idle(20)
     await service.close()
     result = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "audit", outcome.task.id, "--json"], capture_output=True, text=True,
-        env={"DATABASE_URL": config.database_url, "PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}, timeout=60,
+        [sys.executable, "-m", "bot.cli", "audit", outcome.task.id, "--json"],
+        capture_output=True,
+        text=True,
+        env={"DATABASE_URL": config.database_url, "PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)

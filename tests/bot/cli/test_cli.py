@@ -14,11 +14,19 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 def opspilot(*args: str, tmp_path: Path, env: dict | None = None) -> subprocess.CompletedProcess:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "ANTHROPIC_", "OPSPILOT_CONFIG", "DATABASE_URL"))}
+    environment = {
+        k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "ANTHROPIC_", "OPSPILOT_CONFIG", "DATABASE_URL"))
+    }
     environment["DATABASE_URL"] = f"sqlite:///{tmp_path / 'cli.db'}"
     environment.update(env or {})
-    return subprocess.run([sys.executable, "-m", "bot.cli", *args], capture_output=True, text=True, cwd=tmp_path,
-                          env={**environment, "PYTHONPATH": str(ROOT)}, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**environment, "PYTHONPATH": str(ROOT)},
+        timeout=60,
+    )
 
 
 def test_plan_json_prints_one_object_whose_parts_follow_the_schemas(tmp_path: Path) -> None:
@@ -53,6 +61,8 @@ def test_db_upgrade_creates_the_schema(tmp_path: Path) -> None:
 
 def test_bad_config_file_is_reported_without_a_traceback(tmp_path: Path) -> None:
     (tmp_path / "bad.yaml").write_text("approvers: U1\n")
-    result = opspilot("plan", "fix drift on prod web servers", tmp_path=tmp_path, env={"OPSPILOT_CONFIG": str(tmp_path / "bad.yaml")})
+    result = opspilot(
+        "plan", "fix drift on prod web servers", tmp_path=tmp_path, env={"OPSPILOT_CONFIG": str(tmp_path / "bad.yaml")}
+    )
     assert result.returncode == 2
     assert "approvers" in result.stderr and "Traceback" not in result.stderr

@@ -42,7 +42,7 @@ def test_replay_prints_one_line_per_event_and_the_stats(finished_run, capsys: py
     out = capsys.readouterr().out
     lines = out.splitlines()
     assert lines[0].startswith(f"run {run_id}") and "completed" in lines[0]
-    timeline = lines[lines.index("timeline") + 1:lines.index("stats")]
+    timeline = lines[lines.index("timeline") + 1 : lines.index("stats")]
     assert "run   created" in timeline[0] and "+    0.000s" in timeline[0] and "by U0APPROVER1" in timeline[0]
     assert "run   completed" in timeline[-1]
     for name in phases:

@@ -38,8 +38,14 @@ class Server:
         self.log_path = world.dir / f"{name}.log"
         self._log = self.log_path.open("w")
         command = [str(OPSPILOT)] if OPSPILOT.exists() else [sys.executable, "-m", "bot.cli"]
-        self.process = subprocess.Popen([*command, "serve", "--port", "0", "--playground"], cwd=world.dir, env=env,
-                                        stdout=subprocess.PIPE, stderr=self._log, text=True)
+        self.process = subprocess.Popen(
+            [*command, "serve", "--port", "0", "--playground"],
+            cwd=world.dir,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            text=True,
+        )
         line = self.process.stdout.readline()  # printed once /health says ok
         assert "http://" in line, f"serve did not start: {line!r}\n{self.log}"
         self.api = line.split("open ", 1)[1].split()[0].rstrip("/") + "/api/v1/ai"
@@ -50,7 +56,9 @@ class Server:
 
     def post(self, path: str, body: dict) -> dict:
         request = urllib.request.Request(
-            f"{self.api}{path}", data=json.dumps(body).encode(), method="POST",
+            f"{self.api}{path}",
+            data=json.dumps(body).encode(),
+            method="POST",
             headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
         )
         with urllib.request.urlopen(request, timeout=30) as answer:
@@ -116,9 +124,13 @@ def test_serve_killed_at_random_moments_mid_run_loses_no_asset_and_repeats_only_
                 current = _new_run(world, server, golden)
                 runs[current] = golden
             run_id, pid = current, server.process.pid
-            until(lambda: _state(world, run_id) in TERMINAL
-                  or any(line.pid == pid and line.run == run_id for line in world.lines()),
-                  60, f"serve #{len(servers)} did not work on run {run_id}")
+            until(
+                lambda: (
+                    _state(world, run_id) in TERMINAL or any(line.pid == pid and line.run == run_id for line in world.lines())
+                ),
+                60,
+                f"serve #{len(servers)} did not work on run {run_id}",
+            )
             if _state(world, current) not in TERMINAL:
                 break
         time.sleep(rng.uniform(0.0, 0.5))  # the kill moment: somewhere in the batch in flight, or between batches
@@ -138,11 +150,11 @@ def test_serve_killed_at_random_moments_mid_run_loses_no_asset_and_repeats_only_
         for run_id, golden in runs.items():
             assert _state(world, run_id) == "completed", run_id
             statuses = dict(db.execute("SELECT asset_id, status FROM run_assets WHERE run_id = ?", (run_id,)).fetchall())
-            assert statuses == {asset: "succeeded" for asset in world.initial}, run_id
+            assert statuses == dict.fromkeys(world.initial, "succeeded"), run_id
             applied = {line.asset for line in lines if line.run == run_id and line.action == "apply"}
             assert applied == set(world.initial), f"run {run_id}: assets never applied: {set(world.initial) - applied}"
             assert {line.version for line in lines if line.run == run_id} == {golden}
     keys = keys_by_asset(lines, "apply")
     assert {pair: ks for pair, ks in keys.items() if len(ks) != 1} == {}
     assert not [line for line in lines if line.action == "revert"]
-    assert world.versions() == {asset: runs[current] for asset in world.initial}
+    assert world.versions() == dict.fromkeys(world.initial, runs[current])

@@ -46,13 +46,21 @@ class Server:
     """``opspilot serve --port 0`` in a real process; its log goes to a file so a full pipe never blocks it."""
 
     def __init__(self, tmp_path: Path, config: Path, database_url: str, name: str) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "ANTHROPIC_", "OPSPILOT_", "DATABASE_URL", "LOG_"))}
+        env = {
+            k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "ANTHROPIC_", "OPSPILOT_", "DATABASE_URL", "LOG_"))
+        }
         env.update(DATABASE_URL=database_url, OPSPILOT_CONFIG=str(config), PYTHONPATH=str(ROOT))
         self.log_path = tmp_path / f"{name}.log"
         self._log = self.log_path.open("w")
         command = [str(OPSPILOT)] if OPSPILOT.exists() else [sys.executable, "-m", "bot.cli"]
-        self.process = subprocess.Popen([*command, "serve", "--port", "0", "--playground"], cwd=tmp_path, env=env,
-                                        stdout=subprocess.PIPE, stderr=self._log, text=True)
+        self.process = subprocess.Popen(
+            [*command, "serve", "--port", "0", "--playground"],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            text=True,
+        )
         line = self.process.stdout.readline()  # printed once /health says ok
         assert "http://" in line, f"serve did not start: {line!r}\n{self.log}"
         self.url = line.split("open ", 1)[1].split()[0].rstrip("/")
@@ -133,8 +141,11 @@ def test_sigint_stops_cleanly_too(tmp_path: Path, servers: list[Server]) -> None
 
 def _wait_for_soak(database_url: str, run_id: str) -> Run:
     """Until the canary is done and the run waits out its soak."""
-    return until(lambda: (run := asyncio.run(_get_run(database_url, run_id))).progress.phases_completed == 1 and run,
-                 30, "the canary did not complete")
+    return until(
+        lambda: (run := asyncio.run(_get_run(database_url, run_id))).progress.phases_completed == 1 and run,
+        30,
+        "the canary did not complete",
+    )
 
 
 def test_sigterm_during_a_long_soak_exits_at_once_and_keeps_the_due_time(tmp_path: Path, servers: list[Server]) -> None:
@@ -169,8 +180,11 @@ def test_a_run_stopped_mid_way_is_finished_by_the_next_start(tmp_path: Path, ser
 
     second = Server(tmp_path, config, database_url, "second")
     servers.append(second)
-    finished = until(lambda: (run := asyncio.run(_get_run(database_url, run_id))).state in ("completed", "rolled_back", "failed") and run,
-                     90, "the restarted process did not finish the run")
+    finished = until(
+        lambda: (run := asyncio.run(_get_run(database_url, run_id))).state in ("completed", "rolled_back", "failed") and run,
+        90,
+        "the restarted process did not finish the run",
+    )
     assert finished.state == "completed", finished.reason
     assert finished.metrics.assets_changed == 4  # the canary's asset was not applied a second time
     assert [p.status for p in finished.phases] == ["completed"] * 4

@@ -10,8 +10,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.playground.delivery import DeliveryError
-from tests.fakes.block_kit import MODAL
 from bot.playground.emulator import APPROVER_1, OPS_CHANNEL, OUTSIDER, REQUESTER, SlackEmulator
+from tests.fakes.block_kit import MODAL
 
 if TYPE_CHECKING:
     from tests.bot.playground.conftest import BotPeer, Received
@@ -24,11 +24,24 @@ APPROVAL_BLOCKS: list[dict[str, Any]] = [
         "type": "actions",
         "block_id": "decision",
         "elements": [
-            {"type": "button", "action_id": "approve", "text": {"type": "plain_text", "text": "Approve"}, "style": "primary", "value": "run-1"},
-            {"type": "button", "action_id": "reject", "text": {"type": "plain_text", "text": "Reject"}, "style": "danger", "value": "run-1"},
+            {
+                "type": "button",
+                "action_id": "approve",
+                "text": {"type": "plain_text", "text": "Approve"},
+                "style": "primary",
+                "value": "run-1",
+            },
+            {
+                "type": "button",
+                "action_id": "reject",
+                "text": {"type": "plain_text", "text": "Reject"},
+                "style": "danger",
+                "value": "run-1",
+            },
         ],
     },
 ]
+
 
 async def test_slash_command_is_delivered_form_encoded_and_signed(emulator: SlackEmulator, bot_peer: BotPeer) -> None:
     delivery = await emulator.send_slash_command(REQUESTER, OPS_CHANNEL, command="/ops", text="fix drift on prod web servers")
@@ -148,7 +161,12 @@ async def test_button_click_delivers_block_actions_like_slack(
     payload = received.body
     assert received.kind == "interactive" and payload["type"] == "block_actions"
     assert payload["user"] == {"id": APPROVER_1, "username": "avery", "name": "avery", "team_id": "T0PLAYGRND"}
-    assert payload["container"] == {"type": "message", "message_ts": posted["ts"], "channel_id": OPS_CHANNEL, "is_ephemeral": False}
+    assert payload["container"] == {
+        "type": "message",
+        "message_ts": posted["ts"],
+        "channel_id": OPS_CHANNEL,
+        "is_ephemeral": False,
+    }
     assert payload["channel"] == {"id": OPS_CHANNEL, "name": "ops"}
     assert payload["team"] == {"id": "T0PLAYGRND", "domain": "playground"}
     assert payload["message"]["ts"] == posted["ts"] and payload["message"]["blocks"][1]["block_id"] == "decision"
@@ -249,9 +267,7 @@ async def test_views_open_needs_a_fresh_trigger_id(emulator: SlackEmulator, slac
     assert caught.value.response["error"] == "invalid_trigger_id"
 
 
-async def test_views_update_changes_the_open_modal(
-    emulator: SlackEmulator, bot_peer: BotPeer, slack: AsyncWebClient
-) -> None:
+async def test_views_update_changes_the_open_modal(emulator: SlackEmulator, bot_peer: BotPeer, slack: AsyncWebClient) -> None:
     opened: dict[str, Any] = {}
 
     async def open_modal(received: Received) -> None:
@@ -260,7 +276,9 @@ async def test_views_update_changes_the_open_modal(
     bot_peer.answers["slash_command"] = open_modal
     await emulator.send_slash_command(APPROVER_1, OPS_CHANNEL, text="reject")
 
-    await slack.views_update(view_id=opened["id"], hash=opened["hash"], view={**MODAL, "title": {"type": "plain_text", "text": "Updated"}})
+    await slack.views_update(
+        view_id=opened["id"], hash=opened["hash"], view={**MODAL, "title": {"type": "plain_text", "text": "Updated"}}
+    )
 
     assert emulator.open_modal(APPROVER_1)["title"]["text"] == "Updated"  # type: ignore[index]
     with pytest.raises(SlackApiError) as stale:

@@ -8,15 +8,14 @@ import pytest
 from aiohttp import web
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.playground.emulator import APPROVER_1, OPS_CHANNEL, REQUESTER, SlackEmulator
 from tests.fakes.block_kit import MODAL
 from tests.fakes.browser import launch_chromium, needs_chromium
-from bot.playground.emulator import APPROVER_1, OPS_CHANNEL, REQUESTER, SlackEmulator
 
 if TYPE_CHECKING:
     from tests.bot.playground.conftest import BotPeer, Received
 
 pytestmark = pytest.mark.asyncio
-
 
 
 def approval_blocks(summary: str) -> list[dict[str, Any]]:
@@ -56,7 +55,9 @@ def answer_like_a_bot(bot_peer: BotPeer, slack: AsyncWebClient) -> set[asyncio.T
     async def post_decision(received: Received) -> None:
         container = received.body["container"]
         await slack.chat_postMessage(
-            channel=container["channel_id"], thread_ts=container["message_ts"], text=f"Approved by <@{received.body['user']['id']}>"
+            channel=container["channel_id"],
+            thread_ts=container["message_ts"],
+            text=f"Approved by <@{received.body['user']['id']}>",
         )
 
     def in_background(work: Any) -> Any:
@@ -161,7 +162,12 @@ def answer_with_modal_and_home(bot_peer: BotPeer, slack: AsyncWebClient) -> None
                 "type": "home",
                 "blocks": [
                     {"type": "header", "text": {"type": "plain_text", "text": "Your change requests"}},
-                    {"type": "actions", "elements": [{"type": "button", "action_id": "new_request", "text": {"type": "plain_text", "text": "New request"}}]},
+                    {
+                        "type": "actions",
+                        "elements": [
+                            {"type": "button", "action_id": "new_request", "text": {"type": "plain_text", "text": "New request"}}
+                        ],
+                    },
                 ],
             },
         )

@@ -52,9 +52,7 @@ async def test_auth_test_identifies_the_bot(emulator: SlackEmulator, slack: Asyn
     assert answer["bot_id"]
 
 
-async def test_posted_message_is_answered_like_slack_and_recorded(
-    emulator: SlackEmulator, slack: AsyncWebClient
-) -> None:
+async def test_posted_message_is_answered_like_slack_and_recorded(emulator: SlackEmulator, slack: AsyncWebClient) -> None:
     answer = await slack.chat_postMessage(channel=OPS_CHANNEL, text="hello", blocks=[section("*hello*")])
 
     assert answer["channel"] == OPS_CHANNEL
@@ -130,7 +128,10 @@ async def test_more_than_fifty_blocks_is_invalid_blocks(emulator: SlackEmulator,
         (section("x" * 3001), "/blocks/0/text/text"),
         ({"type": "header", "text": {"type": "plain_text", "text": "x" * 151}}, "/blocks/0/text/text"),
         (
-            {"type": "actions", "elements": [{"type": "button", "text": {"type": "plain_text", "text": "x" * 76}, "action_id": "a"}]},
+            {
+                "type": "actions",
+                "elements": [{"type": "button", "text": {"type": "plain_text", "text": "x" * 76}, "action_id": "a"}],
+            },
             "/blocks/0/elements/0/text/text",
         ),
         ({"type": "context", "elements": [{"type": "mrkdwn", "text": str(i)} for i in range(11)]}, "/blocks/0/elements"),
@@ -138,8 +139,7 @@ async def test_more_than_fifty_blocks_is_invalid_blocks(emulator: SlackEmulator,
             {
                 "type": "actions",
                 "elements": [
-                    {"type": "button", "text": {"type": "plain_text", "text": str(i)}, "action_id": f"a{i}"}
-                    for i in range(26)
+                    {"type": "button", "text": {"type": "plain_text", "text": str(i)}, "action_id": f"a{i}"} for i in range(26)
                 ],
             },
             "/blocks/0/elements",
@@ -172,12 +172,12 @@ async def test_text_beyond_40000_chars_is_truncated(emulator: SlackEmulator, sla
     assert any("truncated" in w for w in emulator.warnings)
 
 
-async def test_update_replaces_content_in_place_and_marks_it_edited(
-    emulator: SlackEmulator, slack: AsyncWebClient
-) -> None:
+async def test_update_replaces_content_in_place_and_marks_it_edited(emulator: SlackEmulator, slack: AsyncWebClient) -> None:
     posted = await slack.chat_postMessage(channel=OPS_CHANNEL, text="pending", blocks=[section("pending")])
 
-    await slack.chat_update(channel=OPS_CHANNEL, ts=posted["ts"], text="approved", blocks=[section(":white_check_mark: approved")])
+    await slack.chat_update(
+        channel=OPS_CHANNEL, ts=posted["ts"], text="approved", blocks=[section(":white_check_mark: approved")]
+    )
 
     [message] = emulator.messages(OPS_CHANNEL)
     assert (message.ts, message.text, message.edited) == (posted["ts"], "approved", True)
@@ -226,18 +226,18 @@ async def test_reactions_are_added_once_per_name(emulator: SlackEmulator, slack:
     error = await slack_error(slack.reactions_add(channel=OPS_CHANNEL, timestamp=posted["ts"], name="eyes"))
 
     assert error.response["error"] == "already_reacted"
-    assert emulator.messages(OPS_CHANNEL)[0].raw["reactions"] == [
-        {"name": "eyes", "users": [emulator.bot_user_id], "count": 1}
-    ]
+    assert emulator.messages(OPS_CHANNEL)[0].raw["reactions"] == [{"name": "eyes", "users": [emulator.bot_user_id], "count": 1}]
 
 
 async def test_form_encoded_calls_with_json_string_blocks_are_understood(emulator: SlackEmulator) -> None:
     form = {"channel": OPS_CHANNEL, "text": "form", "blocks": json.dumps([section("from a form")])}
-    async with aiohttp.ClientSession() as session:
-        async with session.post(
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
             f"{emulator.api_url}chat.postMessage", data=form, headers={"Authorization": "Bearer xoxb-playground"}
-        ) as response:
-            answer = await response.json()
+        ) as response,
+    ):
+        answer = await response.json()
 
     assert answer["ok"], answer
     assert emulator.messages(OPS_CHANNEL)[0].blocks[0]["text"]["text"] == "from a form"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,9 +16,15 @@ APPROVER_TOKEN = "approver1-token-0123456789abcdef"
 APPROVER_2_TOKEN = "approver2-token-0123456789abcdef="  # base64 padding is fine
 REQUESTER_TOKEN = "requester-token-0123456789abcdef"
 OUTSIDER_TOKEN = "outsider-token-0123456789abcdef"
-TOKENS = ",".join(f"{t}={u}" for t, u in [
-    (APPROVER_TOKEN, APPROVER_1), (APPROVER_2_TOKEN, APPROVER_2), (REQUESTER_TOKEN, REQUESTER), (OUTSIDER_TOKEN, OUTSIDER),
-])
+TOKENS = ",".join(
+    f"{t}={u}"
+    for t, u in [
+        (APPROVER_TOKEN, APPROVER_1),
+        (APPROVER_2_TOKEN, APPROVER_2),
+        (REQUESTER_TOKEN, REQUESTER),
+        (OUTSIDER_TOKEN, OUTSIDER),
+    ]
+)
 API = "/api/v1/ai"
 
 
@@ -42,8 +48,16 @@ class ApiWorld:
     def emulator(self):
         return self.world.emulator
 
-    async def call(self, method: str, path: str, token: str | None = REQUESTER_TOKEN, *, json: Any = None,
-                   data: Any = None, headers: dict | None = None) -> Answer:
+    async def call(
+        self,
+        method: str,
+        path: str,
+        token: str | None = REQUESTER_TOKEN,
+        *,
+        json: Any = None,
+        data: Any = None,
+        headers: dict | None = None,
+    ) -> Answer:
         headers = dict(headers or {})
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
@@ -63,8 +77,11 @@ class ApiWorld:
             assert response.status == 200
             assert response.headers["Content-Type"].startswith("text/plain")
             text = await response.text()
-        return {(s.name, tuple(sorted(s.labels.items()))): s.value
-                for family in text_string_to_metric_families(text) for s in family.samples}
+        return {
+            (s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text)
+            for s in family.samples
+        }
 
     async def wait_for_run(self, run_id: str, predicate: Callable[[dict], bool], timeout: float = 20.0) -> dict:
         deadline = asyncio.get_running_loop().time() + timeout

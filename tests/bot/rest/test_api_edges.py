@@ -40,8 +40,12 @@ async def test_unauthenticated_requests_learn_nothing_about_routes(api: ApiWorld
 
 async def test_unknown_ids_are_404(api: ApiWorld) -> None:
     for method, path in [
-        ("GET", f"{API}/tasks/nope"), ("GET", f"{API}/tasks/nope/executions"), ("GET", f"{API}/tasks/nope/audit"),
-        ("POST", f"{API}/tasks/nope/approve"), ("POST", f"{API}/tasks/nope/reject"), ("GET", f"{API}/executions/nope"),
+        ("GET", f"{API}/tasks/nope"),
+        ("GET", f"{API}/tasks/nope/executions"),
+        ("GET", f"{API}/tasks/nope/audit"),
+        ("POST", f"{API}/tasks/nope/approve"),
+        ("POST", f"{API}/tasks/nope/reject"),
+        ("GET", f"{API}/executions/nope"),
         ("POST", f"{API}/executions/nope/pause"),
     ]:
         answer = await api.call(method, path, APPROVER_TOKEN)
@@ -50,17 +54,20 @@ async def test_unknown_ids_are_404(api: ApiWorld) -> None:
         assert answer.body["error"]["message"]
 
 
-@pytest.mark.parametrize(("data", "code", "status"), [
-    ("{not json", "bad_json", 400),
-    ("", "bad_json", 400),
-    ('["fix drift"]', "bad_json", 400),
-    ("\xff\xfe", "bad_json", 400),
-    ("{}", "invalid_request", 422),
-    ('{"intent": "   "}', "invalid_request", 422),
-    ('{"intent": 42}', "invalid_request", 422),
-    ('{"intent": "fix drift on prod web servers", "dry_run": "yes"}', "invalid_request", 422),
-    ('{"intent": "fix drift on prod web servers", "org_id": "x"}', "invalid_request", 422),
-])
+@pytest.mark.parametrize(
+    ("data", "code", "status"),
+    [
+        ("{not json", "bad_json", 400),
+        ("", "bad_json", 400),
+        ('["fix drift"]', "bad_json", 400),
+        ("\xff\xfe", "bad_json", 400),
+        ("{}", "invalid_request", 422),
+        ('{"intent": "   "}', "invalid_request", 422),
+        ('{"intent": 42}', "invalid_request", 422),
+        ('{"intent": "fix drift on prod web servers", "dry_run": "yes"}', "invalid_request", 422),
+        ('{"intent": "fix drift on prod web servers", "org_id": "x"}', "invalid_request", 422),
+    ],
+)
 async def test_bad_bodies(api: ApiWorld, data: str, code: str, status: int) -> None:
     answer = await api.call("POST", f"{API}/execute", data=data.encode("latin-1"), headers={"Content-Type": "application/json"})
     assert answer.status == status, answer.body
@@ -134,7 +141,7 @@ async def test_api_is_closed_without_tokens(make_api_world) -> None:
     assert (await api.call("POST", f"{API}/execute", None, json={"intent": ASK})).status == 503
     async with api.session.get("/ready") as ready:
         assert ready.status == 200
-    assert (await api.metrics())
+    assert await api.metrics()
 
 
 async def test_ready_and_metrics(api: ApiWorld, monkeypatch) -> None:
@@ -142,7 +149,7 @@ async def test_ready_and_metrics(api: ApiWorld, monkeypatch) -> None:
         assert response.status == 200
         assert await response.json() == {"status": "ready", "database": "ok"}
 
-    import bot.rest.monitoring as monitoring
+    from bot.rest import monitoring
 
     async def broken(_service) -> None:
         raise OSError("database is gone")
@@ -155,7 +162,13 @@ async def test_ready_and_metrics(api: ApiWorld, monkeypatch) -> None:
 
     async with api.session.get("/metrics") as response:
         text = await response.text()
-    for name in ("opspilot_tasks_total", "opspilot_plans_total", "opspilot_runs_total", "opspilot_agent_latency_seconds",
-                 "opspilot_tool_calls_total", "opspilot_llm_tokens_total"):
+    for name in (
+        "opspilot_tasks_total",
+        "opspilot_plans_total",
+        "opspilot_runs_total",
+        "opspilot_agent_latency_seconds",
+        "opspilot_tool_calls_total",
+        "opspilot_llm_tokens_total",
+    ):
         assert f"# TYPE {name.removesuffix('_total')}" in text or f"# TYPE {name}" in text, name
     assert REQUESTER_TOKEN not in text

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from bot.playground.emulator import APPROVER_1, OPS_CHANNEL, OUTSIDER
 from tests.bot.rest.support import (
-    API, APPROVER_2_TOKEN, APPROVER_TOKEN, OUTSIDER_TOKEN, REQUESTER_TOKEN, ApiWorld, metric,
+    API,
+    APPROVER_2_TOKEN,
+    APPROVER_TOKEN,
+    OUTSIDER_TOKEN,
+    REQUESTER_TOKEN,
+    ApiWorld,
+    metric,
 )
 
 ASK = "fix drift on prod web servers"
@@ -75,9 +81,14 @@ async def test_outsider_cannot_decide_and_the_refusal_is_audited(api: ApiWorld) 
     assert detail.body["plans"][0]["status"]["state"] == "awaiting_approval"
     assert detail.body["runs"] == []
     audit = (await api.call("GET", f"{API}/tasks/{task_id}/audit")).body
-    refusals = [(e["event"], e["actor"], e["details"]["decision"]) for e in audit["entries"] if e["event"] == "plan.decision_refused"]
-    assert refusals == [("plan.decision_refused", OUTSIDER, "approved"), ("plan.decision_refused", OUTSIDER, "rejected"),
-                        ("plan.decision_refused", "U0REQUESTER", "approved")]
+    refusals = [
+        (e["event"], e["actor"], e["details"]["decision"]) for e in audit["entries"] if e["event"] == "plan.decision_refused"
+    ]
+    assert refusals == [
+        ("plan.decision_refused", OUTSIDER, "approved"),
+        ("plan.decision_refused", OUTSIDER, "rejected"),
+        ("plan.decision_refused", "U0REQUESTER", "approved"),
+    ]
     assert audit["consistent"] is True
 
 

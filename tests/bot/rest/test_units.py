@@ -23,8 +23,7 @@ def test_parse_tokens() -> None:
     assert not TokenTable().configured
 
 
-@pytest.mark.parametrize("raw", ["justatoken", f"{TOKEN}=", "=U0APPROVER1", "short=U0APPROVER1",
-                                 f"{TOKEN}=U0A,{TOKEN}=U0B"])
+@pytest.mark.parametrize("raw", ["justatoken", f"{TOKEN}=", "=U0APPROVER1", "short=U0APPROVER1", f"{TOKEN}=U0A,{TOKEN}=U0B"])
 def test_malformed_tokens_stop_startup_without_showing_them(raw: str) -> None:
     with pytest.raises(ConfigError) as caught:
         parse_tokens(raw)
@@ -46,8 +45,14 @@ def test_state_entered() -> None:
     assert state_entered("run", "run.created") == "queued"
     assert state_entered("plan", "plan.awaiting_approval") == "awaiting_approval"
     assert state_entered("run", "run.rolled_back") == "rolled_back"
-    for entity, event in [("plan", "plan.decision_refused"), ("task", "task.replanned.planned"), ("run", "notification.failed"),
-                          ("run", "run.control_refused"), ("plan", "task.planned"), ("asset", "asset.created")]:
+    for entity, event in [
+        ("plan", "plan.decision_refused"),
+        ("task", "task.replanned.planned"),
+        ("run", "notification.failed"),
+        ("run", "run.control_refused"),
+        ("plan", "task.planned"),
+        ("asset", "asset.created"),
+    ]:
         assert state_entered(entity, event) is None
 
 
@@ -87,8 +92,7 @@ async def test_attach_times_agents_counts_tools_and_tokens() -> None:
             return SimpleNamespace(usage=Usage(input_tokens=10, output_tokens=4))
 
     agent, tools = Agent(), Tools()
-    service = SimpleNamespace(bus=EventBus(), tools=tools, engine=Engine(),
-                              agents=SimpleNamespace(all=lambda: [agent]))
+    service = SimpleNamespace(bus=EventBus(), tools=tools, engine=Engine(), agents=SimpleNamespace(all=lambda: [agent]))
     metrics = Metrics()
     metrics.attach(service)
     with pytest.raises(ValueError):

@@ -12,10 +12,13 @@ from core.service import OpsPilot
 from tests.fakes.anthropic_server import FakeAnthropic, overloaded, tool_use
 
 DRIFT_SPEC = {
-    "task_type": "drift_remediation", "goal": "Remediate drift for production web servers",
+    "task_type": "drift_remediation",
+    "goal": "Remediate drift for production web servers",
     "context": {"environment": "production", "scope": {"roles": ["web-server"]}},
-    "agents": [{"name": "drift_agent", "priority": 1}], "tools_required": ["query_assets", "compare_versions"],
-    "risk_level": "high", "hitl_required": True,
+    "agents": [{"name": "drift_agent", "priority": 1}],
+    "tools_required": ["query_assets", "compare_versions"],
+    "risk_level": "high",
+    "hitl_required": True,
 }
 
 
@@ -24,14 +27,18 @@ def review(summary: str, **extra: Any) -> Any:
 
 
 async def test_the_model_writes_the_summary_while_phases_and_changes_come_from_the_tools(
-    claude_service: OpsPilot, fake: FakeAnthropic,
+    claude_service: OpsPilot,
+    fake: FakeAnthropic,
 ) -> None:
     fake.script(
         tool_use("emit_task_spec", DRIFT_SPEC),
         tool_use("query_assets", {"environment": "production", "roles": ["web-server"], "regions": ["us-west-2"]}),
-        review("14 web servers lag the golden image; us-west-2 is the smaller blast radius.", findings=[
-            {"title": "Oldest version 2.2.7", "severity": "medium", "assets": ["web-prod-002", "db-prod-001"]},
-        ]),
+        review(
+            "14 web servers lag the golden image; us-west-2 is the smaller blast radius.",
+            findings=[
+                {"title": "Oldest version 2.2.7", "severity": "medium", "assets": ["web-prod-002", "db-prod-001"]},
+            ],
+        ),
     )
 
     outcome = await claude_service.submit(Ask(text="fix drift on prod web servers", user_id="U1"))
@@ -52,7 +59,9 @@ async def test_the_model_writes_the_summary_while_phases_and_changes_come_from_t
 
 
 async def test_a_write_tool_asked_for_by_the_model_is_refused_and_logged(
-    claude_service: OpsPilot, fake: FakeAnthropic, caplog: pytest.LogCaptureFixture,
+    claude_service: OpsPilot,
+    fake: FakeAnthropic,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     fake.script(
         tool_use("emit_task_spec", {**DRIFT_SPEC}),
@@ -98,7 +107,8 @@ async def test_an_outage_during_the_review_keeps_the_tool_plan_and_says_so(claud
 
 
 async def test_an_outage_while_reading_the_ask_falls_back_offline_and_the_outcome_says_so(
-    claude_service: OpsPilot, fake: FakeAnthropic,
+    claude_service: OpsPilot,
+    fake: FakeAnthropic,
 ) -> None:
     fake.script(*[overloaded()] * 6)
 

@@ -8,9 +8,15 @@ from core.errors import IllegalTransition
 
 @pytest.mark.parametrize(
     ("kind", "current", "target"),
-    [("task", "created", "parsing"), ("task", "parsing", "failed"), ("plan", "validated", "draft"),
-     ("plan", "awaiting_approval", "approved"), ("plan", "draft", "superseded"), ("run", "executing", "rolled_back"),
-     ("run", "paused", "executing")],
+    [
+        ("task", "created", "parsing"),
+        ("task", "parsing", "failed"),
+        ("plan", "validated", "draft"),
+        ("plan", "awaiting_approval", "approved"),
+        ("plan", "draft", "superseded"),
+        ("run", "executing", "rolled_back"),
+        ("run", "paused", "executing"),
+    ],
 )
 def test_transitions_of_the_seed_state_machines_are_allowed(kind, current, target) -> None:
     check_transition(kind, "id", current, target)
@@ -18,8 +24,14 @@ def test_transitions_of_the_seed_state_machines_are_allowed(kind, current, targe
 
 @pytest.mark.parametrize(
     ("kind", "current", "target"),
-    [("task", "planned", "parsing"), ("plan", "draft", "approved"), ("plan", "rejected", "approved"),
-     ("plan", "approved", "rejected"), ("run", "completed", "executing"), ("run", "queued", "completed")],
+    [
+        ("task", "planned", "parsing"),
+        ("plan", "draft", "approved"),
+        ("plan", "rejected", "approved"),
+        ("plan", "approved", "rejected"),
+        ("run", "completed", "executing"),
+        ("run", "queued", "completed"),
+    ],
 )
 def test_other_transitions_are_illegal(kind, current, target) -> None:
     with pytest.raises(IllegalTransition, match=f"from '{current}' to '{target}'"):

@@ -68,7 +68,7 @@ class World:
         self.config = tmp_path / "opspilot.yaml"
         self.initial = {f"web-stg-{i:03d}": OLD_VERSIONS[i % len(OLD_VERSIONS)] for i in range(1, size + 1)}
         lines = ["golden_images:", f'  ubuntu-base: "{GOLDEN}"', "assets:"] + [
-            f'  - {{id: {asset}, environment: staging, role: web-server, platform: aws, region: us-east-1, '
+            f"  - {{id: {asset}, environment: staging, role: web-server, platform: aws, region: us-east-1, "
             f'image: ubuntu-base, image_version: "{version}"}}'
             for asset, version in self.initial.items()
         ]
@@ -76,12 +76,30 @@ class World:
         self.ledger.touch()
 
     def write_config(
-        self, *, lease: str = "2s", poll: str = "0.2", concurrency: int = 2, sleep_ms: int = 20,
-        wait_scale: float = 0, fail_assets: tuple[str, ...] = (),
+        self,
+        *,
+        lease: str = "2s",
+        poll: str = "0.2",
+        concurrency: int = 2,
+        sleep_ms: int = 20,
+        wait_scale: float = 0,
+        fail_assets: tuple[str, ...] = (),
     ) -> Path:
         def template(action: str) -> str:
-            argv = [sys.executable, "-S", str(DEPLOY), str(self.ledger), str(self.fleet), str(sleep_ms), action,
-                    "{run_id}", "{asset}", "{to_version}", "{key}", "{attempt}"]
+            argv = [
+                sys.executable,
+                "-S",
+                str(DEPLOY),
+                str(self.ledger),
+                str(self.fleet),
+                str(sleep_ms),
+                action,
+                "{run_id}",
+                "{asset}",
+                "{to_version}",
+                "{key}",
+                "{attempt}",
+            ]
             return json.dumps(argv)
 
         self.config.write_text(
@@ -99,7 +117,9 @@ class World:
         return self.config
 
     def env(self, **extra: str) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "ANTHROPIC_", "OPSPILOT_", "DATABASE_URL", "LOG_"))}
+        env = {
+            k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "ANTHROPIC_", "OPSPILOT_", "DATABASE_URL", "LOG_"))
+        }
         env.update(DATABASE_URL=self.database_url, OPSPILOT_CONFIG=str(self.config), PYTHONPATH=str(ROOT), **extra)
         return env
 
@@ -140,8 +160,12 @@ class Worker:
         self.log_path = world.dir / f"{name}.log"
         self._log = self.log_path.open("w")
         self.process = subprocess.Popen(
-            [sys.executable, str(WORKER), str(world.config), mode], cwd=world.dir, env=world.env(**env),
-            stdout=subprocess.PIPE, stderr=self._log, text=True,
+            [sys.executable, str(WORKER), str(world.config), mode],
+            cwd=world.dir,
+            env=world.env(**env),
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            text=True,
         )
         self.said: list[dict[str, Any]] = []
 

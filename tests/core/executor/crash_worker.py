@@ -65,9 +65,20 @@ async def main(config_path: str, mode: str) -> None:
         rows = await service.store.run_assets.rows(run_id)
         audit = await service.store.audit_entries([run_id])
         say(
-            run=run_id, state=run.state, reason=run.status.reason,
-            rows={r.asset_id: {"status": r.status, "previous": r.previous, "current": r.current, "key": r.idempotency_key,
-                               "attempt": r.attempt, "phase": r.phase_index} for r in rows},
+            run=run_id,
+            state=run.state,
+            reason=run.status.reason,
+            rows={
+                r.asset_id: {
+                    "status": r.status,
+                    "previous": r.previous,
+                    "current": r.current,
+                    "key": r.idempotency_key,
+                    "attempt": r.attempt,
+                    "phase": r.phase_index,
+                }
+                for r in rows
+            },
             transitions=[e.event for e in audit],
         )
     finally:
@@ -75,5 +86,7 @@ async def main(config_path: str, mode: str) -> None:
 
 
 if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"
+    )
     asyncio.run(main(sys.argv[1], sys.argv[2]))

@@ -32,7 +32,7 @@ def main(argv: list[str]) -> int:
             return 3
         previous = match.group(1)
         with open(fleet + ".tmp", "w") as out:
-            out.write(text[:match.start(1)] + version + text[match.end(1):])
+            out.write(text[: match.start(1)] + version + text[match.end(1) :])
         with open(ledger, "a") as out:
             out.write(f"{time.time():.3f} {os.getppid()} {run_id} {key} {asset} {action} {attempt} {previous} {version}\n")
         os.replace(fleet + ".tmp", fleet)

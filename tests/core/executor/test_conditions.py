@@ -22,8 +22,13 @@ def test_conditions_evaluate_against_measured_metrics(text, metrics, holds) -> N
 
 @pytest.mark.parametrize(
     ("text", "problem"),
-    [("", "empty condition"), ("rm -rf /", "write '<metric> <op> <number>'"), ("karma > 3", "unknown metric"),
-     ("error_rate > 1ms", "measured in %"), ("error_rate >", "cannot read")],
+    [
+        ("", "empty condition"),
+        ("rm -rf /", "write '<metric> <op> <number>'"),
+        ("karma > 3", "unknown metric"),
+        ("error_rate > 1ms", "measured in %"),
+        ("error_rate >", "cannot read"),
+    ],
 )
 def test_bad_conditions_are_refused_with_a_hint(text, problem) -> None:
     with pytest.raises(ValueError, match=problem):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.core.executor.crash_support import GOLDEN, World, Worker, keys_by_asset
+from tests.core.executor.crash_support import GOLDEN, Worker, World, keys_by_asset
 
 TAKEOVER = "took over run"  # the queue's warning when a lapsed lease is claimed
 
@@ -67,10 +67,10 @@ def test_a_run_killed_at_a_crash_point_ends_completed_with_each_asset_applied_un
     assert report["run"] == run_id and report["state"] == "completed", report
     rows = report["rows"]
     assert set(rows) == set(world.initial)
-    assert {a: r["status"] for a, r in rows.items()} == {a: "succeeded" for a in world.initial}
+    assert {a: r["status"] for a, r in rows.items()} == dict.fromkeys(world.initial, "succeeded")
     assert {a: r["previous"] for a, r in rows.items()} == world.initial  # read before the first attempt, kept on repeats
-    assert {a: r["current"] for a, r in rows.items()} == {a: GOLDEN for a in world.initial}
-    assert world.versions() == {a: GOLDEN for a in world.initial}
+    assert {a: r["current"] for a, r in rows.items()} == dict.fromkeys(world.initial, GOLDEN)
+    assert world.versions() == dict.fromkeys(world.initial, GOLDEN)
     lines = world.lines()
     keys = keys_by_asset(lines, "apply")
     assert {asset for _, asset in keys} == set(world.initial)
@@ -123,7 +123,7 @@ def test_a_health_failure_after_a_crash_rolls_every_asset_back_to_its_version_be
     assert "Wave 3" in (report["reason"] or ""), report["reason"]
     rows = report["rows"]
     assert rows["web-stg-020"]["phase"] == 3
-    assert {a: r["status"] for a, r in rows.items()} == {a: "rolled_back" for a in world.initial}
+    assert {a: r["status"] for a, r in rows.items()} == dict.fromkeys(world.initial, "rolled_back")
     assert {a: r["previous"] for a, r in rows.items()} == world.initial
     assert world.versions() == world.initial
     lines = world.lines()

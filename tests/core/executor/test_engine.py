@@ -22,9 +22,18 @@ ASK = "fix drift on staging web servers"
 
 def _fleet(tmp_path: Path, count: int = 20) -> Path:
     assets = [
-        {"id": f"web-stg-{i:03d}", "environment": "staging", "role": "web-server", "platform": "aws", "region": "us-east-1",
-         "image": "ubuntu-base", "image_version": "2.3.9", "address": f"10.0.0.{i}", "tags": ["web", f"rack-{i % 3}"],
-         "service": "checkout"}
+        {
+            "id": f"web-stg-{i:03d}",
+            "environment": "staging",
+            "role": "web-server",
+            "platform": "aws",
+            "region": "us-east-1",
+            "image": "ubuntu-base",
+            "image_version": "2.3.9",
+            "address": f"10.0.0.{i}",
+            "tags": ["web", f"rack-{i % 3}"],
+            "service": "checkout",
+        }
         for i in range(1, count + 1)
     ]
     path = tmp_path / "fleet.yaml"
@@ -108,7 +117,7 @@ async def test_drivers_get_what_the_fleet_says_about_an_asset(fleet_service) -> 
 
 async def test_failures_within_the_budget_let_the_phase_pass(fleet_service) -> None:
     service = await fleet_service(max_failures=1)
-    plan, run = await _run(service, ProbingDriver(service.inventory, failing={"web-stg-010"}))
+    _plan, run = await _run(service, ProbingDriver(service.inventory, failing={"web-stg-010"}))
     assert run.state == "completed"
     assert run.metrics.assets_failed == 1 and run.metrics.assets_changed == 19
     row = next(r for r in await service.store.run_assets.rows(run.id) if r.asset_id == "web-stg-010")
@@ -144,7 +153,7 @@ async def test_a_percentage_budget_counts_against_each_phases_size(fleet_service
 
 async def test_rollback_reverts_newest_phase_first(fleet_service) -> None:
     service = await fleet_service()
-    plan, run = await _run(service, ProbingDriver(service.inventory, failing={plan_asset := "web-stg-020"}))
+    await _run(service, ProbingDriver(service.inventory, failing={plan_asset := "web-stg-020"}))
     driver = service.executor.driver
     reverts = [a.phase_index for a in driver.calls if a.action == "revert"]
     assert reverts == sorted(reverts, reverse=True) and reverts, "current phase first, then completed phases newest first"
@@ -153,11 +162,17 @@ async def test_rollback_reverts_newest_phase_first(fleet_service) -> None:
 
 # -- step plans as a DAG ----------------------------------------------------------------------
 
-SPEC = TaskSpec.model_validate({
-    "task_type": "sop_authoring", "goal": "Run a drill", "context": {"environment": "staging"},
-    "agents": [{"name": "sop_agent", "priority": 1}], "tools_required": ["query_assets"], "risk_level": "low",
-    "hitl_required": True,
-})
+SPEC = TaskSpec.model_validate(
+    {
+        "task_type": "sop_authoring",
+        "goal": "Run a drill",
+        "context": {"environment": "staging"},
+        "agents": [{"name": "sop_agent", "priority": 1}],
+        "tools_required": ["query_assets"],
+        "risk_level": "low",
+        "hitl_required": True,
+    }
+)
 
 
 class StepDriver(SimulateDriver):
@@ -184,8 +199,14 @@ class StepDriver(SimulateDriver):
 async def _step_run(service: OpsPilot, steps: list[dict]):
     task = Task(id=str(uuid.uuid4()), org_id="org", created_by="U0REQUESTER", user_intent="drill", task_spec=SPEC, origin={})
     await service.store.add_task(task, "U0REQUESTER")
-    plan = Plan(id=str(uuid.uuid4()), task_id=task.id, type="sop", agent="sop_agent", environment="staging",
-                payload=PlanPayload(summary="drill", steps=steps))
+    plan = Plan(
+        id=str(uuid.uuid4()),
+        task_id=task.id,
+        type="sop",
+        agent="sop_agent",
+        environment="staging",
+        payload=PlanPayload(summary="drill", steps=steps),
+    )
     await service.store.add_plan(plan, "opspilot")
     service.executor.pre_start_check = None
     run = await service.executor.start(plan, "U0APPROVER1")
@@ -197,10 +218,14 @@ async def test_independent_steps_run_side_by_side_and_dependents_wait(fleet_serv
     service = await fleet_service()
     driver = StepDriver(service.inventory)
     service.executor.driver = driver
-    run = await _step_run(service, [
-        {"name": "snapshot-a", "command": "snap a"}, {"name": "snapshot-b", "command": "snap b"},
-        {"name": "failover", "command": "fail over", "depends_on": ["snapshot-a", "snapshot-b"]},
-    ])
+    run = await _step_run(
+        service,
+        [
+            {"name": "snapshot-a", "command": "snap a"},
+            {"name": "snapshot-b", "command": "snap b"},
+            {"name": "failover", "command": "fail over", "depends_on": ["snapshot-a", "snapshot-b"]},
+        ],
+    )
     assert run.state == "completed"
     order = [(e, n) for e, n, _, _ in driver.log]
     assert order.index(("start", "snapshot-b")) < order.index(("end", "snapshot-a")), "a and b overlap"
@@ -224,11 +249,14 @@ async def test_a_step_out_of_retries_rolls_back_and_runs_on_failure_steps(fleet_
     service = await fleet_service()
     driver = StepDriver(service.inventory, fail_times={"migrate": 5})
     service.executor.driver = driver
-    run = await _step_run(service, [
-        {"name": "migrate", "command": "m", "retries": 1},
-        {"name": "never", "depends_on": ["migrate"]},
-        {"name": "restore", "command": "r", "when": "on_failure"},
-    ])
+    run = await _step_run(
+        service,
+        [
+            {"name": "migrate", "command": "m", "retries": 1},
+            {"name": "never", "depends_on": ["migrate"]},
+            {"name": "restore", "command": "r", "when": "on_failure"},
+        ],
+    )
     assert run.state == "rolled_back" and "migrate failed" in run.status.reason
     names = [n for e, n, _, _ in driver.log if e == "start"]
     assert names == ["migrate", "migrate", "restore"]
@@ -237,7 +265,7 @@ async def test_a_step_out_of_retries_rolls_back_and_runs_on_failure_steps(fleet_
 async def test_a_hung_step_is_cut_off_at_its_timeout(fleet_service) -> None:
     service = await fleet_service()
     service.executor.driver = StepDriver(service.inventory, hang={"stuck"})
-    import core.executor.phase as phase
+    from core.executor import phase
 
     original = phase.MIN_TIMEOUT_SECONDS
     phase.MIN_TIMEOUT_SECONDS = 0.2

@@ -15,11 +15,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.core.executor.crash_support import GOLDEN, World, Worker, keys_by_asset, until
+from tests.core.executor.crash_support import GOLDEN, Worker, World, keys_by_asset, until
 
 POSTGRES_URL = os.environ.get("OPSPILOT_TEST_POSTGRES_URL")
 pytestmark = pytest.mark.skipif(
-    not POSTGRES_URL, reason="replica tests need PostgreSQL: set OPSPILOT_TEST_POSTGRES_URL (e.g. postgresql://postgres@127.0.0.1:5432/test)"
+    not POSTGRES_URL,
+    reason="replica tests need PostgreSQL: set OPSPILOT_TEST_POSTGRES_URL (e.g. postgresql://postgres@127.0.0.1:5432/test)",
 )
 TROUBLE = ("Traceback", "could not claim", "duplicate key", "UniqueViolation", "the worker failed")
 
@@ -28,7 +29,9 @@ async def _admin(statement: str) -> None:
     import asyncpg
 
     url = make_url(POSTGRES_URL)
-    conn = await asyncpg.connect(user=url.username, password=url.password, host=url.host, port=url.port or 5432, database=url.database)
+    conn = await asyncpg.connect(
+        user=url.username, password=url.password, host=url.host, port=url.port or 5432, database=url.database
+    )
     try:
         await conn.execute(statement)
     finally:
@@ -73,7 +76,7 @@ def test_two_workers_on_one_database_execute_a_run_exactly_once(tmp_path: Path, 
 
     for report in reports:
         assert report["run"] == run_id and report["state"] == "completed", report
-    assert {asset: row["status"] for asset, row in reports[0]["rows"].items()} == {asset: "succeeded" for asset in world.initial}
+    assert {asset: row["status"] for asset, row in reports[0]["rows"].items()} == dict.fromkeys(world.initial, "succeeded")
     lines = world.lines()
     applies = [line for line in lines if line.action == "apply"]
     assert sorted(line.asset for line in applies) == sorted(world.initial)  # each asset once
@@ -82,7 +85,7 @@ def test_two_workers_on_one_database_execute_a_run_exactly_once(tmp_path: Path, 
     assert {line.pid for line in applies} <= {a.process.pid, b.process.pid}
     assert reports[0]["transitions"].count("run.executing") == 1
     assert reports[0]["transitions"].count("run.completed") == 1
-    assert world.versions() == {asset: GOLDEN for asset in world.initial}
+    assert world.versions() == dict.fromkeys(world.initial, GOLDEN)
     for worker in (a, b):
         assert not [word for word in TROUBLE if word in worker.log], worker.log[-4000:]
 
@@ -109,7 +112,7 @@ def test_a_worker_killed_mid_phase_is_replaced_by_the_other_within_the_lease(
     report = survivor.report()
 
     assert report["run"] == run_id and report["state"] == "completed", report
-    assert {asset: row["status"] for asset, row in report["rows"].items()} == {asset: "succeeded" for asset in world.initial}
+    assert {asset: row["status"] for asset, row in report["rows"].items()} == dict.fromkeys(world.initial, "succeeded")
     lines = world.lines()
     first_after = min(line.at for line in lines if line.pid == survivor.process.pid and line.at > killed_at)
     assert first_after - killed_at <= lease + poll + slack, f"took {first_after - killed_at:.1f}s to take the run over"
@@ -118,6 +121,6 @@ def test_a_worker_killed_mid_phase_is_replaced_by_the_other_within_the_lease(
     assert {asset for _, asset in keys} == set(world.initial)
     assert {asset: ks for (_, asset), ks in keys.items() if len(ks) != 1} == {}
     assert {a: r["previous"] for a, r in report["rows"].items()} == world.initial
-    assert world.versions() == {asset: GOLDEN for asset in world.initial}
+    assert world.versions() == dict.fromkeys(world.initial, GOLDEN)
     assert report["transitions"].count("run.executing") == 1
     assert not [word for word in TROUBLE if word in survivor.log], survivor.log[-4000:]

@@ -90,8 +90,9 @@ async def test_an_asset_in_flight_at_a_crash_is_called_again_with_its_key_and_ke
     stored.progress.phases_completed = 0
     stored.phases[0].status = "running"
     async with service.store.database.engine.begin() as conn:
-        await conn.execute(update(run_assets).where(run_assets.c.run_id == run.id, run_assets.c.asset_id == canary)
-                           .values(status="running"))
+        await conn.execute(
+            update(run_assets).where(run_assets.c.run_id == run.id, run_assets.c.asset_id == canary).values(status="running")
+        )
         await conn.execute(update(runs).where(runs.c.id == run.id).values(progress=stored.progress.to_document()))
         await conn.execute(update(work_items).where(work_items.c.subject == run.id).values(due_at=stored.created_at))
     await service.store.save_run_progress(stored)
@@ -111,8 +112,12 @@ async def test_an_asset_in_flight_at_a_crash_is_called_again_with_its_key_and_ke
 
 
 def test_missing_measurements_fail_the_phase() -> None:
-    phase = Phase(name="Canary", assets=["a"], health_checks=[HealthCheck(type="error_rate", threshold="< 1%")],
-                  rollback_if="error_rate > 1%")
+    phase = Phase(
+        name="Canary",
+        assets=["a"],
+        health_checks=[HealthCheck(type="error_rate", threshold="< 1%")],
+        rollback_if="error_rate > 1%",
+    )
     assert "error_rate was not measured" in health_problem(phase, {"latency_p99": 10})
     assert "rollback_if needs error_rate" in health_problem(phase, {})
     assert health_problem(phase, {"error_rate": 0.2}) is None
@@ -139,7 +144,7 @@ async def test_a_step_that_needs_a_person_pauses_until_an_approver_resumes(servi
     await service.executor.wait_idle(20)
     final = await service.store.get_run(run.id)
     assert final.state == "completed"
-    assert {p.name: p.confirmed_by for p in final.phases if p.confirmed_by} == {n: "U0APPROVER2" for n in needs}
+    assert {p.name: p.confirmed_by for p in final.phases if p.confirmed_by} == dict.fromkeys(needs, "U0APPROVER2")
 
 
 async def test_resume_is_refused_when_the_plan_no_longer_passes(service: OpsPilot) -> None:
@@ -162,7 +167,7 @@ async def test_resume_is_refused_when_the_plan_no_longer_passes(service: OpsPilo
 
 async def test_two_runs_never_change_the_same_assets_at_once(service: OpsPilot) -> None:
     service.executor.wait_scale = 1000.0
-    first_plan, first_run = await _approved(service)
+    _first_plan, first_run = await _approved(service)
     await _first_phase_done(service, first_run.id)
     second = await service.submit(Ask.from_front(ASK, "U0REQUESTER"))
     decision = await service.decide(second.plan.id, "U0APPROVER1", "approved")

@@ -8,8 +8,12 @@ from core.intake import vocabulary as words
 
 @pytest.mark.parametrize(
     ("text", "environment"),
-    [("fix drift on prod web servers", "production"), ("fix drift on production web", "production"),
-     ("fix drift in staging", "staging"), ("drift on dev api", "development")],
+    [
+        ("fix drift on prod web servers", "production"),
+        ("fix drift on production web", "production"),
+        ("fix drift in staging", "staging"),
+        ("drift on dev api", "development"),
+    ],
 )
 def test_environment_synonyms(text, environment) -> None:
     assert words.environments(text) == [environment]

@@ -20,8 +20,10 @@ def test_sample_fleet_has_several_environments_roles_and_some_drift() -> None:
 
 def test_json_fleet_and_environment_aliases_load(tmp_path: Path) -> None:
     path = tmp_path / "fleet.json"
-    path.write_text('{"golden_images": {"img": 2.4}, "assets": [{"id": "a", "environment": "prod", "role": "web-server",'
-                    ' "platform": "aws", "region": "us-east-1", "image": "img", "image_version": 2.3}]}')
+    path.write_text(
+        '{"golden_images": {"img": 2.4}, "assets": [{"id": "a", "environment": "prod", "role": "web-server",'
+        ' "platform": "aws", "region": "us-east-1", "image": "img", "image_version": 2.3}]}'
+    )
     fleet = load_fleet(path)
     assert fleet.assets[0].environment == "production"
     assert fleet.is_drifted(fleet.assets[0]) and fleet.golden_images["img"] == "2.4"
@@ -30,9 +32,20 @@ def test_json_fleet_and_environment_aliases_load(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("content", "problem"),
     [
-        ("assets: [{id: a, environment: production, role: web, platform: aws, region: r, image: nope, image_version: '1'}]\ngolden_images: {}", "no entry in golden_images"),
-        ("golden_images: {i: '1'}\nassets: [{id: a, environment: moon, role: w, platform: p, region: r, image: i, image_version: '1'}]", "unknown environment"),
-        ("golden_images: {i: '1'}\nassets: [{id: a, environment: dev, role: w, platform: p, region: r, image: i, image_version: '1'}, {id: a, environment: dev, role: w, platform: p, region: r, image: i, image_version: '1'}]", "more than once"),
+        (
+            "assets: [{id: a, environment: production, role: web, platform: aws, region: r, image: nope, image_version: '1'}]\ngolden_images: {}",
+            "no entry in golden_images",
+        ),
+        (
+            "golden_images: {i: '1'}\nassets: [{id: a, environment: moon, role: w, platform: p, region: r, image: i, image_version: '1'}]",
+            "unknown environment",
+        ),
+        (
+            "golden_images: {i: '1'}\nassets: ["
+            "{id: a, environment: dev, role: w, platform: p, region: r, image: i, image_version: '1'}, "
+            "{id: a, environment: dev, role: w, platform: p, region: r, image: i, image_version: '1'}]",
+            "more than once",
+        ),
         ("- just a list", "must be a mapping"),
         ("golden_images: [", "cannot read fleet file"),
     ],
@@ -45,7 +58,7 @@ def test_bad_fleet_files_are_explained(tmp_path: Path, content: str, problem: st
 
 
 def test_missing_fleet_file_names_the_setting(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="inventory.path"):
+    with pytest.raises(ConfigError, match=r"inventory\.path"):
         load_fleet(tmp_path / "nope.yaml")
 
 

@@ -11,7 +11,9 @@ from core.config import load_config
 from core.errors import ConfigError
 from core.service import OpsPilot
 
-GOOD_ASSET = "{id: web-1, environment: staging, role: web-server, platform: aws, region: us-east-1, image: base, image_version: '1.0'}"
+GOOD_ASSET = (
+    "{id: web-1, environment: staging, role: web-server, platform: aws, region: us-east-1, image: base, image_version: '1.0'}"
+)
 BROKEN = {
     "missing": (None, "fleet file not found"),
     "not_yaml": ("golden_images: {base: '1.0'\nassets: [", "cannot read fleet file"),
@@ -55,7 +57,9 @@ async def test_a_valid_fleet_file_starts(tmp_path: Path) -> None:
         await service.close()
 
 
-def test_serve_exits_2_and_names_the_fleet_problem(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_serve_exits_2_and_names_the_fleet_problem(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     for name in ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "OPSPILOT_CONFIG", "ANTHROPIC_API_KEY"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'opspilot.db'}")

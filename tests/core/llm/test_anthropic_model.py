@@ -10,8 +10,8 @@ import pytest
 from core.errors import LLMError, SpecError
 from core.llm import AnthropicModel, MetaPromptEngine, SpecRequest
 from core.store import Store
-from tests.fakes.claude import budgeted, client_for
 from tests.fakes.anthropic_server import FakeAnthropic, overloaded, rate_limited, text, tool_use, truncated
+from tests.fakes.claude import budgeted, client_for
 
 AGENTS = ({"name": "drift_agent", "task_types": ["drift_remediation"], "description": "drift", "tools": ["query_assets"]},)
 TOOLS = ({"name": "query_assets", "description": "list assets", "risk": "read"},)
@@ -19,10 +19,13 @@ TOOLS = ({"name": "query_assets", "description": "list assets", "risk": "read"},
 
 def spec(**overrides: Any) -> dict[str, Any]:
     document = {
-        "task_type": "drift_remediation", "goal": "Remediate drift for production web servers",
+        "task_type": "drift_remediation",
+        "goal": "Remediate drift for production web servers",
         "context": {"environment": "production", "scope": {"roles": ["web-server"]}},
-        "agents": [{"name": "drift_agent", "priority": 1}], "tools_required": ["query_assets"],
-        "risk_level": "high", "hitl_required": True,
+        "agents": [{"name": "drift_agent", "priority": 1}],
+        "tools_required": ["query_assets"],
+        "risk_level": "high",
+        "hitl_required": True,
     }
     return {**document, **overrides}
 
@@ -32,7 +35,8 @@ def ask(text_: str = "fix drift on prod web servers") -> SpecRequest:
 
 
 async def test_the_spec_comes_from_a_forced_emit_task_spec_call_with_the_schema_and_cached_prefix(
-    fake: FakeAnthropic, model: AnthropicModel,
+    fake: FakeAnthropic,
+    model: AnthropicModel,
 ) -> None:
     fake.script(tool_use("emit_task_spec", spec()))
 
@@ -42,7 +46,14 @@ async def test_the_spec_comes_from_a_forced_emit_task_spec_call_with_the_schema_
     sent = fake.requests[0]
     assert sent["tool_choice"] == {"type": "tool", "name": "emit_task_spec"}
     assert sent["tools"][0]["input_schema"]["required"] == [
-        "task_type", "goal", "context", "agents", "tools_required", "risk_level", "hitl_required"]
+        "task_type",
+        "goal",
+        "context",
+        "agents",
+        "tools_required",
+        "risk_level",
+        "hitl_required",
+    ]
     assert sent["tools"][-1]["cache_control"] == {"type": "ephemeral"}
     assert sent["system"][0]["cache_control"] == {"type": "ephemeral"}
     assert "drift_agent" in sent["system"][0]["text"] and "query_assets [read]" in sent["system"][0]["text"]
@@ -50,7 +61,9 @@ async def test_the_spec_comes_from_a_forced_emit_task_spec_call_with_the_schema_
     assert sent["max_tokens"] == 1024 and sent["model"] == "claude-sonnet-4-6"
 
 
-async def test_an_invalid_spec_gets_one_repair_turn_carrying_the_validation_errors(fake: FakeAnthropic, model: AnthropicModel) -> None:
+async def test_an_invalid_spec_gets_one_repair_turn_carrying_the_validation_errors(
+    fake: FakeAnthropic, model: AnthropicModel
+) -> None:
     fake.script(tool_use("emit_task_spec", spec(risk_level="extreme")), tool_use("emit_task_spec", spec()))
 
     draft = await model.draft_spec(ask())
@@ -63,7 +76,9 @@ async def test_an_invalid_spec_gets_one_repair_turn_carrying_the_validation_erro
 
 
 async def test_a_spec_cut_off_at_max_tokens_is_never_half_parsed(fake: FakeAnthropic, model: AnthropicModel) -> None:
-    fake.script(truncated("emit_task_spec", {"task_type": "drift_remediation", "goal": "Remediate"}), tool_use("emit_task_spec", spec()))
+    fake.script(
+        truncated("emit_task_spec", {"task_type": "drift_remediation", "goal": "Remediate"}), tool_use("emit_task_spec", spec())
+    )
 
     draft = await model.draft_spec(ask())
 
@@ -71,7 +86,9 @@ async def test_a_spec_cut_off_at_max_tokens_is_never_half_parsed(fake: FakeAnthr
     assert "cut off at the token limit" in fake.tool_results(1)[0]["content"]
 
 
-async def test_still_invalid_after_the_repair_is_a_spec_error_with_the_reasons(fake: FakeAnthropic, model: AnthropicModel) -> None:
+async def test_still_invalid_after_the_repair_is_a_spec_error_with_the_reasons(
+    fake: FakeAnthropic, model: AnthropicModel
+) -> None:
     fake.script(truncated("emit_task_spec", {}), tool_use("emit_task_spec", spec(agents=[{"name": "root_agent"}])))
 
     with pytest.raises(SpecError) as caught:
@@ -81,7 +98,9 @@ async def test_still_invalid_after_the_repair_is_a_spec_error_with_the_reasons(f
     assert len(fake.requests) == 2
 
 
-async def test_a_reply_without_the_tool_call_is_repaired_with_a_plain_user_turn(fake: FakeAnthropic, model: AnthropicModel) -> None:
+async def test_a_reply_without_the_tool_call_is_repaired_with_a_plain_user_turn(
+    fake: FakeAnthropic, model: AnthropicModel
+) -> None:
     fake.script(text("Sure, I will fix the drift."), tool_use("emit_task_spec", spec()))
 
     await model.draft_spec(ask())
@@ -110,7 +129,9 @@ async def test_a_rate_limit_with_retry_after_is_retried_by_the_sdk(fake: FakeAnt
 
 
 @pytest.mark.parametrize("reply, status", [(overloaded(), "529"), (rate_limited(), "429")])
-async def test_api_errors_become_llm_errors_naming_the_status(fake: FakeAnthropic, model: AnthropicModel, reply: Any, status: str) -> None:
+async def test_api_errors_become_llm_errors_naming_the_status(
+    fake: FakeAnthropic, model: AnthropicModel, reply: Any, status: str
+) -> None:
     fake.script(reply)
 
     with pytest.raises(LLMError, match=status):

@@ -15,13 +15,27 @@ from core.llm import AnthropicModel, ClaudeChat, LanguageModel, OfflinePlanner, 
 from core.llm.offline import EXAMPLE_ASKS
 from core.schemas import errors_for
 from core.tools import default_registry
-from tests.fakes.claude import client_for
 from tests.fakes.anthropic_server import FakeAnthropic, Reply, tool_use
+from tests.fakes.claude import client_for
 
-EXPECTED_AGENT = dict(zip(EXAMPLE_ASKS, [
-    "drift_agent", "patch_agent", "compliance_agent", "incident_agent", "dr_agent", "cost_agent", "security_agent",
-    "image_agent", "sop_agent", "adapter_agent",
-], strict=True))
+EXPECTED_AGENT = dict(
+    zip(
+        EXAMPLE_ASKS,
+        [
+            "drift_agent",
+            "patch_agent",
+            "compliance_agent",
+            "incident_agent",
+            "dr_agent",
+            "cost_agent",
+            "security_agent",
+            "image_agent",
+            "sop_agent",
+            "adapter_agent",
+        ],
+        strict=True,
+    )
+)
 AGENTS = tuple(a.describe() for a in all_agents())
 TOOLS = tuple({"name": t.name, "description": t.description, "risk": t.risk} for t in default_registry().all())
 

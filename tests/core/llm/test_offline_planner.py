@@ -16,20 +16,25 @@ def test_example_asks_hold_one_ask_per_agent_with_drift_first() -> None:
     assert EXAMPLE_ASKS[0] == "fix drift on prod web servers"
 
 
-@pytest.mark.parametrize("text, task_type, environment, parameters", [
-    ("patch CVE-2024-3094 on staging db servers", "patch_rollout", "staging", {"cve_ids": ["CVE-2024-3094"]}),
-    ("are we compliant with CIS 5.2 in prod", "compliance_audit", "production", {"control_ids": ["CIS-5.2"]}),
-    ("remediate CIS 5.2 on prod", "compliance_audit", "production", {"control_ids": ["CIS-5.2"], "remediate": True}),
-    ("are we SOC2 compliant", "compliance_audit", "all", {"framework": "SOC2"}),
-    ("why is checkout erroring", "incident_investigation", "production", {"service": "checkout"}),
-    ("plan a DR drill for us-east-1", "dr_drill", "production", {"region": "us-east-1"}),
-    ("where can we cut cost", "cost_optimization", "all", {}),
-    ("scan prod for exposed ports", "security_scan", "production", {"focus": "exposure"}),
-    ("build a new golden image for ubuntu-base", "image_management", "staging", {"image": "ubuntu-base"}),
-    ("write an SOP for rotating TLS certificates", "sop_authoring", "all", {"topic": "rotating TLS certificates"}),
-    ("integrate the PagerDuty API", "adapter_generation", "all", {"api": "pagerduty"}),
-])
-async def test_common_phrasings_map_to_their_task_with_parameters(text: str, task_type: str, environment: str, parameters: dict) -> None:
+@pytest.mark.parametrize(
+    "text, task_type, environment, parameters",
+    [
+        ("patch CVE-2024-3094 on staging db servers", "patch_rollout", "staging", {"cve_ids": ["CVE-2024-3094"]}),
+        ("are we compliant with CIS 5.2 in prod", "compliance_audit", "production", {"control_ids": ["CIS-5.2"]}),
+        ("remediate CIS 5.2 on prod", "compliance_audit", "production", {"control_ids": ["CIS-5.2"], "remediate": True}),
+        ("are we SOC2 compliant", "compliance_audit", "all", {"framework": "SOC2"}),
+        ("why is checkout erroring", "incident_investigation", "production", {"service": "checkout"}),
+        ("plan a DR drill for us-east-1", "dr_drill", "production", {"region": "us-east-1"}),
+        ("where can we cut cost", "cost_optimization", "all", {}),
+        ("scan prod for exposed ports", "security_scan", "production", {"focus": "exposure"}),
+        ("build a new golden image for ubuntu-base", "image_management", "staging", {"image": "ubuntu-base"}),
+        ("write an SOP for rotating TLS certificates", "sop_authoring", "all", {"topic": "rotating TLS certificates"}),
+        ("integrate the PagerDuty API", "adapter_generation", "all", {"api": "pagerduty"}),
+    ],
+)
+async def test_common_phrasings_map_to_their_task_with_parameters(
+    text: str, task_type: str, environment: str, parameters: dict
+) -> None:
     spec = await read(text)
 
     assert (spec.task_type, spec.environment, spec.context.parameters) == (task_type, environment, parameters)
@@ -50,7 +55,7 @@ async def test_unknown_asks_are_refused_with_an_example_for_every_agent(text: st
 
 
 async def test_a_change_without_an_environment_asks_which_one() -> None:
-    with pytest.raises(InvalidAsk, match="Which environment.*patch CVE-2024-3094 on staging"):
+    with pytest.raises(InvalidAsk, match=r"Which environment.*patch CVE-2024-3094 on staging"):
         await read("patch CVE-2024-3094 on db servers")
 
 

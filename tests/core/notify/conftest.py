@@ -58,7 +58,7 @@ class SmtpServer:
     attempts: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 - aiosmtpd's hook name
+    async def handle_DATA(self, server, session, envelope) -> str:
         with self._lock:
             self.attempts += 1
             if self.answers:
@@ -80,8 +80,12 @@ def smtp_server() -> Iterator[SmtpServer]:
     recorder = SmtpServer()
     recorder.port = free_port()
     controller = Controller(
-        recorder, hostname=recorder.host, port=recorder.port,
-        authenticator=recorder.authenticate, auth_require_tls=False, auth_required=False,
+        recorder,
+        hostname=recorder.host,
+        port=recorder.port,
+        authenticator=recorder.authenticate,
+        auth_require_tls=False,
+        auth_required=False,
     )
     controller.start()
     try:
@@ -136,9 +140,16 @@ async def webhook_receiver() -> AsyncIterator[WebhookReceiver]:
 @pytest.fixture
 async def rolled_back_notice() -> Notice:
     event = RunFinished(
-        task_id="task-1", plan_id="plan-1", run_id="run-1", state="rolled_back",
-        reason="Wave 1: rollback_if error_rate 9 > 5", assets_changed=4, assets_rolled_back=4,
-        phases_completed=1, total_phases=3, duration_seconds=125.0,
+        task_id="task-1",
+        plan_id="plan-1",
+        run_id="run-1",
+        state="rolled_back",
+        reason="Wave 1: rollback_if error_rate 9 > 5",
+        assets_changed=4,
+        assets_rolled_back=4,
+        phases_completed=1,
+        total_phases=3,
+        duration_seconds=125.0,
     )
     notice = await build_notice(event)
     assert notice is not None

@@ -59,20 +59,32 @@ def test_the_documented_example_loads_with_secrets_from_the_environment(tmp_path
     assert all("pw-from-env" not in repr(n) and "secret-from-env" not in repr(n) for n in notifiers)
 
 
-@pytest.mark.parametrize("section, needle", [
-    ("email:\n    enabled: true\n    from_address: a@example.com\n    to: [b@example.com]", "smtp_host"),
-    ("email:\n    enabled: true\n    smtp_host: smtp.example.com\n    to: [b@example.com]", "from_address"),
-    ("email:\n    enabled: true\n    smtp_host: smtp.example.com\n    from_address: a@example.com", "to"),
-    ("email:\n    enabled: true\n    smtp_host: h\n    from_address: a@example.com\n    to: [not-an-address]", "not an email address"),
-    ("email:\n    enabled: true\n    smtp_host: h\n    from_address: a@example.com\n    to: [b@example.com]\n    on: [exploded]", "on"),
-    ("email:\n    enabled: true\n    smtp_host: h\n    from_address: a@example.com\n    to: [b@example.com]\n    on: []", "on is empty"),
-    ("email:\n    password: hunter2", "SMTP_PASSWORD environment variable"),
-    ("webhook:\n    enabled: true", "url is not set"),
-    ("webhook:\n    enabled: true\n    url: ftp://example.com/x", "http(s) URL"),
-    ("webhook:\n    enabled: true\n    url: https://example.com/x\n    events: [run.exploded]", "unknown webhook event"),
-    ("webhook:\n    secret: hunter2", "OPSPILOT_WEBHOOK_SECRET environment variable"),
-    ("slack:\n    enabled: true", "slack"),
-])
+@pytest.mark.parametrize(
+    "section, needle",
+    [
+        ("email:\n    enabled: true\n    from_address: a@example.com\n    to: [b@example.com]", "smtp_host"),
+        ("email:\n    enabled: true\n    smtp_host: smtp.example.com\n    to: [b@example.com]", "from_address"),
+        ("email:\n    enabled: true\n    smtp_host: smtp.example.com\n    from_address: a@example.com", "to"),
+        (
+            "email:\n    enabled: true\n    smtp_host: h\n    from_address: a@example.com\n    to: [not-an-address]",
+            "not an email address",
+        ),
+        (
+            "email:\n    enabled: true\n    smtp_host: h\n    from_address: a@example.com\n    to: [b@example.com]\n    on: [exploded]",
+            "on",
+        ),
+        (
+            "email:\n    enabled: true\n    smtp_host: h\n    from_address: a@example.com\n    to: [b@example.com]\n    on: []",
+            "on is empty",
+        ),
+        ("email:\n    password: hunter2", "SMTP_PASSWORD environment variable"),
+        ("webhook:\n    enabled: true", "url is not set"),
+        ("webhook:\n    enabled: true\n    url: ftp://example.com/x", "http(s) URL"),
+        ("webhook:\n    enabled: true\n    url: https://example.com/x\n    events: [run.exploded]", "unknown webhook event"),
+        ("webhook:\n    secret: hunter2", "OPSPILOT_WEBHOOK_SECRET environment variable"),
+        ("slack:\n    enabled: true", "slack"),
+    ],
+)
 def test_incomplete_or_wrong_settings_stop_loading_with_a_clear_message(tmp_path: Path, section: str, needle: str) -> None:
     with pytest.raises(ConfigError) as caught:
         _load(tmp_path, f"notifications:\n  {section}\n")

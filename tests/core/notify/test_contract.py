@@ -26,9 +26,15 @@ class Harness:
 def _email(smtp_server) -> Harness:
     def make(reachable: bool = True) -> Notifier:
         return EmailNotifier(
-            smtp_host="127.0.0.1", smtp_port=smtp_server.port if reachable else free_port(), starttls=False,
-            from_address="OpsPilot <opspilot@example.com>", to=["oncall@example.com"],
-            on=["rolled_back", "failed", "completed"], timeout_seconds=5, max_attempts=2, sleep=_no_sleep,
+            smtp_host="127.0.0.1",
+            smtp_port=smtp_server.port if reachable else free_port(),
+            starttls=False,
+            from_address="OpsPilot <opspilot@example.com>",
+            to=["oncall@example.com"],
+            on=["rolled_back", "failed", "completed"],
+            timeout_seconds=5,
+            max_attempts=2,
+            sleep=_no_sleep,
         )
 
     return Harness(make, lambda: [m.message["X-OpsPilot-Event"] for m in smtp_server.mails])
@@ -62,11 +68,23 @@ async def test_delivers_a_notice_it_wants(harness: Harness, rolled_back_notice) 
 
 async def test_wants_only_what_it_was_configured_for(harness: Harness) -> None:
     notifier = harness.make()
-    phase = await build_notice(PhaseStarted(
-        task_id="t", plan_id="p", run_id="r", index=0, name="Canary", total_phases=2, assets=("a",)))
-    finished = await build_notice(RunFinished(
-        task_id="t", plan_id="p", run_id="r", state="completed", reason=None, assets_changed=1,
-        assets_rolled_back=0, phases_completed=2, total_phases=2, duration_seconds=1.0))
+    phase = await build_notice(
+        PhaseStarted(task_id="t", plan_id="p", run_id="r", index=0, name="Canary", total_phases=2, assets=("a",))
+    )
+    finished = await build_notice(
+        RunFinished(
+            task_id="t",
+            plan_id="p",
+            run_id="r",
+            state="completed",
+            reason=None,
+            assets_changed=1,
+            assets_rolled_back=0,
+            phases_completed=2,
+            total_phases=2,
+            duration_seconds=1.0,
+        )
+    )
     assert phase is not None and finished is not None
     assert notifier.wants(finished)
     # email is for outcomes, the webhook for every transition

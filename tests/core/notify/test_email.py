@@ -15,9 +15,16 @@ async def _no_sleep(_: float) -> None:
 
 def _notifier(smtp_server, **kwargs) -> EmailNotifier:
     options = {
-        "smtp_host": smtp_server.host, "smtp_port": smtp_server.port, "starttls": False,
-        "from_address": "OpsPilot <opspilot@example.com>", "to": ["oncall@example.com", "Lead <lead@example.com>"],
-        "on": ["rolled_back", "failed"], "timeout_seconds": 5, "max_attempts": 3, "sleep": _no_sleep, **kwargs,
+        "smtp_host": smtp_server.host,
+        "smtp_port": smtp_server.port,
+        "starttls": False,
+        "from_address": "OpsPilot <opspilot@example.com>",
+        "to": ["oncall@example.com", "Lead <lead@example.com>"],
+        "on": ["rolled_back", "failed"],
+        "timeout_seconds": 5,
+        "max_attempts": 3,
+        "sleep": _no_sleep,
+        **kwargs,
     }
     return EmailNotifier(**options)
 
@@ -72,7 +79,7 @@ async def test_a_permanent_refusal_is_not_retried(smtp_server, rolled_back_notic
 
 
 async def test_starttls_required_but_not_offered_fails_clearly(smtp_server, rolled_back_notice) -> None:
-    with pytest.raises(NotificationError, match="STARTTLS|TLS"):
+    with pytest.raises(NotificationError, match=r"STARTTLS|TLS"):
         await _notifier(smtp_server, starttls=True).notify(rolled_back_notice)
     assert smtp_server.mails == []
 
@@ -81,5 +88,7 @@ async def test_wants_only_the_listed_outcomes(rolled_back_notice) -> None:
     notifier = EmailNotifier(smtp_host="h", smtp_port=25, from_address="a@b.c", to=["x@y.z"], on=["failed"])
     assert not notifier.wants(rolled_back_notice)
     assert notifier.topics == frozenset({"task.completed"})
-    approvals = EmailNotifier(smtp_host="h", smtp_port=25, from_address="a@b.c", to=["x@y.z"], on=["approval_required", "rejected"])
+    approvals = EmailNotifier(
+        smtp_host="h", smtp_port=25, from_address="a@b.c", to=["x@y.z"], on=["approval_required", "rejected"]
+    )
     assert approvals.topics == frozenset({"task.approval.required", "plan.decided"})

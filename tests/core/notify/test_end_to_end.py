@@ -23,8 +23,13 @@ ONCALL = ["oncall@example.com", "sre-lead@example.com"]
 def config(config: Config, smtp_server, webhook_receiver) -> Config:
     config.notifications = NotificationsConfig(
         email=EmailNotificationsConfig(
-            enabled=True, smtp_host=smtp_server.host, smtp_port=smtp_server.port, starttls=False,
-            from_address="OpsPilot <opspilot@example.com>", to=ONCALL, timeout_seconds=5,
+            enabled=True,
+            smtp_host=smtp_server.host,
+            smtp_port=smtp_server.port,
+            starttls=False,
+            from_address="OpsPilot <opspilot@example.com>",
+            to=ONCALL,
+            timeout_seconds=5,
         ),
         webhook=WebhookNotificationsConfig(enabled=True, url=webhook_receiver.url, timeout_seconds=5, backoff_seconds=0.01),
     )
@@ -59,9 +64,15 @@ async def test_a_rollback_emails_on_call_and_posts_signed_webhooks(service: OpsP
     body = mail.message.get_content().replace("\r\n", "\n")
     assert body.startswith("Run ROLLED BACK in staging.")
     for expected in (
-        "Environment: staging", f"3/{len(plan.payload.phases)} {failed_phase} (stopped here)", "error_rate",
-        f'"{ASK}" (requested by U0REQUESTER)', "Approved by: U0APPROVER1", "reverted to their previous versions",
-        f"Plan id: {plan.id}", f"Run id: {run.id}", f"opspilot audit {plan.task_id}",
+        "Environment: staging",
+        f"3/{len(plan.payload.phases)} {failed_phase} (stopped here)",
+        "error_rate",
+        f'"{ASK}" (requested by U0REQUESTER)',
+        "Approved by: U0APPROVER1",
+        "reverted to their previous versions",
+        f"Plan id: {plan.id}",
+        f"Run id: {run.id}",
+        f"opspilot audit {plan.task_id}",
         plan.payload.phases[0].assets[0],  # a reverted asset is named
     ):
         assert expected in body, expected
@@ -70,8 +81,15 @@ async def test_a_rollback_emails_on_call_and_posts_signed_webhooks(service: OpsP
         assert verify_signature(request.body, request.headers["X-OpsPilot-Signature"], SECRET)
     hooks = _hooks(webhook_receiver)
     topics = [h["topic"] for h in hooks]
-    assert {"task.created", "task.approval.required", "plan.decided", "task.started", "run.phase.started",
-            "run.phase.completed", "task.completed"} <= set(topics)
+    assert {
+        "task.created",
+        "task.approval.required",
+        "plan.decided",
+        "task.started",
+        "run.phase.started",
+        "run.phase.completed",
+        "task.completed",
+    } <= set(topics)
     assert topics.count("run.phase.started") == 3 and topics.count("run.phase.completed") == 2
     [finished] = [h for h in hooks if h["topic"] == "task.completed"]
     assert finished["state"] == finished["kind"] == "rolled_back"
@@ -86,7 +104,9 @@ async def test_a_rollback_emails_on_call_and_posts_signed_webhooks(service: OpsP
     assert not [e for e in entries if e.event == "notification.failed"]
 
 
-async def test_a_completed_run_sends_no_email_by_default_but_every_webhook(service: OpsPilot, smtp_server, webhook_receiver) -> None:
+async def test_a_completed_run_sends_no_email_by_default_but_every_webhook(
+    service: OpsPilot, smtp_server, webhook_receiver
+) -> None:
     plan, run = await _run(service)
     assert run.state == "completed"
     assert smtp_server.mails == []

@@ -10,8 +10,16 @@ from core.notify.notice import Notice
 from core.notify.settings import WEBHOOK_TOPICS
 
 FINISHED = RunFinished(
-    task_id="task-h", plan_id="plan-h", run_id="run-h", state="failed", reason="driver exploded", assets_changed=0,
-    assets_rolled_back=0, phases_completed=0, total_phases=2, duration_seconds=0.5,
+    task_id="task-h",
+    plan_id="plan-h",
+    run_id="run-h",
+    state="failed",
+    reason="driver exploded",
+    assets_changed=0,
+    assets_rolled_back=0,
+    phases_completed=0,
+    total_phases=2,
+    duration_seconds=0.5,
 )
 
 
@@ -53,7 +61,11 @@ async def test_a_failing_notifier_is_audited_and_never_stops_the_others(service)
     [entry] = await service.store.audit_entries(["run-h"])
     assert (entry.entity_type, entry.event, entry.actor) == ("run", "notification.failed", "opspilot")
     assert entry.details == {
-        "notifier": "recording", "topic": "task.completed", "kind": "failed", "attempts": 3, "error": "receiver said no",
+        "notifier": "recording",
+        "topic": "task.completed",
+        "kind": "failed",
+        "attempts": 3,
+        "error": "receiver said no",
     }
     await hub.close()
     assert broken.closed and fine.closed

@@ -14,8 +14,16 @@ from core.notify.notice import Notice
 from core.notify.settings import WEBHOOK_TOPICS
 
 FINISHED = RunFinished(
-    task_id="task-s", plan_id="plan-s", run_id="run-s", state="rolled_back", reason="canary unhealthy", assets_changed=1,
-    assets_rolled_back=1, phases_completed=0, total_phases=2, duration_seconds=1.0,
+    task_id="task-s",
+    plan_id="plan-s",
+    run_id="run-s",
+    state="rolled_back",
+    reason="canary unhealthy",
+    assets_changed=1,
+    assets_rolled_back=1,
+    phases_completed=0,
+    total_phases=2,
+    duration_seconds=1.0,
 )
 
 
@@ -61,5 +69,12 @@ async def test_deliveries_cut_by_shutdown_are_counted_and_audited(caplog: pytest
     assert hub.in_flight == 0
     assert "dropped 1 notification(s) still being delivered at shutdown" in caplog.text
     dropped = [e for e in audit.entries if e[2] == "notification.dropped"]
-    assert dropped == [("run", "run-s", "notification.dropped", "opspilot",
-                        {"topic": "task.completed", "reason": "still being delivered at shutdown"})]
+    assert dropped == [
+        (
+            "run",
+            "run-s",
+            "notification.dropped",
+            "opspilot",
+            {"topic": "task.completed", "reason": "still being delivered at shutdown"},
+        )
+    ]

@@ -7,7 +7,14 @@ import json
 import pytest
 
 from core.events import (
-    AuditAppended, PhaseCompleted, PhaseStarted, PlanDecided, PlanProposed, RunFinished, RunStarted, TaskCreated,
+    AuditAppended,
+    PhaseCompleted,
+    PhaseStarted,
+    PlanDecided,
+    PlanProposed,
+    RunFinished,
+    RunStarted,
+    TaskCreated,
 )
 from core.notify import build_notice
 
@@ -22,12 +29,41 @@ EVENTS = [
     (PlanDecided(**IDS, decision="rejected", actor="U1"), "rejected", "warning"),
     (RunStarted(**RUN, total_phases=3, total_assets=9), "started", "info"),
     (PhaseStarted(**RUN, index=0, name="Canary", total_phases=3, assets=("a", "b")), "phase_started", "info"),
-    (PhaseCompleted(**RUN, index=0, name="Canary", total_phases=3, assets_changed=2,
-                    health={"error_rate": 0.1}, next_wait_seconds=600.0), "phase_completed", "info"),
-    (RunFinished(**RUN, state="completed", reason=None, assets_changed=9, assets_rolled_back=0, phases_completed=3,
-                 total_phases=3, duration_seconds=3700), "completed", "info"),
-    (RunFinished(**RUN, state="failed", reason="driver down", assets_changed=0, assets_rolled_back=0,
-                 phases_completed=0, total_phases=3, duration_seconds=1), "failed", "critical"),
+    (
+        PhaseCompleted(
+            **RUN, index=0, name="Canary", total_phases=3, assets_changed=2, health={"error_rate": 0.1}, next_wait_seconds=600.0
+        ),
+        "phase_completed",
+        "info",
+    ),
+    (
+        RunFinished(
+            **RUN,
+            state="completed",
+            reason=None,
+            assets_changed=9,
+            assets_rolled_back=0,
+            phases_completed=3,
+            total_phases=3,
+            duration_seconds=3700,
+        ),
+        "completed",
+        "info",
+    ),
+    (
+        RunFinished(
+            **RUN,
+            state="failed",
+            reason="driver down",
+            assets_changed=0,
+            assets_rolled_back=0,
+            phases_completed=0,
+            total_phases=3,
+            duration_seconds=1,
+        ),
+        "failed",
+        "critical",
+    ),
 ]
 
 

@@ -20,7 +20,9 @@ async def _fresh_postgres_database() -> tuple[str, str]:
 
     url = make_url(POSTGRES_URL)
     name = f"opspilot_test_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(user=url.username, password=url.password, host=url.host, port=url.port or 5432, database=url.database)
+    admin = await asyncpg.connect(
+        user=url.username, password=url.password, host=url.host, port=url.port or 5432, database=url.database
+    )
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
     finally:
@@ -32,7 +34,9 @@ async def _drop_postgres_database(name: str) -> None:
     import asyncpg
 
     url = make_url(POSTGRES_URL)
-    admin = await asyncpg.connect(user=url.username, password=url.password, host=url.host, port=url.port or 5432, database=url.database)
+    admin = await asyncpg.connect(
+        user=url.username, password=url.password, host=url.host, port=url.port or 5432, database=url.database
+    )
     try:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:

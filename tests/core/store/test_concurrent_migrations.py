@@ -27,8 +27,15 @@ async def _upgrade_in_processes(url: str, cwd: Path) -> list[tuple[int, str]]:
     env.update(DATABASE_URL=url, PYTHONPATH=str(ROOT))
     processes = [
         await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot.cli", "db", "upgrade", cwd=cwd, env=env,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            sys.executable,
+            "-m",
+            "bot.cli",
+            "db",
+            "upgrade",
+            cwd=cwd,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
         )
         for _ in range(PROCESSES)
     ]

@@ -13,21 +13,35 @@ from core.errors import IllegalTransition, NotFound
 from core.schemas import errors_for
 from core.store import Database
 
-SPEC = TaskSpec.model_validate({
-    "task_type": "drift_remediation", "goal": "Remediate drift", "context": {"environment": "production"},
-    "agents": [{"name": "drift_agent", "priority": 1}], "tools_required": ["query_assets"], "risk_level": "high",
-    "hitl_required": True,
-})
+SPEC = TaskSpec.model_validate(
+    {
+        "task_type": "drift_remediation",
+        "goal": "Remediate drift",
+        "context": {"environment": "production"},
+        "agents": [{"name": "drift_agent", "priority": 1}],
+        "tools_required": ["query_assets"],
+        "risk_level": "high",
+        "hitl_required": True,
+    }
+)
 
 
 def _task() -> Task:
-    return Task(id=str(uuid.uuid4()), org_id="org", created_by="U1", user_intent="fix drift", task_spec=SPEC, origin={"channel": "C1"})
+    return Task(
+        id=str(uuid.uuid4()), org_id="org", created_by="U1", user_intent="fix drift", task_spec=SPEC, origin={"channel": "C1"}
+    )
 
 
 def _plan(task_id: str) -> Plan:
     return Plan(
-        id=str(uuid.uuid4()), task_id=task_id, type="drift_plan", agent="drift_agent", environment="production",
-        payload=PlanPayload(summary="fix", affected_assets=["a1"], phases=[{"name": "Canary", "assets": ["a1"], "wait_time": "5m"}]),
+        id=str(uuid.uuid4()),
+        task_id=task_id,
+        type="drift_plan",
+        agent="drift_agent",
+        environment="production",
+        payload=PlanPayload(
+            summary="fix", affected_assets=["a1"], phases=[{"name": "Canary", "assets": ["a1"], "wait_time": "5m"}]
+        ),
     )
 
 
@@ -46,8 +60,13 @@ async def test_plan_and_run_round_trip_and_validate(store) -> None:
     plan = _plan(task.id)
     await store.add_plan(plan, "opspilot")
     assert errors_for("plan", (await store.get_plan(plan.id)).to_document()) == []
-    run = Run(id=str(uuid.uuid4()), plan_id=plan.id, environment="production", progress=RunProgress(total_phases=1),
-              phases=[PhaseResult(name="Canary")])
+    run = Run(
+        id=str(uuid.uuid4()),
+        plan_id=plan.id,
+        environment="production",
+        progress=RunProgress(total_phases=1),
+        phases=[PhaseResult(name="Canary")],
+    )
     await store.add_run(run, "U2")
     loaded = await store.get_run(run.id, with_audit=True)
     assert loaded.progress.total_phases == 1 and loaded.audit_log[0]["event"] == "run.created"

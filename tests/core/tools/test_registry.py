@@ -10,10 +10,31 @@ from core.service import OpsPilot
 from core.tools import default_registry
 
 SEED_TOOLS = {
-    "query_assets", "compare_versions", "generate_patch_plan", "cve_feed", "risk_score", "generate_rollout", "check_controls",
-    "generate_evidence", "query_logs", "correlate_events", "infra_graph", "simulate_failover", "billing_data", "forecast",
-    "recommend", "scan_vulns", "check_exposure", "build_image", "validate", "promote", "generate_sop", "validate_sop",
-    "execute_sop", "discover_api", "generate_adapter",
+    "query_assets",
+    "compare_versions",
+    "generate_patch_plan",
+    "cve_feed",
+    "risk_score",
+    "generate_rollout",
+    "check_controls",
+    "generate_evidence",
+    "query_logs",
+    "correlate_events",
+    "infra_graph",
+    "simulate_failover",
+    "billing_data",
+    "forecast",
+    "recommend",
+    "scan_vulns",
+    "check_exposure",
+    "build_image",
+    "validate",
+    "promote",
+    "generate_sop",
+    "validate_sop",
+    "execute_sop",
+    "discover_api",
+    "generate_adapter",
 }
 
 
@@ -36,11 +57,14 @@ def test_only_build_promote_and_execute_sop_are_write_class_and_none_is_offered_
     assert {t.name for t in registry.for_planning()} == SEED_TOOLS - {"build_image", "promote", "execute_sop"}
 
 
-@pytest.mark.parametrize("name, arguments", [
-    ("execute_sop", {"steps": [{"name": "wipe", "command": "rm -rf /"}], "environment": "production"}),
-    ("build_image", {"image": "ubuntu-base", "version": "9.9.9"}),
-    ("promote", {"image": "ubuntu-base", "version": "9.9.9", "environment": "production"}),
-])
+@pytest.mark.parametrize(
+    "name, arguments",
+    [
+        ("execute_sop", {"steps": [{"name": "wipe", "command": "rm -rf /"}], "environment": "production"}),
+        ("build_image", {"image": "ubuntu-base", "version": "9.9.9"}),
+        ("promote", {"image": "ubuntu-base", "version": "9.9.9", "environment": "production"}),
+    ],
+)
 async def test_a_write_tool_cannot_run_while_planning(service: OpsPilot, name: str, arguments: dict[str, Any]) -> None:
     trace: list = []
 
@@ -52,7 +76,9 @@ async def test_a_write_tool_cannot_run_while_planning(service: OpsPilot, name: s
 
 async def test_the_executor_context_may_run_a_write_tool(service: OpsPilot) -> None:
     result = await service.tools.call(
-        "promote", {"image": "ubuntu-base", "version": "2.4.2", "environment": "staging"}, service.tool_context,
+        "promote",
+        {"image": "ubuntu-base", "version": "2.4.2", "environment": "staging"},
+        service.tool_context,
         allowed_risks=frozenset({"read", "plan", "write"}),
     )
 

@@ -25,7 +25,9 @@ IMPLEMENTATIONS = ["file", "static"]
 
 @pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
 @pytest.mark.parametrize("kind", sorted(FILE_NAMES))
-async def test_every_shipped_sample_file_loads_through_every_implementation(implementation: str, kind: str, tmp_path: Path) -> None:
+async def test_every_shipped_sample_file_loads_through_every_implementation(
+    implementation: str, kind: str, tmp_path: Path
+) -> None:
     shipped = yaml.safe_load((SAMPLE_DATA_DIR / FILE_NAMES[kind]).read_text(encoding="utf-8"))
 
     source = build(implementation, kind, shipped, tmp_path)
@@ -35,12 +37,14 @@ async def test_every_shipped_sample_file_loads_through_every_implementation(impl
 
 @pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
 async def test_a_document_that_breaks_its_schema_is_a_config_error_naming_the_field(implementation: str, tmp_path: Path) -> None:
-    broken = {"cves": [{"id": "CVE-2024-0001", "title": "x", "severity": "apocalyptic", "cvss": 5, "package": "p", "affects": []}]}
+    broken = {
+        "cves": [{"id": "CVE-2024-0001", "title": "x", "severity": "apocalyptic", "cvss": 5, "package": "p", "affects": []}]
+    }
 
-    with pytest.raises(ConfigError, match="cves.0.severity"):
+    with pytest.raises(ConfigError, match=r"cves\.0\.severity"):
         await build(implementation, "cves", broken, tmp_path).document()
 
 
 async def test_a_missing_file_names_the_config_key_to_fix(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="inventory.data_dir"):
+    with pytest.raises(ConfigError, match=r"inventory\.data_dir"):
         await FileSource("billing", tmp_path / "billing.yaml").document()

@@ -71,8 +71,15 @@ async def test_generate_sop_asks_for_confirmation_before_destructive_steps(servi
 
 async def test_generate_adapter_writes_python_that_compiles_with_read_endpoints_only(service: OpsPilot) -> None:
     found = await call(service, "discover_api", api="PagerDuty")
-    generated = await call(service, "generate_adapter", api=found["api"], title=found["title"], base_url=found["base_url"],
-                           auth=found["auth"], endpoints=found["endpoints"])
+    generated = await call(
+        service,
+        "generate_adapter",
+        api=found["api"],
+        title=found["title"],
+        base_url=found["base_url"],
+        auth=found["auth"],
+        endpoints=found["endpoints"],
+    )
 
     compile(generated["code"], generated["module"], "exec")
     assert {m["name"] for m in generated["methods"]} == {"list_incidents", "list_services", "list_oncalls"}

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import regorus
 from aiohttp import web
 
 from core.domain import Plan, PlanPayload
@@ -128,22 +127,39 @@ def make_plan() -> Callable[..., Plan]:
     """A plan over ``assets`` phased the way the rollout tool does it, or with the phases given."""
 
     def make(
-        assets: list[str], environment: str = "production", *, phases: list[dict] | None = None,
-        changes: list[dict] | None = None, steps: list[dict] | None = None, plan_type: str = "drift_plan",
+        assets: list[str],
+        environment: str = "production",
+        *,
+        phases: list[dict] | None = None,
+        changes: list[dict] | None = None,
+        steps: list[dict] | None = None,
+        plan_type: str = "drift_plan",
         agent: str = "drift_agent",
     ) -> Plan:
         payload = {
             "summary": f"{plan_type} for {len(assets)} assets",
             "affected_assets": assets,
             "phases": build_phases(assets, rules_for(environment)) if phases is None else phases,
-            "changes": changes if changes is not None else [
-                {"asset_id": a, "action": "set_image_version", "image": "ubuntu-base", "from_version": "2.3.9", "to_version": "2.4.1"}
+            "changes": changes
+            if changes is not None
+            else [
+                {
+                    "asset_id": a,
+                    "action": "set_image_version",
+                    "image": "ubuntu-base",
+                    "from_version": "2.3.9",
+                    "to_version": "2.4.1",
+                }
                 for a in assets
             ],
             "steps": steps or [],
         }
         return Plan(
-            id=str(uuid.uuid4()), task_id=str(uuid.uuid4()), type=plan_type, agent=agent, environment=environment,
+            id=str(uuid.uuid4()),
+            task_id=str(uuid.uuid4()),
+            type=plan_type,
+            agent=agent,
+            environment=environment,
             payload=PlanPayload.model_validate(payload),
         )
 
@@ -152,7 +168,9 @@ def make_plan() -> Callable[..., Plan]:
 
 def watched(name: str, assets: list[str]) -> dict:
     return {
-        "name": name, "assets": assets, "health_checks": [{"type": "error_rate", "threshold": "< 1%", "timeout": "5m"}],
+        "name": name,
+        "assets": assets,
+        "health_checks": [{"type": "error_rate", "threshold": "< 1%", "timeout": "5m"}],
         "rollback_if": "error_rate > 1%",
     }
 

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 from core.config import Config
-from core.domain import Plan
 from core.validation.commands import policy_check, policy_test
 
 FAILING_TEST = """package opspilot.team_test
@@ -35,8 +34,11 @@ async def test_good_plan_passes_with_exit_0(config: Config, tmp_path: Path, make
 
 async def test_plan_json_output_wrapper_is_accepted(config: Config, tmp_path: Path, make_plan, prod_web) -> None:
     spec = {
-        "task_type": "drift_remediation", "goal": "Remediate drift", "context": {"environment": "production"},
-        "agents": [{"name": "drift_agent"}], "risk_level": "high",
+        "task_type": "drift_remediation",
+        "goal": "Remediate drift",
+        "context": {"environment": "production"},
+        "agents": [{"name": "drift_agent"}],
+        "risk_level": "high",
     }
     wrapped = {"task_spec": spec, "plan": make_plan(prod_web).to_document()}
     code, output = await policy_check(write(tmp_path, wrapped), config)
@@ -101,7 +103,7 @@ async def test_policy_test_names_file_and_line_of_a_syntax_error(config: Config,
 
 
 async def test_policy_test_runs_the_built_in_tests_next_to_a_team_folder_without_tests(config: Config, tmp_path: Path) -> None:
-    (tmp_path / "only.rego").write_text("package opspilot.only\n\ndeny contains \"no\" if false\n")
+    (tmp_path / "only.rego").write_text('package opspilot.only\n\ndeny contains "no" if false\n')
     config.policies.dir = tmp_path
     code, output = await policy_test(config)
     assert code == 0, output
@@ -122,7 +124,9 @@ async def test_policy_test_skips_the_tests_of_a_disabled_package(config: Config)
 async def test_policy_check_shows_a_disabled_package_as_off(config: Config, tmp_path: Path, make_plan, phase) -> None:
     assets = ["web-prod-001", "web-prod-002"]
     config.policies.disable = ["production_safety"]
-    code, output = await policy_check(write(tmp_path, make_plan(assets, phases=[phase("Everything", assets)]).to_document()), config)
+    code, output = await policy_check(
+        write(tmp_path, make_plan(assets, phases=[phase("Everything", assets)]).to_document()), config
+    )
     assert code == 0, output
     assert "OFF   policy: production_safety — disabled by policies.disable" in output.splitlines()
     assert "FAIL  policy: production_safety" not in output

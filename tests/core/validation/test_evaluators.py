@@ -39,7 +39,9 @@ deny contains msg if {
 """
 
 
-async def test_a_teams_own_package_is_evaluated_next_to_the_shipped_ones(make_evaluator, make_plan, policy_copy: Path, prod_web) -> None:
+async def test_a_teams_own_package_is_evaluated_next_to_the_shipped_ones(
+    make_evaluator, make_plan, policy_copy: Path, prod_web
+) -> None:
     (policy_copy / "team").mkdir()
     (policy_copy / "team" / "freeze.rego").write_text(FREEZE)
     check = PolicyCheck(await make_evaluator(policy_copy), PoliciesConfig(dir=policy_copy))
@@ -49,7 +51,9 @@ async def test_a_teams_own_package_is_evaluated_next_to_the_shipped_ones(make_ev
     assert not results["policy: team.freeze"].passed
 
 
-async def test_a_policy_that_errors_at_evaluation_denies_and_says_so(make_evaluator, make_plan, policy_copy: Path, prod_web) -> None:
+async def test_a_policy_that_errors_at_evaluation_denies_and_says_so(
+    make_evaluator, make_plan, policy_copy: Path, prod_web
+) -> None:
     (policy_copy / "broken.rego").write_text(BROKEN_AT_EVALUATION)
     check = PolicyCheck(await make_evaluator(policy_copy), PoliciesConfig(dir=policy_copy))
     results = await check.run_all(PlanContext(plan=make_plan(prod_web)))
@@ -84,7 +88,7 @@ async def test_unreachable_opa_denies_naming_the_server(make_plan, prod_web) -> 
 
 
 async def test_opa_without_our_policies_denies(start_opa_stub, tmp_path: Path, make_plan, prod_web) -> None:
-    (tmp_path / "other.rego").write_text('package other\n\nallow := true\n')
+    (tmp_path / "other.rego").write_text("package other\n\nallow := true\n")
     stub = await start_opa_stub(tmp_path)
     [result] = await PolicyCheck(OpaEvaluator(stub.url), PoliciesConfig()).run_all(PlanContext(plan=make_plan(prod_web)))
     assert not result.passed

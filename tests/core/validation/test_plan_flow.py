@@ -42,11 +42,18 @@ async def run_failure(service, run_id: str) -> tuple[str, list[str]]:
 async def test_valid_plan_goes_draft_validated_awaiting_approval(service) -> None:
     plan = await ask(service)
     assert await plan_moves(service, plan.id) == [
-        (None, "draft"), ("draft", "validated"), ("validated", "awaiting_approval"),
+        (None, "draft"),
+        ("draft", "validated"),
+        ("validated", "awaiting_approval"),
     ]
     assert [c.name for c in plan.validation.checks] == [
-        "schema", "policy: image_safety", "policy: production_safety", "policy: sop_safety", "policy: terraform_safety",
-        "safety", "quality",
+        "schema",
+        "policy: image_safety",
+        "policy: production_safety",
+        "policy: sop_safety",
+        "policy: terraform_safety",
+        "safety",
+        "quality",
     ]
 
 
@@ -97,10 +104,14 @@ async def test_run_outside_the_change_window_fails_at_start_with_the_reason(conf
     await service.executor.wait_idle(30)
     state, errors = await run_failure(service, decision.run.id)
     assert state == "failed"
-    assert any(e.startswith(f"Production runs may only start inside a change window ({elsewhen} 00:00-23:59 UTC)") for e in errors)
+    assert any(
+        e.startswith(f"Production runs may only start inside a change window ({elsewhen} 00:00-23:59 UTC)") for e in errors
+    )
 
 
-async def test_asset_removed_from_inventory_after_approval_fails_the_run_with_the_reason(config, make_service, tmp_path: Path) -> None:
+async def test_asset_removed_from_inventory_after_approval_fails_the_run_with_the_reason(
+    config, make_service, tmp_path: Path
+) -> None:
     fleet_file = tmp_path / "fleet.yaml"
     shutil.copy(SAMPLE_DATA_DIR / "fleet.yaml", fleet_file)
     config.inventory.path = fleet_file

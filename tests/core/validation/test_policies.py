@@ -16,7 +16,11 @@ SATURDAY_2_UTC = datetime(2024, 12, 7, 2, 0, tzinfo=UTC)
 
 
 async def judge(
-    make_evaluator, plan: Plan, *, config: PoliciesConfig | None = None, stage: str = "plan",
+    make_evaluator,
+    plan: Plan,
+    *,
+    config: PoliciesConfig | None = None,
+    stage: str = "plan",
     now: datetime = TUESDAY_10_UTC,
 ) -> dict[str, CheckResult]:
     check = PolicyCheck(await make_evaluator(), config or PoliciesConfig())
@@ -34,13 +38,16 @@ def denials(results: dict[str, CheckResult]) -> list[str]:
 async def test_rollout_tool_plan_for_production_passes_every_policy(make_evaluator, make_plan, prod_web) -> None:
     results = await judge(make_evaluator, make_plan(prod_web))
     assert set(results) == {
-        "policy: production_safety", "policy: sop_safety", "policy: image_safety", "policy: terraform_safety",
+        "policy: production_safety",
+        "policy: sop_safety",
+        "policy: image_safety",
+        "policy: terraform_safety",
     }
     assert all(r.passed for r in results.values()), denials(results)
 
 
 async def test_production_plan_without_canary_first_is_denied(make_evaluator, make_plan, phase, prod_web) -> None:
-    phases = [phase(f"Wave {i + 1}", prod_web[i * 4:(i + 1) * 4]) for i in range(6)]
+    phases = [phase(f"Wave {i + 1}", prod_web[i * 4 : (i + 1) * 4]) for i in range(6)]
     results = await judge(make_evaluator, make_plan(prod_web, phases=phases))
     verdict = results["policy: production_safety"]
     assert not verdict.passed
@@ -131,10 +138,17 @@ async def test_destructive_sop_step_without_confirmation_is_denied(make_evaluato
     ]
 
 
-@pytest.mark.parametrize("command", [
-    "rm -rf /var/lib/app", "psql -c 'DROP TABLE sessions'", "terraform destroy -auto-approve",
-    "kubectl delete ns payments", "aws rds delete-db-instance --db-instance-identifier main", "sudo reboot",
-])
+@pytest.mark.parametrize(
+    "command",
+    [
+        "rm -rf /var/lib/app",
+        "psql -c 'DROP TABLE sessions'",
+        "terraform destroy -auto-approve",
+        "kubectl delete ns payments",
+        "aws rds delete-db-instance --db-instance-identifier main",
+        "sudo reboot",
+    ],
+)
 async def test_each_kind_of_destructive_command_needs_confirmation(make_evaluator, make_plan, command: str) -> None:
     unconfirmed = await judge(make_evaluator, sop(make_plan, [{"name": "act", "command": command}]))
     confirmed = await judge(make_evaluator, sop(make_plan, [{"name": "act", "command": command, "requires_confirmation": True}]))
@@ -179,7 +193,12 @@ async def test_validated_scanned_image_from_staging_may_be_promoted_to_productio
 
 
 async def test_validate_tool_results_count_as_evidence(make_evaluator, make_plan) -> None:
-    plan = promotion(make_plan, validation={"passed": True, "checks": []}, scan={"critical": 0, "high": 0, "medium": 2, "low": 5}, source="staging")
+    plan = promotion(
+        make_plan,
+        validation={"passed": True, "checks": []},
+        scan={"critical": 0, "high": 0, "medium": 2, "low": 5},
+        source="staging",
+    )
     assert (await judge(make_evaluator, plan))["policy: image_safety"].passed
 
 
@@ -229,13 +248,19 @@ async def test_terraform_destroying_a_database_is_denied(make_evaluator, make_pl
 
 
 async def test_terraform_replacing_stateless_resources_is_allowed(make_evaluator, make_plan) -> None:
-    plan = terraform(make_plan, ("aws_instance", "aws_instance.web", ["delete", "create"]), ("aws_db_instance", "aws_db_instance.main", ["update"]))
+    plan = terraform(
+        make_plan,
+        ("aws_instance", "aws_instance.web", ["delete", "create"]),
+        ("aws_db_instance", "aws_db_instance.main", ["update"]),
+    )
     assert (await judge(make_evaluator, plan))["policy: terraform_safety"].passed
 
 
 async def test_large_terraform_plan_is_allowed_but_needs_a_person(make_evaluator, make_plan) -> None:
-    plan = terraform(make_plan, *((f"aws_security_group_rule", f"aws_security_group_rule.r{i}", ["create"]) for i in range(4)))
+    plan = terraform(make_plan, *(("aws_security_group_rule", f"aws_security_group_rule.r{i}", ["create"]) for i in range(4)))
     verdict = (await judge(make_evaluator, plan, config=PoliciesConfig(max_resource_changes=3)))["policy: terraform_safety"]
     assert verdict.passed
     assert verdict.approval_reasons == ("the Terraform plan changes 4 resources, more than 3 (policies.max_resource_changes).",)
-    assert verdict.messages == ("Needs a person's approval: the Terraform plan changes 4 resources, more than 3 (policies.max_resource_changes).",)
+    assert verdict.messages == (
+        "Needs a person's approval: the Terraform plan changes 4 resources, more than 3 (policies.max_resource_changes).",
+    )

@@ -52,7 +52,7 @@ async def test_a_team_folder_with_one_policy_still_denies_production_without_a_c
 
 
 async def test_startup_refuses_a_team_file_redeclaring_a_built_in_package(config: Config, tmp_path: Path) -> None:
-    permissive = "package opspilot.production_safety\n\ndeny contains \"never\" if false\n"
+    permissive = 'package opspilot.production_safety\n\ndeny contains "never" if false\n'
     config.policies.dirs = [team_folder(tmp_path, "lenient.rego", permissive)]
     with pytest.raises(PolicyError) as caught:
         await OpsPilot.create(config)
@@ -87,9 +87,7 @@ def test_a_missing_extra_folder_is_refused_naming_it(tmp_path: Path) -> None:
 
 def test_dirs_and_disable_come_from_the_config_file_relative_to_it(tmp_path: Path) -> None:
     folder = team_folder(tmp_path)
-    (tmp_path / "opspilot.yaml").write_text(
-        "policies:\n  dirs: [team-policies]\n  disable: [data.opspilot.sop_safety]\n"
-    )
+    (tmp_path / "opspilot.yaml").write_text("policies:\n  dirs: [team-policies]\n  disable: [data.opspilot.sop_safety]\n")
     config = load_config(tmp_path / "opspilot.yaml", env={})
     assert config.policies.dirs == [folder] and config.policies.dir is None
     assert config.policies.disable == ["sop_safety"]

@@ -36,12 +36,19 @@ async def seed_history(store, *, rejected: int = 0, rolled_back: int = 0) -> Non
         await store.add_task(task, REQUESTER)
         state = "rejected" if index < rejected else "approved"
         plan = Plan(
-            id=str(uuid.uuid4()), task_id=task.id, type="drift_plan", agent="drift_agent", environment="production",
-            payload=PlanPayload(summary="earlier drift fix"), status=Status(state=state),
+            id=str(uuid.uuid4()),
+            task_id=task.id,
+            type="drift_plan",
+            agent="drift_agent",
+            environment="production",
+            payload=PlanPayload(summary="earlier drift fix"),
+            status=Status(state=state),
         )
         await store.add_plan(plan, "opspilot")
         if state == "approved":
-            await store.add_run(Run(id=str(uuid.uuid4()), plan_id=plan.id, environment="production", status=Status(state="rolled_back")), APPROVER)
+            await store.add_run(
+                Run(id=str(uuid.uuid4()), plan_id=plan.id, environment="production", status=Status(state="rolled_back")), APPROVER
+            )
 
 
 async def test_first_production_plan_scores_65_and_waits_for_a_person(service) -> None:

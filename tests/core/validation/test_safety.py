@@ -38,10 +38,14 @@ async def test_production_plan_may_not_touch_staging_assets(make_plan, fleet) ->
 
 
 async def test_unreadable_rollback_condition_and_threshold_are_refused(make_plan, fleet) -> None:
-    phases = [{
-        "name": "Canary", "assets": ["web-prod-001"], "rollback_if": "errors are high",
-        "health_checks": [{"type": "latency_p99", "threshold": "fast enough"}],
-    }]
+    phases = [
+        {
+            "name": "Canary",
+            "assets": ["web-prod-001"],
+            "rollback_if": "errors are high",
+            "health_checks": [{"type": "latency_p99", "threshold": "fast enough"}],
+        }
+    ]
     found = await problems(make_plan(["web-prod-001"], phases=phases), fleet)
     assert found == (
         "Phase 'Canary': rollback_if cannot read 'errors are high' in 'errors are high': write '<metric> <op> <number>', e.g. 'error_rate > 1%'.",
@@ -51,8 +55,13 @@ async def test_unreadable_rollback_condition_and_threshold_are_refused(make_plan
 
 async def test_waits_and_timeouts_beyond_limits_are_refused(make_plan, fleet) -> None:
     phases = [
-        {"name": "Canary", "assets": ["web-prod-001"], "wait_time": "3d", "rollback_if": "error_rate > 1%",
-         "health_checks": [{"type": "error_rate", "threshold": "< 1%", "timeout": "2h"}]},
+        {
+            "name": "Canary",
+            "assets": ["web-prod-001"],
+            "wait_time": "3d",
+            "rollback_if": "error_rate > 1%",
+            "health_checks": [{"type": "error_rate", "threshold": "< 1%", "timeout": "2h"}],
+        },
         {"name": "Wave 1", "assets": ["web-prod-002"], "wait_time": "0s"},
     ]
     steps = [{"name": "drain", "command": "opsctl drain", "timeout": "2d"}]
@@ -75,7 +84,9 @@ async def test_phases_must_cover_exactly_the_affected_assets(make_plan, phase, f
 
 async def test_without_an_inventory_the_check_fails_closed(make_plan, prod_web) -> None:
     found = await problems(make_plan(prod_web), None)
-    assert found == ("The inventory could not be read, so the plan's assets cannot be checked; fix inventory.path and ask again.",)
+    assert found == (
+        "The inventory could not be read, so the plan's assets cannot be checked; fix inventory.path and ask again.",
+    )
 
 
 async def test_a_change_plan_with_nothing_to_run_is_refused() -> None:
@@ -83,8 +94,13 @@ async def test_a_change_plan_with_nothing_to_run_is_refused() -> None:
     from core.validation.base import PlanContext
     from core.validation.safety import SafetyCheck
 
-    empty = Plan(id="p", task_id="t", type="patch_plan", environment="staging",
-                 payload=PlanPayload(summary="patch", changes=[{"asset_id": "web-stg-001", "action": "apply_patch"}]))
+    empty = Plan(
+        id="p",
+        task_id="t",
+        type="patch_plan",
+        environment="staging",
+        payload=PlanPayload(summary="patch", changes=[{"asset_id": "web-stg-001", "action": "apply_patch"}]),
+    )
     result = await SafetyCheck().run(PlanContext(plan=empty, fleet=None))
     assert not result.passed
     assert any("neither phases nor steps" in m for m in result.messages)

@@ -18,7 +18,9 @@ async def database(request, tmp_path: Path) -> AsyncIterator[Database]:
         url = f"sqlite:///{tmp_path / 'work.db'}"
     else:
         if not POSTGRES_URL:
-            pytest.skip("PostgreSQL work-queue tests need OPSPILOT_TEST_POSTGRES_URL (e.g. postgresql://postgres@127.0.0.1:5432/test)")
+            pytest.skip(
+                "PostgreSQL work-queue tests need OPSPILOT_TEST_POSTGRES_URL (e.g. postgresql://postgres@127.0.0.1:5432/test)"
+            )
         url, dropped = await _fresh_postgres_database()
     db = Database(url)
     await db.upgrade()

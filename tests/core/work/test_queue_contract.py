@@ -50,7 +50,9 @@ async def test_a_lapsed_lease_is_taken_over_with_a_new_fence(queue: WorkQueue, c
     assert new.fence == old.fence + 1 and new.taken_over and new.attempt == 2
 
 
-async def test_a_fenced_write_after_a_takeover_raises_and_writes_nothing(queue: WorkQueue, clock: ManualClock, database: Database) -> None:
+async def test_a_fenced_write_after_a_takeover_raises_and_writes_nothing(
+    queue: WorkQueue, clock: ManualClock, database: Database
+) -> None:
     await queue.enqueue("run", "r1")
     [old] = await queue.claim("run", "worker-a", LEASE)
     clock.advance(LEASE + 1)

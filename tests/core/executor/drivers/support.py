@@ -34,15 +34,31 @@ CHANGE = Change(asset_id=ASSET.id, action="set_image_version", from_version="1.0
 
 def apply_action(attempt: int = 1, asset: AssetRef = ASSET, change: Change = CHANGE) -> DriverAction:
     return DriverAction(
-        "apply", RUN, "canary", 0, idempotency_key(RUN, 0, asset.id, "apply"), attempt,
-        asset=asset, change=change, from_version="1.0", to_version="2.0",
+        "apply",
+        RUN,
+        "canary",
+        0,
+        idempotency_key(RUN, 0, asset.id, "apply"),
+        attempt,
+        asset=asset,
+        change=change,
+        from_version="1.0",
+        to_version="2.0",
     )
 
 
 def revert_action() -> DriverAction:
     return DriverAction(
-        "revert", RUN, "canary", 0, idempotency_key(RUN, 0, ASSET.id, "revert"), 1,
-        asset=ASSET, change=CHANGE, from_version="2.0", to_version="1.0",
+        "revert",
+        RUN,
+        "canary",
+        0,
+        idempotency_key(RUN, 0, ASSET.id, "revert"),
+        1,
+        asset=ASSET,
+        change=CHANGE,
+        from_version="2.0",
+        to_version="1.0",
     )
 
 
@@ -67,8 +83,16 @@ class FakeInventory:
 
     async def fleet(self) -> Fleet:
         assets = [
-            Asset(id=a, environment="production", role="web", platform="linux", region="eu", image="ubuntu-22.04",
-                  image_version=v, tags=["web", "prod"])
+            Asset(
+                id=a,
+                environment="production",
+                role="web",
+                platform="linux",
+                region="eu",
+                image="ubuntu-22.04",
+                image_version=v,
+                tags=["web", "prod"],
+            )
             for a, v in self.versions.items()
         ]
         return Fleet(golden_images={"ubuntu-22.04": "2.0"}, assets=assets)
@@ -222,7 +246,8 @@ class Harness:
             apply=[*base, "{asset}", "{to_version}"],
             revert=[*base, "{asset}", "{to_version}"],
             step=["/bin/sh", "-c", "{command}"],
-            timeout=timeout, kill_grace=0.3,
+            timeout=timeout,
+            kill_grace=0.3,
         )
 
     # http
@@ -235,6 +260,4 @@ class Harness:
             "hang": "hang",
             "huge": (200, b"\xff\xfe ok \x00 \xe2\x82 line of text\n" * 40000),
         }[mode]
-        return HttpDriver(
-            self.receiver.url + "/actions", timeout=timeout, backoff=0.01, env={"OPSPILOT_DRIVER_SECRET": SECRET}
-        )
+        return HttpDriver(self.receiver.url + "/actions", timeout=timeout, backoff=0.01, env={"OPSPILOT_DRIVER_SECRET": SECRET})

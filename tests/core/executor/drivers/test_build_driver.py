@@ -44,7 +44,11 @@ def test_the_documented_yaml_loads_on_a_machine_without_the_programs(tmp_path: P
     assert config.driver == driver
     assert config.command.apply == ["/opt/fix/remediate", "{asset}", "{to_version}"]
     assert config.command.timeout == 600.0
-    assert (config.http.url, config.http.status_url, config.http.timeout) == ("https://deploy.example.internal/actions", None, 600.0)
+    assert (config.http.url, config.http.status_url, config.http.timeout) == (
+        "https://deploy.example.internal/actions",
+        None,
+        600.0,
+    )
 
 
 def test_the_default_is_the_simulate_driver() -> None:

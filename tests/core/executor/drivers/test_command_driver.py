@@ -32,10 +32,16 @@ async def test_placeholders_fill_argv_elements_and_the_env_describes_the_action(
     assert apply["argv"] == [ASSET.id, "2.0"]
     assert revert["argv"] == [ASSET.id, "1.0"]
     documented = {
-        "OPSPILOT_ACTION": "apply", "OPSPILOT_ASSET_ID": ASSET.id, "OPSPILOT_ADDRESS": "10.0.0.7",
-        "OPSPILOT_IMAGE": "ubuntu-22.04", "OPSPILOT_FROM_VERSION": "1.0", "OPSPILOT_TO_VERSION": "2.0",
-        "OPSPILOT_RUN_ID": RUN, "OPSPILOT_PHASE": "canary",
-        "OPSPILOT_IDEMPOTENCY_KEY": idempotency_key(RUN, 0, ASSET.id, "apply"), "OPSPILOT_ATTEMPT": "1",
+        "OPSPILOT_ACTION": "apply",
+        "OPSPILOT_ASSET_ID": ASSET.id,
+        "OPSPILOT_ADDRESS": "10.0.0.7",
+        "OPSPILOT_IMAGE": "ubuntu-22.04",
+        "OPSPILOT_FROM_VERSION": "1.0",
+        "OPSPILOT_TO_VERSION": "2.0",
+        "OPSPILOT_RUN_ID": RUN,
+        "OPSPILOT_PHASE": "canary",
+        "OPSPILOT_IDEMPOTENCY_KEY": idempotency_key(RUN, 0, ASSET.id, "apply"),
+        "OPSPILOT_ATTEMPT": "1",
     }
     # The parent's own OPSPILOT_* variables (e.g. OPSPILOT_CONFIG) pass through; the documented ten are set exactly.
     assert {k: apply["env"].get(k) for k in documented} == documented
@@ -46,10 +52,19 @@ async def test_placeholders_fill_argv_elements_and_the_env_describes_the_action(
 async def test_every_placeholder_is_plain_text_inside_one_element(harness: Harness, tmp_path: Path) -> None:
     echo = tmp_path / "argv.py"
     echo.write_text("import json, sys; print(json.dumps(sys.argv[1:]))\n")
-    driver = CommandDriver(apply=[
-        sys.executable, str(echo), "--host={address}", "{asset}@{image}", "{from_version}..{to_version}",
-        "{run_id}/{phase}/{attempt}", "{key}", "[{command}]", "{{literal}}",
-    ])
+    driver = CommandDriver(
+        apply=[
+            sys.executable,
+            str(echo),
+            "--host={address}",
+            "{asset}@{image}",
+            "{from_version}..{to_version}",
+            "{run_id}/{phase}/{attempt}",
+            "{key}",
+            "[{command}]",
+            "{{literal}}",
+        ]
+    )
     tricky = AssetRef("a b; rm -rf /", address="10.0.0.7", image="img $(id)")
     result = await driver.perform(apply_action(attempt=3, asset=tricky))
     key = idempotency_key(RUN, 0, tricky.id, "apply")
@@ -108,7 +123,10 @@ async def test_an_action_without_a_template_fails_naming_the_key(harness: Harnes
         ({"apply": ["/bin/echo", "asset}"]}, r"executor\.command\.apply\[1\]: malformed brace"),
         ({"revert": []}, r"executor\.command\.revert: the template is empty"),
         ({"step": ["/opt/fix/remediate"]}, r"executor\.command\.step\[0\]: /opt/fix/remediate is not an executable file"),
-        ({"apply": ["no-such-program-opspilot"]}, r"executor\.command\.apply\[0\]: no-such-program-opspilot is not found on PATH"),
+        (
+            {"apply": ["no-such-program-opspilot"]},
+            r"executor\.command\.apply\[0\]: no-such-program-opspilot is not found on PATH",
+        ),
         ({"apply": ["{command}"]}, r"executor\.command\.apply\[0\]: the program must be fixed text"),
         ({}, r"executor\.command: no templates"),
     ],

@@ -65,9 +65,25 @@ async def test_huge_non_utf8_output_is_kept_capped_and_valid(harness: Harness) -
 def test_the_idempotency_key_is_the_same_in_another_process() -> None:
     here = idempotency_key("run-9", 2, "web-001", "revert")
     there = subprocess.run(
-        [sys.executable, "-c", "from core.executor.drivers import idempotency_key as k; print(k('run-9', 2, 'web-001', 'revert'))"],
-        capture_output=True, text=True, check=True,
+        [
+            sys.executable,
+            "-c",
+            "from core.executor.drivers import idempotency_key as k; print(k('run-9', 2, 'web-001', 'revert'))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.strip()
     assert here == there
-    assert len({here, idempotency_key("run-9", 2, "web-001", "apply"), idempotency_key("run-9", 3, "web-001", "revert"),
-                idempotency_key("run-8", 2, "web-001", "revert"), idempotency_key("run-9", 2, "web-002", "revert")}) == 5
+    assert (
+        len(
+            {
+                here,
+                idempotency_key("run-9", 2, "web-001", "apply"),
+                idempotency_key("run-9", 3, "web-001", "revert"),
+                idempotency_key("run-8", 2, "web-001", "revert"),
+                idempotency_key("run-9", 2, "web-002", "revert"),
+            }
+        )
+        == 5
+    )

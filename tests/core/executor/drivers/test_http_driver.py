@@ -37,8 +37,14 @@ async def test_the_body_and_headers_are_as_documented(receiver: Receiver, driver
         "action": "apply",
         "asset": {"id": ASSET.id, "address": "10.0.0.7", "image": "ubuntu-22.04", "tags": ["web", "prod"], "service": "nginx"},
         "change": CHANGE.model_dump(mode="json"),
-        "from_version": "1.0", "to_version": "2.0", "step": None,
-        "run_id": RUN, "phase": "canary", "phase_index": 0, "idempotency_key": KEY, "attempt": 2,
+        "from_version": "1.0",
+        "to_version": "2.0",
+        "step": None,
+        "run_id": RUN,
+        "phase": "canary",
+        "phase_index": 0,
+        "idempotency_key": KEY,
+        "attempt": 2,
     }
 
 
@@ -90,8 +96,14 @@ async def test_a_receiver_that_says_failed_fails_the_action(receiver: Receiver, 
 
 async def test_the_status_url_is_polled_signed_until_done(receiver: Receiver) -> None:
     receiver.answers = [(202, {"status": "accepted"})]
-    receiver.status_answers = [(200, {"status": "running"}), (503, {}), (200, {"status": "done", "previous": "1.0", "current": "2.0", "output": "ok"})]
-    driver = HttpDriver(receiver.url + "/actions", status_url=receiver.url + "/status/{key}", backoff=0.01, poll_interval=0.01, env=ENV)
+    receiver.status_answers = [
+        (200, {"status": "running"}),
+        (503, {}),
+        (200, {"status": "done", "previous": "1.0", "current": "2.0", "output": "ok"}),
+    ]
+    driver = HttpDriver(
+        receiver.url + "/actions", status_url=receiver.url + "/status/{key}", backoff=0.01, poll_interval=0.01, env=ENV
+    )
     try:
         result = await driver.perform(apply_action())
     finally:
@@ -130,10 +142,17 @@ def test_signatures_verify_only_with_the_right_secret_body_and_a_fresh_timestamp
     [
         ({"url": "ftp://deploy/actions"}, ENV, r"executor\.http\.url: 'ftp://deploy/actions' is not an http\(s\) URL"),
         ({"url": None}, ENV, r"executor\.http\.url: not set"),
-        ({"url": "https://deploy/actions"}, {}, r"executor\.http\.secret_env: environment variable OPSPILOT_DRIVER_SECRET is not set"),
+        (
+            {"url": "https://deploy/actions"},
+            {},
+            r"executor\.http\.secret_env: environment variable OPSPILOT_DRIVER_SECRET is not set",
+        ),
         ({"url": "https://deploy/actions", "secret_env": "DEPLOY_SECRET"}, ENV, r"environment variable DEPLOY_SECRET is not set"),
-        ({"url": "https://deploy/actions", "status_url": "https://deploy/status/{id}"}, ENV,
-         r"executor\.http\.status_url: unknown placeholder \{id\}; known: \{key\}"),
+        (
+            {"url": "https://deploy/actions", "status_url": "https://deploy/status/{id}"},
+            ENV,
+            r"executor\.http\.status_url: unknown placeholder \{id\}; known: \{key\}",
+        ),
     ],
 )
 def test_bad_settings_are_refused_naming_the_key(kwargs: dict, env: dict, message: str) -> None:

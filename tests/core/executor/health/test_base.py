@@ -10,8 +10,14 @@ from tests.core.executor.health.conftest import check, phase
 
 
 def test_required_metrics_come_from_check_types_and_rollback_if_in_order() -> None:
-    judged = phase(["a"], check("http_200"), check("error_rate", threshold="< 1%"), check("prometheus", query="up", threshold="> 0"),
-                   check("service_running", target="nginx"), rollback_if="latency_p99 > 500ms or error_rate > 2% and restarts > 0")
+    judged = phase(
+        ["a"],
+        check("http_200"),
+        check("error_rate", threshold="< 1%"),
+        check("prometheus", query="up", threshold="> 0"),
+        check("service_running", target="nginx"),
+        rollback_if="latency_p99 > 500ms or error_rate > 2% and restarts > 0",
+    )
     assert required_metrics(judged) == ["http_ok", "error_rate", "latency_p99", "restarts"]
 
 

@@ -28,7 +28,9 @@ def test_the_default_is_the_simulated_probe() -> None:
 
 
 async def test_a_full_prometheus_section_builds_the_probe(tmp_path: Path) -> None:
-    config = _load(tmp_path, """
+    config = _load(
+        tmp_path,
+        """
 executor:
   health:
     probe: prometheus
@@ -40,7 +42,8 @@ executor:
       enabled: true
       scheme: https
       port: 8443
-""")
+""",
+    )
     probe = build_probe(config.executor.health.probe, config.executor)
     assert isinstance(probe, PrometheusHealth)
     assert probe.url == "http://prometheus:9090"
@@ -53,8 +56,11 @@ executor:
 
 
 def test_prometheus_url_comes_from_the_environment_and_wins(tmp_path: Path) -> None:
-    config = _load(tmp_path, "executor:\n  health:\n    probe: prometheus\n    prometheus_url: http://old:9090\n",
-                   env={"PROMETHEUS_URL": "http://prom.internal:9090"})
+    config = _load(
+        tmp_path,
+        "executor:\n  health:\n    probe: prometheus\n    prometheus_url: http://old:9090\n",
+        env={"PROMETHEUS_URL": "http://prom.internal:9090"},
+    )
     assert config.executor.health.prometheus_url == "http://prom.internal:9090"
     assert load_config(env={"PROMETHEUS_URL": "http://p:9090"}).executor.health.prometheus_url == "http://p:9090"
 
@@ -66,17 +72,20 @@ def test_prometheus_without_a_url_stops_startup_saying_how_to_fix_it(tmp_path: P
     assert "executor.health" in message and "no Prometheus URL" in message and "PROMETHEUS_URL" in message
 
 
-@pytest.mark.parametrize(("section", "problem"), [
-    ("probe: datadog", "probe"),
-    ("prometheus_url: prometheus:9090", "not an http(s) URL"),
-    ("queries: {errors: 'up'}", "unknown metric(s) errors"),
-    ("queries: {cpu: ' '}", "queries.cpu is empty"),
-    ("timeout_seconds: 0", "timeout_seconds"),
-    ("http: {url_template: 'http://host{target}'}", "must contain {asset}"),
-    ("http: {url_template: 'http://{asset}{path}'}", "must contain {asset}"),
-    ("http: {port: 0}", "port"),
-    ("colour: blue", "colour"),
-])
+@pytest.mark.parametrize(
+    ("section", "problem"),
+    [
+        ("probe: datadog", "probe"),
+        ("prometheus_url: prometheus:9090", "not an http(s) URL"),
+        ("queries: {errors: 'up'}", "unknown metric(s) errors"),
+        ("queries: {cpu: ' '}", "queries.cpu is empty"),
+        ("timeout_seconds: 0", "timeout_seconds"),
+        ("http: {url_template: 'http://host{target}'}", "must contain {asset}"),
+        ("http: {url_template: 'http://{asset}{path}'}", "must contain {asset}"),
+        ("http: {port: 0}", "port"),
+        ("colour: blue", "colour"),
+    ],
+)
 def test_bad_health_settings_are_explained(tmp_path: Path, section: str, problem: str) -> None:
     with pytest.raises(ConfigError, match=re.escape(problem)):
         _load(tmp_path, f"executor:\n  health:\n    {section}\n")

@@ -23,7 +23,9 @@ async def probe(prometheus: FakePrometheus):
     await probe.close()
 
 
-async def test_queries_name_the_phase_assets_and_only_the_needed_metrics(probe: PrometheusHealth, prometheus: FakePrometheus) -> None:
+async def test_queries_name_the_phase_assets_and_only_the_needed_metrics(
+    probe: PrometheusHealth, prometheus: FakePrometheus
+) -> None:
     metrics = await probe.measure(CANARY, ASSETS)
     assert metrics == {"http_ok": 100.0, "error_rate": 0.1}
     assert len(prometheus.queries) == 2
@@ -80,7 +82,7 @@ async def test_a_range_answer_is_refused(probe: PrometheusHealth, prometheus: Fa
 
 async def test_status_error_is_reported_with_its_type_and_message(probe: PrometheusHealth, prometheus: FakePrometheus) -> None:
     prometheus.fail("http_requests_total", "bad_data", '1:5: parse error: unexpected "}"')
-    with pytest.raises(ExecutionError, match='bad_data: 1:5: parse error') as caught:
+    with pytest.raises(ExecutionError, match="bad_data: 1:5: parse error") as caught:
         await probe.measure(CANARY, ASSETS)
     assert not isinstance(caught.value, HealthCheckFailed)  # an outage, not a verdict on the assets
 
@@ -133,8 +135,9 @@ async def test_one_session_for_all_queries_closed_by_close(probe: PrometheusHeal
 async def test_queries_of_a_phase_run_concurrently(probe: PrometheusHealth, prometheus: FakePrometheus) -> None:
     prometheus.delay = 0.3
     started = asyncio.get_running_loop().time()
-    await probe.measure(phase(ASSETS, check("http_200"), check("cpu", threshold="< 90%"),
-                              check("latency_p99", threshold="< 500ms")), ASSETS)
+    await probe.measure(
+        phase(ASSETS, check("http_200"), check("cpu", threshold="< 90%"), check("latency_p99", threshold="< 500ms")), ASSETS
+    )
     assert asyncio.get_running_loop().time() - started < 0.8
 
 
@@ -177,11 +180,14 @@ async def test_a_prometheus_check_answering_nan_fails(probe: PrometheusHealth, p
         await probe.measure(phase(ASSETS, queue_check()), ASSETS)
 
 
-@pytest.mark.parametrize(("fields", "problem"), [
-    ({"query": "up"}, "needs both query and threshold"),
-    ({"threshold": "< 1"}, "needs both query and threshold"),
-    ({"query": "up", "threshold": "lots"}, "cannot read threshold"),
-])
+@pytest.mark.parametrize(
+    ("fields", "problem"),
+    [
+        ({"query": "up"}, "needs both query and threshold"),
+        ({"threshold": "< 1"}, "needs both query and threshold"),
+        ({"query": "up", "threshold": "lots"}, "cannot read threshold"),
+    ],
+)
 async def test_a_malformed_prometheus_check_fails(probe: PrometheusHealth, fields: dict, problem: str) -> None:
     with pytest.raises(HealthCheckFailed, match=problem):
         await probe.measure(phase(ASSETS, check("prometheus", **fields), rollback_if=None), ASSETS)

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from core.executor.health.promql import DEFAULT_QUERIES, assets_regex, escape_regex, expand, meets, parse_threshold
 from core.executor.conditions import METRICS
+from core.executor.health.promql import DEFAULT_QUERIES, assets_regex, escape_regex, expand, meets, parse_threshold
 
 
 def test_assets_become_an_alternation_that_also_accepts_a_port() -> None:

@@ -40,7 +40,9 @@ async def _run(service: OpsPilot, before_approval=None):
     return outcome.plan, await service.store.get_run(decision.run.id)
 
 
-async def test_the_service_builds_the_prometheus_probe_from_config(prometheus_service: OpsPilot, prometheus: FakePrometheus) -> None:
+async def test_the_service_builds_the_prometheus_probe_from_config(
+    prometheus_service: OpsPilot, prometheus: FakePrometheus
+) -> None:
     assert isinstance(prometheus_service.executor.probe, PrometheusHealth)
     assert prometheus_service.executor.probe.url == prometheus.url
 
@@ -60,18 +62,20 @@ async def test_an_error_rate_over_the_threshold_in_a_wave_rolls_back_naming_the_
     def bad_first_wave(plan) -> None:
         prometheus.answer(("http_requests_total", f"(?:{plan.payload.phases[1].assets[0]})"), 3.0)
 
-    plan, run = await _run(prometheus_service, bad_first_wave)
+    _plan, run = await _run(prometheus_service, bad_first_wave)
     assert run.state == "rolled_back"
     assert run.progress.phases_completed == 1
     assert "Wave 1" in run.status.reason and "error_rate" in run.status.reason and "3%" in run.status.reason
     assert run.phases[1].status == "rolled_back" and run.phases[0].status == "rolled_back"
 
 
-async def test_no_data_never_lets_a_wave_pass_it_pauses_for_a_person(prometheus_service: OpsPilot, prometheus: FakePrometheus) -> None:
+async def test_no_data_never_lets_a_wave_pass_it_pauses_for_a_person(
+    prometheus_service: OpsPilot, prometheus: FakePrometheus
+) -> None:
     def silent_first_wave(plan) -> None:
         prometheus.answer(("http_requests_total", f"(?:{plan.payload.phases[1].assets[0]})"), None)
 
-    plan, run = await _run(prometheus_service, silent_first_wave)
+    _plan, run = await _run(prometheus_service, silent_first_wave)
     assert run.state == "paused", "no data is inconclusive: neither a pass nor a rollback"
     assert run.status.reason.startswith("Wave 1: health inconclusive (no data for error_rate from Prometheus (query: ")
     assert run.phases[1].health["verdict"] == "inconclusive"
@@ -88,7 +92,7 @@ async def test_no_data_rolls_back_when_configured_to(prometheus_service: OpsPilo
     def silent_first_wave(plan) -> None:
         prometheus.answer(("http_requests_total", f"(?:{plan.payload.phases[1].assets[0]})"), None)
 
-    plan, run = await _run(prometheus_service, silent_first_wave)
+    _plan, run = await _run(prometheus_service, silent_first_wave)
     assert run.state == "rolled_back"
     assert run.progress.phases_completed == 1
     assert run.status.reason.startswith("Wave 1: health inconclusive: no data for error_rate from Prometheus (query: ")
