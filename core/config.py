@@ -26,9 +26,61 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+KnownEnvironment = Literal["production", "staging", "development"]
+
+
+def _default_environment_names() -> dict[KnownEnvironment, list[str]]:
+    return {"production": ["prod", "prd", "live"], "staging": ["stg", "stage"], "development": ["dev", "sandbox"]}
+
+
+class AnsibleMappingConfig(_Section):
+    """Asset field -> the Ansible variable (host or group var, or a ``<var>_<value>`` group name) it comes from."""
+
+    environment: str = "env"
+    role: str = "role"
+    platform: str = "platform"
+    region: str = "region"
+    tags: str = "tags"
+    service: str = "service"
+    image: str = "image"
+    image_version: str = "image_version"
+
+
+class AnsibleInventoryConfig(_Section):
+    inventory: Path | None = None  # a file, a directory or an executable dynamic inventory script
+    refresh: Duration = Field(default=300.0, gt=0)  # re-run ansible-inventory when the cached fleet is older
+    timeout: Duration = Field(default=60.0, gt=0)  # for one ansible-inventory run
+    mapping: AnsibleMappingConfig = Field(default_factory=AnsibleMappingConfig)
+    # Names each environment goes by in the inventory; environments left out keep these defaults.
+    environments: dict[KnownEnvironment, list[str]] = Field(default_factory=_default_environment_names)
+
+    @field_validator("environments")
+    @classmethod
+    def _all_environments(cls, value: dict[KnownEnvironment, list[str]]) -> dict[KnownEnvironment, list[str]]:
+        merged = {**_default_environment_names(), **value}
+        owner: dict[str, str] = {}
+        for environment, names in merged.items():
+            for name in [environment, *names]:
+                key = name.strip().lower()
+                if owner.setdefault(key, environment) != environment:
+                    raise ValueError(f"{name!r} is listed for both {owner[key]} and {environment}; give it to one")
+        return merged
+
+
 class InventoryConfig(_Section):
-    path: Path = SAMPLE_DATA_DIR / "fleet.yaml"
+    source: Literal["file", "ansible"] = "file"
+    path: Path = SAMPLE_DATA_DIR / "fleet.yaml"  # the fleet file (source: file)
     data_dir: Path = SAMPLE_DATA_DIR
+    ansible: AnsibleInventoryConfig = Field(default_factory=AnsibleInventoryConfig)
+
+    @model_validator(mode="after")
+    def _ansible_needs_an_inventory(self) -> InventoryConfig:
+        if self.source == "ansible" and self.ansible.inventory is None:
+            raise ValueError(
+                "inventory.source is ansible, so inventory.ansible.inventory must name the Ansible inventory "
+                "(a file, a directory or a dynamic inventory script, relative to the config file)"
+            )
+        return self
 
 
 class SimulateConfig(_Section):
@@ -339,6 +391,11 @@ def _resolve_paths(data: dict, base: Path) -> dict:
         value = (data.get(section) or {}).get(key) if isinstance(data.get(section), dict) else None
         if isinstance(value, str):
             data[section] = {**data[section], key: str((base / value).resolve())}
+    inventory = data.get("inventory")
+    ansible = inventory.get("ansible") if isinstance(inventory, dict) else None
+    if isinstance(inventory, dict) and isinstance(ansible, dict) and isinstance(ansible.get("inventory"), str):
+        # Not resolve(): a dynamic inventory script may be a symlink whose name Ansible should see.
+        data["inventory"] = {**inventory, "ansible": {**ansible, "inventory": str(base / Path(ansible["inventory"]).expanduser())}}
     policies = data.get("policies")
     if isinstance(policies, dict) and isinstance(policies.get("dirs"), list):
         dirs = [str((base / d).resolve()) if isinstance(d, str) else d for d in policies["dirs"]]

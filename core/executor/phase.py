@@ -69,11 +69,13 @@ class PhaseExecution:
         changed = sum(1 for r in rows if r.status == "succeeded")
         todo = [r for r in rows if r.status in ("pending", "running")]
         outputs: list[str] = []
-        for start in range(0, len(todo), self.engine.batch_size):
+        # A driver that acts on many assets at once (Ansible) gets the whole phase in one batch.
+        size = max(len(todo), 1) if self.engine.driver.acts_on_many and not self.steps else self.engine.batch_size
+        for start in range(0, len(todo), size):
             _state, rollback = await store.run_control_state(run.id)
             if rollback:
                 return PhaseReport("abort", rollback, changed, failed)
-            batch = todo[start : start + self.engine.batch_size]
+            batch = todo[start : start + size]
             results = await self._batch(batch)
             changed += sum(1 for r in results if r["status"] == "succeeded")
             failed += sum(1 for r in results if r["status"] == "failed")
@@ -143,7 +145,10 @@ class PhaseExecution:
                 "attempt": attempt,
             }
 
-        results = await run_limited(actions, self.engine.settings.concurrency, one)
+        if self.engine.driver.acts_on_many and not self.steps:
+            results = await self._perform_many(actions)
+        else:
+            results = await run_limited(actions, self.engine.settings.concurrency, one)
         crash_point("after_driver")
         run.metrics.assets_changed += sum(1 for r in results if r["status"] == "succeeded" and r["kind"] == "asset")
         run.metrics.assets_failed += sum(1 for r in results if r["status"] == "failed")
@@ -154,6 +159,32 @@ class PhaseExecution:
             await store.save_run_progress(run, conn)
         crash_point("after_save")
         return results
+
+    async def _perform_many(self, actions: list[tuple[AssetRow, DriverAction, Step | None]]) -> list[dict]:
+        """One call for the whole batch; a driver that breaks as a whole fails every asset of it."""
+        try:
+            outcomes: list[DriverResult | DriverError] = await self.engine.driver.perform_many([a for _, a, _ in actions])
+        except (DriverError, ExecutionError) as exc:
+            outcomes = [exc if isinstance(exc, DriverError) else DriverError(str(exc))] * len(actions)
+        if len(outcomes) != len(actions):
+            outcomes = [
+                DriverError(f"driver {self.engine.driver.name} answered {len(outcomes)} results for {len(actions)} assets")
+            ] * len(actions)
+        now = self.engine.clock.now()
+        return [
+            {
+                "id": row.id,
+                "subject": row.asset_id,
+                "kind": row.kind,
+                "attempt": action.attempt,
+                "ended_at": now,
+                "status": "failed" if isinstance(outcome, DriverError) else "succeeded",
+                "current": None if isinstance(outcome, DriverError) else outcome.current,
+                "error": (str(outcome) or "failed")[:ERROR_CAP] if isinstance(outcome, DriverError) else None,
+                "output": outcome.output or None,
+            }
+            for (row, action, _), outcome in zip(actions, outcomes, strict=True)
+        ]
 
     async def _perform(self, action: DriverAction, step: Step | None) -> tuple[DriverResult | None, str | None, str, int]:
         """Call the driver; steps get their timeout and retries with exponential backoff under the same key."""

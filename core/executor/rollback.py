@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from core.domain import Change
 from core.errors import DriverError, ExecutionError
 from core.executor.context import Holding
-from core.executor.drivers import DriverAction, idempotency_key
+from core.executor.drivers import DriverAction, DriverResult, idempotency_key
 from core.executor.phase import DRIVER_GUARD_SECONDS, asset_ref
 from core.executor.plan_graph import execution_phases, rollback_steps
 from core.executor.pool import run_limited
@@ -46,8 +46,9 @@ class Rollback:
         rows = [r for r in await store.run_assets.rows(run.id, statuses=CHANGED) if r.kind == "asset"]
         for index in sorted({r.phase_index for r in rows}, reverse=True):
             phase_rows = [r for r in rows if r.phase_index == index]
-            for start in range(0, len(phase_rows), self.engine.batch_size):
-                await self._batch(phase_rows[start : start + self.engine.batch_size], report)
+            size = max(len(phase_rows), 1) if self.engine.driver.acts_on_many else self.engine.batch_size
+            for start in range(0, len(phase_rows), size):
+                await self._batch(phase_rows[start : start + size], report)
         for index, summary in enumerate(run.phases):
             if summary.status == "running" or any(r.phase_index == index for r in rows):
                 summary.status = "rolled_back"
@@ -69,9 +70,9 @@ class Rollback:
         async with self.holding.fenced() as conn:
             await store.run_assets.mark_reverting(conn, list(attempts), attempts)
 
-        async def one(row: AssetRow) -> dict:
+        def revert_of(row: AssetRow) -> DriverAction:
             change = self.changes.get(row.asset_id) or Change(asset_id=row.asset_id, action="noop")
-            action = DriverAction(
+            return DriverAction(
                 action="revert",
                 run_id=run.id,
                 phase=self.phases[row.phase_index].name if row.phase_index < len(self.phases) else "",
@@ -83,21 +84,30 @@ class Rollback:
                 from_version=row.current or change.to_version,
                 to_version=row.previous,
             )
+
+        def outcome(row: AssetRow, error: BaseException | None) -> dict:
+            if error is None:
+                return {"id": row.id, "status": "rolled_back", "error": None, "ended_at": clock.now(), "subject": row.asset_id}
+            logger.warning("could not revert %s in run %s: %s", row.asset_id, run.id, error or "timed out")
+            message = f"revert failed: {error or 'timed out'}"[:2000]
+            return {"id": row.id, "status": row.status, "error": message, "ended_at": clock.now(), "subject": row.asset_id}
+
+        async def one(row: AssetRow) -> dict:
             try:
                 async with asyncio.timeout(DRIVER_GUARD_SECONDS):
-                    await self.engine.driver.perform(action)
+                    await self.engine.driver.perform(revert_of(row))
             except (DriverError, ExecutionError, TimeoutError) as exc:
-                logger.warning("could not revert %s in run %s: %s", row.asset_id, run.id, exc or "timed out")
-                return {
-                    "id": row.id,
-                    "status": row.status,
-                    "error": f"revert failed: {exc or 'timed out'}"[:2000],
-                    "ended_at": clock.now(),
-                    "subject": row.asset_id,
-                }
-            return {"id": row.id, "status": "rolled_back", "error": None, "ended_at": clock.now(), "subject": row.asset_id}
+                return outcome(row, exc)
+            return outcome(row, None)
 
-        results = await run_limited(batch, self.engine.settings.concurrency, one)
+        if self.engine.driver.acts_on_many:  # one rollback playbook run over the phase's changed hosts
+            try:
+                answers: list[DriverResult | DriverError] = await self.engine.driver.perform_many([revert_of(r) for r in batch])
+            except (DriverError, ExecutionError) as exc:
+                answers = [exc if isinstance(exc, DriverError) else DriverError(str(exc))] * len(batch)
+            results = [outcome(r, a if isinstance(a, DriverError) else None) for r, a in zip(batch, answers, strict=True)]
+        else:
+            results = await run_limited(batch, self.engine.settings.concurrency, one)
         report.reverted += sum(1 for r in results if r["status"] == "rolled_back")
         report.stuck += [r["subject"] for r in results if r["status"] != "rolled_back"]
         async with self.holding.fenced() as conn:

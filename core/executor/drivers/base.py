@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from core.domain import Change, Step
+from core.errors import DriverError
 from core.executor.drivers.output import OUTPUT_CAP, cap_text
 
 __all__ = [
@@ -89,9 +90,24 @@ class Driver(ABC):
     """Port: carry out one action. Raise core.errors.DriverError (with ``output``) on failure or timeout."""
 
     name: str
+    #: True for drivers that act on many assets in one go (Ansible runs a playbook with ``--limit`` over a phase's
+    #: hosts): the engine then hands a whole phase to :meth:`perform_many` instead of calling :meth:`perform` per asset.
+    acts_on_many: bool = False
 
     @abstractmethod
     async def perform(self, action: DriverAction) -> DriverResult: ...
+
+    async def perform_many(self, actions: list[DriverAction]) -> list[DriverResult | DriverError]:
+        """Carry out ``actions`` (all of one kind, one phase); one result or error per action, in order.
+
+        The default calls :meth:`perform` one action after the other; drivers with ``acts_on_many`` override it."""
+        results: list[DriverResult | DriverError] = []
+        for action in actions:
+            try:
+                results.append(await self.perform(action))
+            except DriverError as exc:
+                results.append(exc)
+        return results
 
     async def close(self) -> None:
         """Release connections; the default has nothing to release."""

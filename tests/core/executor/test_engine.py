@@ -281,3 +281,46 @@ async def test_a_dependency_cycle_is_refused_before_anything_runs(fleet_service)
     service = await fleet_service()
     with pytest.raises(Exception, match="cycle"):
         await _step_run(service, [{"name": "a", "depends_on": ["b"]}, {"name": "b", "depends_on": ["a"]}])
+
+
+class PhaseAtOnceDriver(SimulateDriver):
+    """Acts on a whole phase in one call, the way a playbook run with --limit does."""
+
+    acts_on_many = True
+
+    def __init__(self, inventory, failing: set[str] | None = None) -> None:
+        super().__init__(inventory)
+        self.batches: list[tuple[str, list[str]]] = []
+        self.failing = failing or set()
+
+    async def perform_many(self, actions: list[DriverAction]) -> list[DriverResult | DriverError]:
+        self.batches.append((actions[0].action, [a.subject for a in actions]))
+        results: list[DriverResult | DriverError] = []
+        for action in actions:
+            if action.action == "apply" and action.subject in self.failing:
+                results.append(DriverError(f"{action.subject}: task 'render config' failed"))
+            else:
+                results.append(await super().perform(action))
+        return results
+
+
+async def test_a_driver_that_acts_on_many_gets_each_phase_in_one_call(fleet_service) -> None:
+    service = await fleet_service(concurrency=2)
+    driver = PhaseAtOnceDriver(service.inventory)
+    plan, run = await _run(service, driver)
+    assert run.state == "completed"
+    assert driver.batches == [("apply", list(p.assets)) for p in plan.payload.phases]
+
+
+async def test_a_driver_that_acts_on_many_rolls_back_phase_by_phase_newest_first(fleet_service) -> None:
+    service = await fleet_service()
+    driver = PhaseAtOnceDriver(service.inventory)
+
+    def fail_in_second_wave(plan) -> None:
+        driver.failing = {plan.payload.phases[2].assets[0]}
+
+    plan, run = await _run(service, driver, fail_in_second_wave)
+    assert run.state == "rolled_back" and "task 'render config' failed" in run.status.reason
+    reverts = [assets for action, assets in driver.batches if action == "revert"]
+    phases = plan.payload.phases
+    assert reverts == [[a for a in phases[2].assets if a not in driver.failing], list(phases[1].assets), list(phases[0].assets)]
