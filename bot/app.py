@@ -27,7 +27,7 @@ from bot.blocks import (
     run_status_card,
 )
 from bot.catalogue import agents_text, tools_text
-from core.errors import NotFound
+from core.errors import ConfigError, NotFound
 from core.intake import normalize_text
 from core.llm.offline import EXAMPLE_ASKS
 from core.service import OpsPilot
@@ -54,6 +54,24 @@ async def status_answer(service: OpsPilot, run_id: str | None) -> dict:
     return {"text": card.text, "blocks": card.blocks, "response_type": "ephemeral", "replace_original": False}
 
 
+async def inventory_refresh_answer(service: OpsPilot) -> dict:
+    """`/ops inventory refresh`: re-read the inventory and say what changed (ephemeral; anyone may, it changes no asset)."""
+    try:
+        result = await service.refresh_inventory()
+    except ConfigError as exc:
+        text = messages.inventory_refresh_failed(str(exc))
+    else:
+        text = messages.inventory_refreshed(
+            result.source,
+            result.assets,
+            list(result.added),
+            list(result.removed),
+            list(result.changed),
+            dict(result.left_out),
+        )
+    return {"text": text, "response_type": "ephemeral", "replace_original": False}
+
+
 def build_app(service: OpsPilot, client: AsyncWebClient, signing_secret: str) -> AsyncApp:
     app = AsyncApp(client=client, signing_secret=signing_secret, process_before_response=False)
 
@@ -69,6 +87,10 @@ def build_app(service: OpsPilot, client: AsyncWebClient, signing_secret: str) ->
             return
         if keyword == "tools":
             await ack(text=tools_text(service))
+            return
+        if keyword == "inventory refresh":
+            await ack()
+            await respond(**await inventory_refresh_answer(service))
             return
         words = text.split()
         if words and words[0].lower() == "status" and len(words) <= 2:

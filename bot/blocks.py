@@ -7,6 +7,7 @@ text, 10 fields per section, 150 characters per header.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -36,6 +37,8 @@ RESUME_ACTION = "run_resume"
 ABORT_ACTION = "run_abort"
 SECTION_LIMIT = 3000
 MAX_PHASE_LINES = 12
+MAX_TOP_TASKS = 3
+MAX_DIFF_LINES = 14
 
 
 def _clip(text: str, limit: int = SECTION_LIMIT) -> str:
@@ -139,6 +142,39 @@ def _steps_text(plan: Plan) -> str | None:
     return "*Steps*\n" + "\n".join(lines)
 
 
+def _dry_run_blocks(plan: Plan) -> list[Block]:
+    """An Ansible plan's check-mode run: hosts that would change, the top tasks, a few diff lines, the hosts left out.
+
+    Only what the plan holds is shown: changed task names and diff lines (no_log results carry neither)."""
+    dry_run = plan.payload.dry_run
+    if dry_run is None:
+        return []
+    heading = messages.dry_run_heading(dry_run.playbook, dry_run.hosts_changed, dry_run.diff_hash)
+    blocks: list[Block] = [SectionBlock(text=_md(heading))]
+    ansible_changes = [c for c in plan.payload.changes if c.action == "ansible_playbook" and c.details]
+    counts = Counter(task for c in ansible_changes for task in dict.fromkeys(_strings(c.details, "changed_tasks")))
+    if counts:
+        blocks.append(SectionBlock(text=_md(messages.dry_run_top_tasks(counts.most_common(MAX_TOP_TASKS)))))
+    lines: list[str] = []
+    for change in ansible_changes:
+        diff = _strings(change.details, "diff")
+        if diff:
+            lines += [f"## {change.asset_id}", *diff]
+        if len(lines) >= MAX_DIFF_LINES:
+            break
+    if lines:
+        blocks.append(SectionBlock(text=_md(messages.dry_run_diff(lines[:MAX_DIFF_LINES]))))
+    if dry_run.hosts_failed:
+        unchecked: list[tuple[str, str, str]] = [(h.host, h.status, h.message) for h in dry_run.hosts_failed]
+        blocks.append(SectionBlock(text=_md(messages.dry_run_unchecked(unchecked))))
+    return blocks
+
+
+def _strings(details: dict | None, key: str) -> list[str]:
+    value = (details or {}).get(key)
+    return [str(item) for item in value] if isinstance(value, list) else []
+
+
 def plan_card(
     task: Task, plan: Plan, *, decision_line: str | None = None, run: Run | None = None, note: str | None = None
 ) -> Card:
@@ -161,6 +197,7 @@ def plan_card(
     ]
     if payload.risk_assessment:
         blocks.append(ContextBlock(elements=[_md(f"Risk assessment: {payload.risk_assessment}")]))
+    blocks += _dry_run_blocks(plan)
     for extra in (_findings_text(plan), _steps_text(plan)):
         if extra:
             blocks.append(SectionBlock(text=_md(extra)))

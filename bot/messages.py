@@ -39,7 +39,8 @@ def usage(examples: Iterable[str]) -> str:
         "*Ask for something:*",
         *(f"• `/ops {e}`" for e in examples),
         "",
-        "*Also:* `/ops help` · `/ops agents` · `/ops tools` · `/ops status RUN_ID` · or mention me: `@OpsPilot fix drift on prod web servers`",
+        "*Also:* `/ops help` · `/ops agents` · `/ops tools` · `/ops status RUN_ID` · `/ops inventory refresh`"
+        " · or mention me: `@OpsPilot fix drift on prod web servers`",
     ]
     return "\n".join(lines)
 
@@ -96,6 +97,45 @@ def report_note() -> str:
     return ":information_source: This is a report: nothing will change, so there is nothing to approve."
 
 
+# -- dry runs (ansible check mode) on the plan card ------------------------------------------
+
+
+def dry_run_heading(playbook: str, hosts_changed: int, diff_hash: str) -> str:
+    hosts = f"{hosts_changed} host{'s' if hosts_changed != 1 else ''}"
+    return (
+        f"*Dry run* · `{escape(playbook, 80)}` in check mode would change *{hosts}* · "
+        f"diff `{diff_hash[:12]}` (approval binds to it; re-checked before each wave)"
+    )
+
+
+def dry_run_top_tasks(counts: list[tuple[str, int]]) -> str:
+    lines = [f"• {escape(task, 120)}: {count} host{'s' if count != 1 else ''}" for task, count in counts]
+    return "*Most common changes*\n" + "\n".join(lines)
+
+
+def dry_run_diff(lines: list[str], limit: int = 1200) -> str:
+    """Diff lines as a code block: each line Slack-escaped and kept on its own line, the whole capped."""
+    shown: list[str] = []
+    size = 0
+    for line in lines:
+        text = "".join(_ESCAPES.get(char, char) for char in line[:200].replace("```", "\u02cb" * 3))
+        if size + len(text) + 1 > limit:
+            shown.append("…")
+            break
+        shown.append(text)
+        size += len(text) + 1
+    return "*Diff excerpt*\n```\n" + "\n".join(shown) + "\n```"
+
+
+def dry_run_unchecked(hosts: list[tuple[str, str, str]]) -> str:
+    """Hosts the check could not reach or that failed in check mode: (host, status, message)."""
+    lines = [f"• `{escape(host, 60)}` {status}: {escape(message, 200)}" for host, status, message in hosts[:8]]
+    if len(hosts) > 8:
+        lines.append(f"…and {len(hosts) - 8} more")
+    count = f"{len(hosts)} host{'s' if len(hosts) != 1 else ''}"
+    return f":warning: *{count} not checked, left out of this plan*\n" + "\n".join(lines)
+
+
 # -- run updates in the card's thread ------------------------------------------------------
 
 
@@ -112,18 +152,35 @@ def phase_started(index: int, total: int, name: str, assets: list[str]) -> str:
     return f":hourglass_flowing_sand: Phase {index + 1}/{total} *{name}* started: {len(assets)} {noun} ({listed})"
 
 
-def phase_completed(index: int, total: int, name: str, changed: int, health: dict[str, float], next_wait: float | None) -> str:
+def phase_completed(
+    index: int,
+    total: int,
+    name: str,
+    changed: int,
+    health: dict[str, float],
+    next_wait: float | None,
+    outcomes: dict[str, int] | None = None,
+    failures: tuple[str, ...] | list[str] = (),
+) -> str:
     if not changed and not health:
         return f":white_check_mark: Step {index + 1}/{total} *{name}* done"
     measured = " · ".join(
         f"{k} {v:g}{'ms' if k == 'latency_p99' else '%'}" for k, v in health.items() if k in ("error_rate", "latency_p99")
     )
     after = f" · next phase in {format_duration(next_wait)}" if next_wait else ""
-    return f":white_check_mark: Phase {index + 1}/{total} *{name}* completed: {changed} changed · {measured}{after}"
+    counted = f"{changed} changed"
+    if outcomes:  # hosts by outcome (the ansible driver): ok 2 · changed 3 · failed 1 · unreachable 0
+        counted = " · ".join(f"{key} {outcomes.get(key, 0)}" for key in ("ok", "changed", "failed", "unreachable"))
+    text = f":white_check_mark: Phase {index + 1}/{total} *{name}* completed: {counted}" + (f" · {measured}" if measured else "")
+    text += after
+    if failures:
+        text += "\n" + "\n".join(f"• {line}" for line in failures)
+    return text
 
 
 def run_finished(state: str, reason: str | None, changed: int, reverted: int, done: int, total: int, seconds: float) -> str:
     took = format_duration(seconds)
+    reason = escape(reason, REASON_LIMIT) if reason else reason  # driver text: never a mention, never a broken message
     if state == "completed":
         return f":tada: Run completed: {changed} assets changed in {done}/{total} phases, duration {took}."
     if state == "rolled_back":
@@ -140,6 +197,7 @@ def run_paused(actor: str, done: int, total: int) -> str:
 
 
 def run_waiting(reason: str, done: int, total: int) -> str:
+    reason = escape(reason, REASON_LIMIT)
     return (
         f":pause_button: Waiting for a person before phase {done + 1}/{total}: {reason}. "
         "An approver presses Resume to run it, or Abort to roll back."
@@ -187,6 +245,37 @@ STATE_WORDS = {
 }
 
 
+def inventory_refreshed(
+    source: str, assets: int, added: list[str], removed: list[str], changed: list[str], left_out: dict[str, str]
+) -> str:
+    lines = [f":arrows_counterclockwise: Inventory re-read from {escape(source, 200)}: {_count(assets, 'asset')}."]
+    if not (added or removed or changed):
+        lines.append("Nothing changed since the last read.")
+    for ids, what in ((added, "added"), (removed, "removed"), (changed, "changed")):
+        if ids:
+            lines.append(f"• {len(ids)} {what}: {_names(ids)}")
+    if left_out:
+        hosts = sorted(left_out)
+        lines.append(f":warning: {_count(len(hosts), 'host')} left out:")
+        lines += [f"• `{escape(h, 60)}`: {escape(left_out[h], 200)}" for h in hosts[:10]]
+        if len(hosts) > 10:
+            lines.append(f"• … and {len(hosts) - 10} more (OpsPilot's log names them all)")
+    return "\n".join(lines)
+
+
+def inventory_refresh_failed(problem: str) -> str:
+    return f":warning: The inventory could not be re-read, so OpsPilot keeps using the last one. {escape(problem, 1500)}"
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+def _names(ids: list[str], shown: int = 10) -> str:
+    names = ", ".join(f"`{escape(i, 60)}`" for i in ids[:shown])
+    return names + (f" and {len(ids) - shown} more" if len(ids) > shown else "")
+
+
 def status_usage() -> str:
     return f":information_source: Which run? {STATUS_HINT}"
 
@@ -222,6 +311,9 @@ def status_failed_line(subject: str, phase: str | None, error: str | None) -> st
 
 def status_footer(run_id: str) -> str:
     return f"Run `{run_id}` · the whole timeline: `opspilot replay {run_id[:8]}`"
+
+
+REASON_LIMIT = 1500  # a thread reply's reason; Slack's text limit is far above, the thread stays readable
 
 
 def escape(text: str, limit: int) -> str:

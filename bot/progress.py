@@ -155,7 +155,14 @@ class SlackProgress:
         await self._reply(
             event.plan_id,
             messages.phase_completed(
-                event.index, event.total_phases, event.name, event.assets_changed, event.health, event.next_wait_seconds
+                event.index,
+                event.total_phases,
+                event.name,
+                event.assets_changed,
+                event.health,
+                event.next_wait_seconds,
+                event.outcomes,
+                event.failures,
             ),
         )
         if event.index + 1 < event.total_phases:

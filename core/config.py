@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
@@ -119,7 +119,7 @@ class HttpHealthConfig(_Section):
 
 
 class HealthConfig(_Section):
-    probe: Literal["simulate", "prometheus"] = "simulate"
+    probe: Literal["simulate", "prometheus", "ansible"] = "simulate"  # ansible: executor.ansible.verify_playbook
     prometheus_url: str | None = None  # or env PROMETHEUS_URL
     queries: dict[str, str] = Field(default_factory=dict)  # metric -> PromQL with {assets}; overrides the defaults
     timeout_seconds: float = Field(default=10.0, gt=0)
@@ -133,8 +133,20 @@ class HealthConfig(_Section):
         return self
 
 
+class AnsibleDriverConfig(_Section):
+    """executor.ansible: the playbooks the ansible driver runs (paths relative to the config file)."""
+
+    playbook: Path | None = None  # converges hosts; also run with --check --diff to find drift
+    rollback_playbook: Path | None = None
+    rollback_extra_vars: dict[str, Any] = Field(default_factory=dict)
+    verify_playbook: Path | None = None  # optional: run after each wave, a failure counts as a failed health check
+    vault_password_file: Path | None = None  # passed to ansible-playbook by path, never read by OpsPilot
+    extra_vars: dict[str, Any] = Field(default_factory=dict)
+    timeout: Duration = Field(default=1800.0, gt=0)  # for one ansible-playbook run
+
+
 class ExecutorConfig(_Section):
-    driver: Literal["simulate", "command", "http"] = "simulate"
+    driver: Literal["simulate", "command", "http", "ansible"] = "simulate"
     wait_scale: float = Field(default=1.0, ge=0)
     concurrency: int = Field(default=10, ge=1, le=1000)  # assets in flight within a phase
     # Failed assets a phase tolerates before it counts as failed and the run rolls back: a count or "10%".
@@ -145,6 +157,7 @@ class ExecutorConfig(_Section):
     simulate: SimulateConfig = Field(default_factory=SimulateConfig)
     command: CommandDriverConfig = Field(default_factory=CommandDriverConfig)
     http: HttpDriverConfig = Field(default_factory=HttpDriverConfig)
+    ansible: AnsibleDriverConfig = Field(default_factory=AnsibleDriverConfig)
     health: HealthConfig = Field(default_factory=HealthConfig)
 
     @field_validator("max_failures")
@@ -154,6 +167,15 @@ class ExecutorConfig(_Section):
 
         parse_failure_limit(value)
         return value
+
+    @model_validator(mode="after")
+    def _ansible_needs_a_playbook(self) -> ExecutorConfig:
+        if self.driver == "ansible" and self.ansible.playbook is None:
+            raise ValueError(
+                "executor.driver is ansible, so executor.ansible.playbook must name the playbook to run "
+                "(for example ansible/site.yml, relative to the config file)"
+            )
+        return self
 
 
 class LLMConfig(_Section):
@@ -395,7 +417,14 @@ def _resolve_paths(data: dict, base: Path) -> dict:
     ansible = inventory.get("ansible") if isinstance(inventory, dict) else None
     if isinstance(inventory, dict) and isinstance(ansible, dict) and isinstance(ansible.get("inventory"), str):
         # Not resolve(): a dynamic inventory script may be a symlink whose name Ansible should see.
-        data["inventory"] = {**inventory, "ansible": {**ansible, "inventory": str(base / Path(ansible["inventory"]).expanduser())}}
+        inventory_path = str(base / Path(ansible["inventory"]).expanduser())
+        data["inventory"] = {**inventory, "ansible": {**ansible, "inventory": inventory_path}}
+    executor = data.get("executor")
+    playbooks = executor.get("ansible") if isinstance(executor, dict) else None
+    if isinstance(executor, dict) and isinstance(playbooks, dict):
+        keys = ("playbook", "rollback_playbook", "verify_playbook", "vault_password_file")
+        resolved = {k: str((base / Path(v).expanduser()).resolve()) for k in keys if isinstance(v := playbooks.get(k), str)}
+        data["executor"] = {**executor, "ansible": {**playbooks, **resolved}}
     policies = data.get("policies")
     if isinstance(policies, dict) and isinstance(policies.get("dirs"), list):
         dirs = [str((base / d).resolve()) if isinstance(d, str) else d for d in policies["dirs"]]

@@ -102,6 +102,11 @@ class DriverError(ExecutionError):
         self.output = output
 
 
+class DriftChanged(DriverError):
+    """Before a wave, the hosts would now change differently from what the approved plan showed (a fresh check-mode
+    run's diff hash differs from the plan's). Nothing was applied; the executor pauses the run with this message."""
+
+
 class LeaseLost(OpsPilotError):
     """A fenced write found that this worker no longer holds the work (its lease lapsed and another
     worker claimed it). The worker must stop at once and write nothing more."""

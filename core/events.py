@@ -83,6 +83,10 @@ class PhaseCompleted(Event):
     assets_changed: int
     health: dict[str, float]
     next_wait_seconds: float | None
+    # From the phase's rows: ok / changed / failed / unreachable host counts, and "host: error" of failed hosts
+    # (within executor.max_failures), at most PHASE_FAILURE_LINES.
+    outcomes: dict[str, int] = field(default_factory=dict)
+    failures: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)

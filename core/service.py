@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -18,6 +19,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from core.agents import AgentContext, AgentRegistry, default_agents
 from core.agents.llm_loop import loop_for
+from core.ansible.startup import check_ansible_setup
 from core.approvals import SYSTEM_ACTOR, ApproverList, DecisionOutcome
 from core.config import Config
 from core.domain import Approval, Plan, Run, Task, TaskSpec, Usage
@@ -35,9 +37,9 @@ from core.errors import (
 from core.events import EventBus, PlanDecided, PlanProposed, TaskCreated
 from core.executor import Executor, engine_settings
 from core.executor.drivers import build_driver
-from core.executor.health import build_probe
+from core.executor.health import probe_for
 from core.intake import Ask
-from core.inventory import Inventory
+from core.inventory import Inventory, InventoryRefresh
 from core.llm import MetaPromptEngine, SpecRequest, build_language_model
 from core.logcontext import add as add_log_ids
 from core.logcontext import bind
@@ -122,11 +124,12 @@ class OpsPilot:
         """Wire everything from config. ``read_only`` (dry runs) never creates or migrates a database."""
         bus = bus or EventBus()
         evaluator = build_evaluator(config.policies)  # a policy that does not parse stops startup here
+        await check_ansible_setup(config)  # driver ansible: missing files or a playbook that does not parse stop it here
         database = Database(scratch_database_url(config.database_url) if read_only else config.database_url)
         store = Store(database, bus)
-        inventory = Inventory(config.inventory.path, store)
+        inventory = Inventory.from_config(config.inventory, store)
         try:
-            inventory.check()  # a missing or invalid fleet file stops startup, not the first ask
+            await inventory.check()  # a missing or invalid fleet file or Ansible inventory stops startup, not the first ask
         except ConfigError:
             await database.dispose()
             raise
@@ -137,10 +140,12 @@ class OpsPilot:
         tool_context = ToolContext(inventory=inventory, config=config, sources=file_sources(config.inventory.data_dir))
         validator = build_validator(config, store, evaluator)
         scheduler = AsyncIOScheduler(timezone="UTC")
+        probe = probe_for(config.executor, config.inventory.ansible.inventory)
+        probe.use_addresses(_addresses_of(inventory))
         executor = Executor(
             store,
-            build_driver(config.executor, inventory),
-            build_probe(config.executor.health.probe, config.executor),
+            build_driver(config.executor, inventory, ansible_inventory=config.inventory.ansible.inventory),
+            probe,
             scheduler,
             bus=bus,
             wait_scale=config.executor.wait_scale,
@@ -499,6 +504,21 @@ class OpsPilot:
     async def get_task(self, task_id: str) -> Task:
         return await self.store.get_task(task_id)
 
+    async def refresh_inventory(self) -> InventoryRefresh:
+        """Re-read the inventory source now (``/ops inventory refresh``); changes nothing but the cached fleet.
+
+        Raises ConfigError with the source's message when it cannot be read; the last good fleet stays."""
+        result = await self.inventory.refresh()
+        logger.info(
+            "inventory refreshed: %d asset(s), %d added, %d removed, %d changed, %d left out",
+            result.assets,
+            len(result.added),
+            len(result.removed),
+            len(result.changed),
+            len(result.left_out),
+        )
+        return result
+
     async def run_status(self, run_id: str) -> Replay:
         """A run's replay (state, timeline, stats), by id or a unique prefix of 8+ characters; NotFound otherwise."""
         return await replay_run(self.store, run_id)
@@ -512,3 +532,13 @@ def _already(plan: Plan) -> str:
     if plan.approval is not None:
         return f"This plan was already {plan.approval.decision} by {plan.approval.decided_by}."
     return f"This plan is {plan.state.replace('_', ' ')} and cannot be decided now."
+
+
+def _addresses_of(inventory: Inventory) -> Callable[[list[str]], Awaitable[dict[str, str]]]:
+    """``{address}`` for health URLs: each asset's address from the inventory (assets without one are left out)."""
+
+    async def addresses(asset_ids: list[str]) -> dict[str, str]:
+        assets = (await inventory.fleet()).by_id()
+        return {a: address for a in asset_ids if a in assets and (address := assets[a].address)}
+
+    return addresses

@@ -1,9 +1,12 @@
 """ansible-runner, driven from asyncio: one playbook run, its per-host results, its capped output.
 
 - The run happens in ansible-runner's own thread (``run_async``); this module awaits it without blocking the loop.
-- ``pexpect`` mode gives ``ansible-playbook`` a pseudo-terminal: when OpsPilot dies, the terminal's master side
-  closes and the playbook gets SIGHUP, so a playbook never outlives OpsPilot.
-- Cancel: setting the ``cancel`` event makes ansible-runner stop the playbook cleanly (its cancel callback).
+- A playbook never outlives OpsPilot: ansible-runner ignores SIGHUP in the playbook and Ansible's workers start
+  sessions of their own, so the playbook runs under a guard (:mod:`core.ansible.guard`, put first on ``PATH`` as
+  ``ansible-playbook``) that the kernel signals when OpsPilot dies (``PR_SET_PDEATHSIG``) and that stops every
+  process below it.
+- Cancel (the ``cancel`` event) and ``timeout``: the guard stops the whole playbook (SIGTERM, then SIGKILL after a
+  grace period), then ansible-runner reports the run ``canceled`` (``timeout``).
 - Per host: ok, changed, failed, unreachable, skipped; the changed tasks; the failing task and its message; short
   diff excerpts. Results of ``no_log`` tasks are never read: Ansible replaces them with a censored marker, and this
   module drops every field of such a result but the task name.
@@ -17,8 +20,11 @@ import contextlib
 import logging
 import os
 import shutil
+import signal
+import sys
 import tempfile
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +40,7 @@ DIFF_LINES = 12  # diff lines kept per changed task
 MESSAGE_CAP = 500
 INSTALL_HINT = "Ansible is not installed: pip install 'opspilot[ansible]' (ansible-core and ansible-runner)"
 CENSORED = "the output has been hidden"
+GUARD_STOP_SECONDS = 6.0  # how long a cancel waits for the guard to stop the playbook
 
 
 def ansible_available() -> bool:
@@ -90,11 +97,15 @@ class _Collector:
         self.output: list[str] = []
         self.size = 0
         self.lock = threading.Lock()
+        self.stats: dict[str, Any] | None = None  # the playbook_on_stats event (runner.stats needs events on disk)
 
     def __call__(self, event: Mapping[str, Any]) -> bool:
         with self.lock:
-            self._stdout(event.get("stdout") or "")
-            self._event(event.get("event") or "", event.get("event_data") or {})
+            stdout = event.get("stdout") or ""
+            self._stdout(stdout)
+            self._event(event.get("event") or "", event.get("event_data") or {}, stdout)
+            if event.get("event") == "playbook_on_stats":
+                self.stats = dict(event.get("event_data") or {})
         return False  # nothing for ansible-runner to keep on disk: everything needed is read here
 
     def _stdout(self, text: str) -> None:
@@ -109,7 +120,7 @@ class _Collector:
             return None
         return self.hosts.setdefault(host, HostResult(host))
 
-    def _event(self, name: str, data: Mapping[str, Any]) -> None:
+    def _event(self, name: str, data: Mapping[str, Any], stdout: str = "") -> None:
         result = self._result(data)
         if result is None:
             return
@@ -117,7 +128,8 @@ class _Collector:
         raw = data.get("res")
         res: Mapping[str, Any] = raw if isinstance(raw, dict) else {}
         censored = CENSORED in str(res.get("censored", ""))
-        if name == "runner_on_ok" and res.get("changed"):
+        # A censored (no_log) result keeps no "changed" key; Ansible's own line for it still says "changed: [host]".
+        if name == "runner_on_ok" and (res.get("changed") or (censored and "changed: [" in stdout)):
             result.changed.append(TaskChange(task, [] if censored else _diff_lines(res.get("diff"))))
             if result.status == "ok":
                 result.status = "changed"
@@ -207,6 +219,7 @@ async def run_playbook(
         cmdline += ["--vault-password-file", str(vault_password_file)]
     cancelled = cancel or asyncio.Event()
     loop, finished = asyncio.get_running_loop(), asyncio.Event()
+    guard = _Guard(workdir, timeout)
     kwargs: dict[str, Any] = {
         "private_data_dir": str(workdir),
         "playbook": str(playbook),
@@ -217,26 +230,21 @@ async def run_playbook(
         "quiet": True,
         "event_handler": collector,
         "finished_callback": lambda _runner: loop.call_soon_threadsafe(finished.set),
-        "cancel_callback": cancelled.is_set,
-        "envvars": dict(envvars or {}),
+        "cancel_callback": lambda: guard.should_stop(cancelled),
+        "envvars": {**(envvars or {}), **guard.envvars()},
         "suppress_env_files": True,
-        "settings": {"suppress_ansible_output": True},
+        "settings": {"suppress_ansible_output": True, "pexpect_timeout": 1},  # cancel is polled each second
     }
     if limit:
         kwargs["limit"] = ",".join(limit)
-    if shutil.which("ansible-playbook") is None and (beside := _venv_bin("ansible-playbook")) is not None:
-        # Installed next to OpsPilot but not on PATH (a venv that is not activated): put its folder first.
-        kwargs["envvars"]["PATH"] = f"{Path(beside).parent}{os.pathsep}{os.environ.get('PATH', '')}"
-    if timeout:
-        kwargs["timeout"] = int(max(1, timeout))
     try:
         thread, runner = ansible_runner.run_async(**kwargs)
         while not finished.is_set() and thread.is_alive():  # the callback wakes us; the check covers a thread that died
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(finished.wait(), 0.5)
         await asyncio.to_thread(thread.join)
-        collector.finish(getattr(runner, "stats", None))
-        status = str(getattr(runner, "status", "failed"))
+        collector.finish(collector.stats or getattr(runner, "stats", None))
+        status = "timeout" if guard.timed_out else str(getattr(runner, "status", "failed"))
         rc = int(getattr(runner, "rc", 1) or 0)
     except Exception as exc:  # ansible-runner raises plain exceptions for a missing executable or bad arguments
         raise ExecutionError(f"ansible-playbook could not run {playbook}: {exc}") from exc
@@ -246,6 +254,63 @@ async def run_playbook(
     if status == "failed" and not collector.hosts:
         raise ExecutionError(f"ansible-playbook failed before any host ran: {_last_lines(output)}")
     return PlaybookRun(rc, status, collector.hosts, output)
+
+
+class _Guard:
+    """Runs ``ansible-playbook`` through :mod:`core.ansible.guard` and stops it (whole) on cancel or timeout."""
+
+    def __init__(self, workdir: Path, timeout: float | None) -> None:
+        self.real = shutil.which("ansible-playbook") or _venv_bin("ansible-playbook") or "ansible-playbook"
+        self.bin = workdir / "guard-bin"
+        self.bin.mkdir()
+        script = self.bin / "ansible-playbook"
+        source = Path(__file__).with_name("guard.py").read_text()
+        script.write_text(f"#!{sys.executable}\n{source}")
+        script.chmod(0o700)
+        self.pidfile = workdir / "guard.pid"
+        self.deadline = time.monotonic() + timeout if timeout else None
+        self.timed_out = False
+        self.stopped = False
+
+    def envvars(self) -> dict[str, str]:
+        path = os.pathsep.join([str(self.bin), str(Path(self.real).parent), os.environ.get("PATH", "")])
+        return {
+            "PATH": path,
+            "OPSPILOT_ANSIBLE_PLAYBOOK": self.real,
+            "OPSPILOT_PARENT_PID": str(os.getpid()),
+            "OPSPILOT_GUARD_PIDFILE": str(self.pidfile),
+        }
+
+    def should_stop(self, cancel: asyncio.Event) -> bool:
+        """ansible-runner's cancel callback (its thread, polled): stop the guard first, so nothing is left behind."""
+        if self.stopped:
+            return True
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            self.timed_out = True
+        if not (cancel.is_set() or self.timed_out):
+            return False
+        self.stopped = True
+        self._stop()
+        return True
+
+    def _stop(self) -> None:
+        try:
+            pid = int(self.pidfile.read_text().strip())
+            os.kill(pid, signal.SIGTERM)
+        except (OSError, ValueError):
+            return
+        deadline = time.monotonic() + GUARD_STOP_SECONDS
+        while time.monotonic() < deadline and _alive(pid):
+            time.sleep(0.05)
+
+
+def _alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie waiting to be reaped counts as ended)."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
 
 
 async def syntax_check(playbook: Path, inventory: str | Path, key: str) -> None:

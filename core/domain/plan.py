@@ -75,6 +75,24 @@ class Finding(Document):
     recommendation: str | None = None
 
 
+class UncheckedHost(Document):
+    """A host the dry run could not check: it is listed, and left out of the plan."""
+
+    host: str
+    status: Literal["unreachable", "failed", "missing"]
+    message: str
+    task: str | None = None
+
+
+class DryRun(Document):
+    """What a check-mode run (``ansible-playbook --check --diff``) found; approvals bind to ``diff_hash``."""
+
+    diff_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
+    hosts_changed: int = Field(ge=0)
+    hosts_failed: list[UncheckedHost] = Field(default_factory=list)
+    playbook: str
+
+
 class PlanPayload(Document):
     summary: str
     affected_assets: list[str] = Field(default_factory=list)
@@ -86,6 +104,7 @@ class PlanPayload(Document):
     estimated_duration: str | None = None
     risk_assessment: str | None = None
     report_only: bool = False
+    dry_run: DryRun | None = None  # plans of the ansible driver: the check-mode run they come from
 
 
 class ValidationCheck(Document):

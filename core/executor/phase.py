@@ -9,12 +9,13 @@ recorded before the first attempt, which is what a rollback restores.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass, replace
 from typing import Literal
 
 from core.domain import Change, Phase, Step
-from core.errors import DriverError, ExecutionError
+from core.errors import DriftChanged, DriverError, ExecutionError
 from core.executor.context import Holding
 from core.executor.crashpoints import crash_point
 from core.executor.drivers import Action, AssetRef, DriverAction, DriverResult, idempotency_key
@@ -32,8 +33,18 @@ DEFAULT_STEP_TIMEOUT = "15m"
 DRIVER_GUARD_SECONDS = 3600.0  # outer bound on one driver call; drivers enforce their own, shorter timeouts
 MAX_BACKOFF_SECONDS = 60.0
 ERROR_CAP = 2000
+DRIVER_STOP_SECONDS = 15.0  # how long a cancelled many-asset driver call gets to stop what it started
 
-PhaseOutcome = Literal["done", "failed", "abort"]
+PhaseOutcome = Literal["done", "failed", "abort", "paused"]
+
+
+class _Interrupted(Exception):
+    """A many-asset driver call did not finish the batch: an abort came in (its rows stay ``running``, so the
+    rollback reverts them), or the driver found the hosts changed since the plan (rows back to ``pending``)."""
+
+    def __init__(self, outcome: PhaseOutcome, reason: str) -> None:
+        super().__init__(reason)
+        self.outcome, self.reason = outcome, reason
 
 
 @dataclass
@@ -76,7 +87,10 @@ class PhaseExecution:
             if rollback:
                 return PhaseReport("abort", rollback, changed, failed)
             batch = todo[start : start + size]
-            results = await self._batch(batch)
+            try:
+                results = await self._batch(batch)
+            except _Interrupted as interrupted:
+                return PhaseReport(interrupted.outcome, interrupted.reason, changed, failed)
             changed += sum(1 for r in results if r["status"] == "succeeded")
             failed += sum(1 for r in results if r["status"] == "failed")
             named = len(self.steps) > 1
@@ -161,9 +175,42 @@ class PhaseExecution:
         return results
 
     async def _perform_many(self, actions: list[tuple[AssetRow, DriverAction, Step | None]]) -> list[dict]:
-        """One call for the whole batch; a driver that breaks as a whole fails every asset of it."""
+        """One call for the whole batch; a driver that breaks as a whole fails every asset of it.
+
+        While the call runs, an abort is looked for every ``poll_interval``: it cancels the call (the driver stops
+        its playbook) and the phase ends ``abort`` with the rows ``running``. DriftChanged puts the rows back to
+        ``pending`` and the phase ends ``paused`` with the driver's message."""
+        many = self.engine.driver.perform_many([a for _, a, _ in actions])
+        call = asyncio.create_task(many)
         try:
-            outcomes: list[DriverResult | DriverError] = await self.engine.driver.perform_many([a for _, a, _ in actions])
+            while not call.done():
+                await asyncio.wait({call}, timeout=self.engine.settings.poll_interval)
+                if call.done():
+                    break
+                _state, rollback = await self.engine.store.run_control_state(self.holding.run.id)
+                if rollback:
+                    logger.warning("run %s: abort during %s; stopping the driver", self.holding.run.id, self.phase.name)
+                    call.cancel()
+                    with contextlib.suppress(BaseException):
+                        await call
+                    raise _Interrupted("abort", rollback)
+            outcomes: list[DriverResult | DriverError] = call.result()
+        except asyncio.CancelledError:
+            call.cancel()
+            with contextlib.suppress(BaseException):
+                await asyncio.wait_for(call, DRIVER_STOP_SECONDS)
+            raise
+        except DriftChanged as exc:
+            async with self.holding.fenced() as conn:
+                await self.engine.store.run_assets.record(
+                    conn,
+                    [
+                        {"id": row.id, "status": "pending", "current": None, "error": None, "output": None}
+                        | {"ended_at": None, "attempt": action.attempt}
+                        for row, action, _ in actions
+                    ],
+                )
+            raise _Interrupted("paused", str(exc)) from exc
         except (DriverError, ExecutionError) as exc:
             outcomes = [exc if isinstance(exc, DriverError) else DriverError(str(exc))] * len(actions)
         if len(outcomes) != len(actions):

@@ -52,6 +52,7 @@ __all__ = ["Executor", "execution_phases", "forward_steps", "health_problem"]
 DEFAULT_PROBE_TIMEOUT = "5m"
 CANCEL_WAIT_SECONDS = 5.0  # at shutdown, how long a cancelled phase gets to unwind
 ABORT_WAIT_SECONDS = 60.0  # how long an abort waits for the holder of the run to finish reverting
+PHASE_FAILURE_LINES = 10  # failed assets named in a phase's completion message
 _SEPARATOR = "\x1f"  # between the reason and the actor of a rollback request (PostgreSQL text holds no NUL)
 
 
@@ -499,6 +500,9 @@ class Executor:
         if report.outcome == "failed":
             await self._roll_back(holding, f"{phase.name}: {report.reason}")
             return
+        if report.outcome == "paused":  # the driver found the hosts changed since the plan; nothing was applied
+            await self._pause_holding(holding, f"{phase.name}: {report.reason}"[:2000])
+            return
         if report.step_output is not None:
             summary.health = {"step": report.step_output}
         metrics: dict[str, float] = {}
@@ -556,6 +560,8 @@ class Executor:
             else:
                 await self.engine.work.release(conn, holding.claim, due_at=due)
         crash_point("after_phase")
+        # Drivers that act on hosts (ansible) report per-host outcomes in the thread.
+        outcomes, failures = await self._phase_outcomes(run.id, index) if self.engine.driver.acts_on_many else ({}, ())
         await self.engine.bus.publish(
             PhaseCompleted(
                 task_id=plan.task_id,
@@ -567,6 +573,8 @@ class Executor:
                 assets_changed=len(phase.assets),
                 health=metrics,
                 next_wait_seconds=wait,
+                outcomes=outcomes,
+                failures=failures,
             )
         )
         if pause_event is not None:
@@ -584,6 +592,27 @@ class Executor:
             )
         if due > clock.now() and not last:
             self._arm(due)
+
+    async def _phase_outcomes(self, run_id: str, index: int) -> tuple[dict[str, int], tuple[str, ...]]:
+        """Per-outcome counts of a phase's assets and the failed ones with their errors, for the thread.
+
+        A succeeded asset whose driver output starts with ``ok`` changed nothing (the ansible driver's per-host
+        summary); a failed one whose error starts with ``unreachable`` was not reached."""
+        rows = await self.engine.store.run_assets.rows(run_id, phase_index=index, output_chars=16)
+        outcomes: dict[str, int] = {}
+        failures: list[str] = []
+        for row in rows:
+            if row.kind != "asset":
+                continue
+            if row.status == "failed":
+                outcome = "unreachable" if (row.error or "").startswith("unreachable") else "failed"
+                failures.append(f"{row.asset_id}: {(row.error or outcome)[:300]}")
+            elif row.status == "succeeded":
+                outcome = "ok" if (row.output or "").startswith("ok") else "changed"
+            else:
+                continue
+            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        return outcomes, tuple(failures[:PHASE_FAILURE_LINES])
 
     def _arm(self, due: datetime) -> None:
         if self.scheduler.running:

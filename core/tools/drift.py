@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.errors import ConfigError, ExecutionError, ToolError
 from core.inventory import AssetQuery
 from core.tools.base import ToolContext, tool
 from core.tools.rollout import build_phases, estimate_duration, rules_for
@@ -18,6 +19,28 @@ _DRIFT = {
     "type": "object",
     "required": ["asset_id", "image", "current", "golden"],
     "properties": {k: {"type": "string"} for k in ("asset_id", "image", "current", "golden")},
+    "additionalProperties": False,
+}
+_PLAYBOOK_DRIFT = {
+    "type": "object",
+    "required": ["asset_id", "changed_tasks", "diff", "diff_hash"],
+    "properties": {
+        "asset_id": {"type": "string"},
+        "changed_tasks": _STRINGS,
+        "diff": {"type": "array", "items": {"type": "string"}},
+        "diff_hash": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+    },
+    "additionalProperties": False,
+}
+_UNCHECKED = {
+    "type": "object",
+    "required": ["host", "status", "message"],
+    "properties": {
+        "host": {"type": "string"},
+        "status": {"enum": ["unreachable", "failed", "missing"]},
+        "message": {"type": "string"},
+        "task": {"type": "string"},
+    },
     "additionalProperties": False,
 }
 ENVIRONMENT = {"enum": ["production", "staging", "development", "all"]}
@@ -102,6 +125,52 @@ async def compare_versions(args: dict[str, Any], ctx: ToolContext) -> dict[str, 
 
 
 @tool(
+    "check_playbook_drift",
+    "Run the configured Ansible playbook in check mode with diffs on these hosts: the hosts it would change have "
+    "drifted; unreachable or failing hosts are listed apart.",
+    input_schema={
+        "type": "object",
+        "required": ["asset_ids"],
+        "properties": {"asset_ids": {**_STRINGS, "minItems": 1}},
+        "additionalProperties": False,
+    },
+    output_schema={
+        "type": "object",
+        "required": ["drifted", "in_sync", "failed", "dry_run", "summary"],
+        "properties": {
+            "drifted": {"type": "array", "items": _PLAYBOOK_DRIFT},
+            "in_sync": _STRINGS,
+            "failed": {"type": "array", "items": _UNCHECKED},
+            "dry_run": {"type": "object", "required": ["diff_hash", "hosts_changed", "hosts_failed", "playbook"]},
+            "summary": {"type": "string"},
+        },
+    },
+    risk="read",
+)
+async def check_playbook_drift(args: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:
+    from core.ansible.drift import check_drift  # late: Ansible is an optional dependency
+
+    if ctx.config is None:
+        raise ToolError("check_playbook_drift needs the configuration (executor.ansible, inventory.ansible)")
+    try:
+        check = await check_drift(ctx.config, args["asset_ids"])
+    except (ExecutionError, ConfigError) as exc:
+        raise ToolError(f"the Ansible drift check failed, so drift is unknown: {exc}") from exc
+    dry_run = check.dry_run()
+    return {
+        "drifted": [
+            {"asset_id": d.host, "changed_tasks": d.changed_tasks, "diff": d.diff, "diff_hash": d.diff_hash}
+            for d in check.drifted
+        ],
+        "in_sync": check.in_sync,
+        "failed": dry_run["hosts_failed"],
+        "dry_run": dry_run,
+        "summary": f"{len(check.drifted)} would change, {len(check.in_sync)} in sync"
+        + (f", {len(check.failed)} not checked" if check.failed else ""),
+    }
+
+
+@tool(
     "generate_patch_plan",
     "Draft a phased rollout (canary, then waves) that moves drifted assets to their golden image versions.",
     input_schema={
@@ -109,7 +178,7 @@ async def compare_versions(args: dict[str, Any], ctx: ToolContext) -> dict[str, 
         "required": ["environment", "drifted"],
         "properties": {
             "environment": ENVIRONMENT,
-            "drifted": {"type": "array", "items": _DRIFT, "minItems": 1},
+            "drifted": {"type": "array", "items": {"oneOf": [_DRIFT, _PLAYBOOK_DRIFT]}, "minItems": 1},
             "max_batch_percent": {"type": "number", "exclusiveMinimum": 0, "maximum": 100},
         },
         "additionalProperties": False,
@@ -130,16 +199,7 @@ async def generate_patch_plan(args: dict[str, Any], ctx: ToolContext) -> dict[st
     drifted = args["drifted"]
     rules = rules_for(args["environment"], args.get("max_batch_percent"))
     phases = build_phases([d["asset_id"] for d in drifted], rules)
-    changes = [
-        {
-            "asset_id": d["asset_id"],
-            "action": "set_image_version",
-            "image": d["image"],
-            "from_version": d["current"],
-            "to_version": d["golden"],
-        }
-        for d in drifted
-    ]
+    changes = [_change(d) for d in drifted]
     return {
         "phases": phases,
         "changes": changes,
@@ -148,4 +208,17 @@ async def generate_patch_plan(args: dict[str, Any], ctx: ToolContext) -> dict[st
     }
 
 
-TOOLS = [query_assets, compare_versions, generate_patch_plan]
+def _change(drift: dict[str, Any]) -> dict[str, Any]:
+    if "changed_tasks" in drift:  # from check_playbook_drift: the executor runs the playbook on the host
+        details = {k: drift[k] for k in ("changed_tasks", "diff", "diff_hash")}
+        return {"asset_id": drift["asset_id"], "action": "ansible_playbook", "details": details}
+    return {
+        "asset_id": drift["asset_id"],
+        "action": "set_image_version",
+        "image": drift["image"],
+        "from_version": drift["current"],
+        "to_version": drift["golden"],
+    }
+
+
+TOOLS = [query_assets, compare_versions, check_playbook_drift, generate_patch_plan]

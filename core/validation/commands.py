@@ -11,7 +11,8 @@ from pydantic import ValidationError
 from core.config import Config
 from core.domain import Plan, TaskSpec
 from core.errors import ConfigError, PolicyError
-from core.inventory import Fleet, load_fleet
+from core.inventory import Fleet
+from core.inventory.sources import build_source
 from core.schemas import errors_for
 from core.validation.base import CheckResult, PlanContext
 from core.validation.evaluator import ROOT_PACKAGE
@@ -50,7 +51,7 @@ async def policy_check(plan_path: Path, config: Config) -> tuple[int, str]:
         evaluator = build_evaluator(config.policies)
     except (PolicyError, ConfigError) as exc:
         return 1, f"Cannot load the policies: {exc}"
-    fleet, inventory_note = _fleet(config)
+    fleet, inventory_note = await _fleet(config)
     pipeline = ValidationPipeline([PolicyCheck(evaluator, config.policies), SafetyCheck()])
     context = PlanContext(plan=plan, task_spec=spec, requester="cli", fleet=fleet)
     results = [schema, *await pipeline.run(context)]
@@ -118,9 +119,9 @@ def _unwrap(document: Any, path: Path) -> tuple[dict[str, Any], Any]:
     return document, None
 
 
-def _fleet(config: Config) -> tuple[Fleet | None, str | None]:
+async def _fleet(config: Config) -> tuple[Fleet | None, str | None]:
     try:
-        return load_fleet(config.inventory.path), None
+        return await build_source(config.inventory).load(), None  # the fleet file or the Ansible inventory
     except ConfigError as exc:
         return None, f"Inventory: {exc}"
 

@@ -1,13 +1,14 @@
 """Drivers carry out the executor's actions (apply, revert, step) behind one port, ``Driver.perform``.
 
 ``simulate`` is the embedded default; ``command`` runs a local program per action; ``http`` POSTs the
-action to a deployment system. See docs/drivers.md.
+action to a deployment system; ``ansible`` runs a playbook per wave (docs/ansible.md). See docs/drivers.md.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core.errors import ConfigError
@@ -37,8 +38,15 @@ __all__ = [
 ]
 
 
-def build_driver(config: ExecutorConfig, inventory: Inventory, env: Mapping[str, str] | None = None) -> Driver:
-    """The driver ``executor.driver`` names, checked now (templates, programs, URLs, secret): ConfigError if wrong."""
+def build_driver(
+    config: ExecutorConfig,
+    inventory: Inventory,
+    env: Mapping[str, str] | None = None,
+    *,
+    ansible_inventory: Path | None = None,
+) -> Driver:
+    """The driver ``executor.driver`` names, checked now (templates, programs, URLs, secret, playbooks): ConfigError
+    if wrong. ``ansible_inventory`` is ``inventory.ansible.inventory``, which the ansible driver runs against."""
     env = os.environ if env is None else env
     if config.driver == "simulate":
         from core.executor.drivers.simulate import SimulateDriver
@@ -52,4 +60,8 @@ def build_driver(config: ExecutorConfig, inventory: Inventory, env: Mapping[str,
         from core.executor.drivers.http import HttpDriver
 
         return HttpDriver.from_config(config.http, env)
-    raise ConfigError(f"executor.driver: unknown driver {config.driver!r}; use simulate, command or http")
+    if config.driver == "ansible":
+        from core.executor.drivers.ansible import AnsibleDriver
+
+        return AnsibleDriver.from_config(config, ansible_inventory)
+    raise ConfigError(f"executor.driver: unknown driver {config.driver!r}; use simulate, command, http or ansible")

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
 
 from core.domain import Phase
 from core.errors import ExecutionError
@@ -38,6 +39,9 @@ class HealthProbe(ABC):
 
     async def close(self) -> None:
         """Release connections; the default probe holds none."""
+
+    def use_addresses(self, resolve: Callable[[list[str]], Awaitable[dict[str, str]]]) -> None:
+        """Receive the inventory's ``address`` lookup (for ``{address}`` in URLs); probes that reach no asset ignore it."""
 
 
 def required_metrics(phase: Phase) -> list[str]:

@@ -1,7 +1,8 @@
 """``http_ok`` from real GETs: the share of a phase's assets that answer 200 on every ``http_200`` target.
 
 The URL of an asset comes from a template, by default ``{scheme}://{asset}:{port}{target}``, so asset
-ids must resolve as host names (or the template maps them, e.g. ``https://{asset}.internal{target}``).
+ids must resolve as host names (or the template maps them, e.g. ``https://{asset}.internal{target}``);
+``{address}`` is the asset's ``address`` from the inventory (its id when it has none).
 An asset that times out, refuses the connection or answers anything but 200 counts as not OK; that is
 a measurement, not a probe failure. This probe measures ``http_ok`` only: a phase that needs another
 metric gets an ``ExecutionError`` naming it (use it behind ``PrometheusHealth`` for the rest).
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 import aiohttp
@@ -25,6 +27,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 DEFAULT_URL_TEMPLATE = "{scheme}://{asset}:{port}{target}"
+AddressResolver = Callable[[list[str]], Awaitable[dict[str, str]]]
 DEFAULT_TARGET = "/health"
 
 
@@ -46,6 +49,7 @@ class HttpHealth(HealthProbe):
         self.timeout_seconds = timeout_seconds
         self.max_concurrency = max_concurrency
         self._session: aiohttp.ClientSession | None = None
+        self._resolve: AddressResolver | None = None
 
     @classmethod
     def from_config(cls, http: HttpHealthConfig) -> HttpHealth:
@@ -57,11 +61,17 @@ class HttpHealth(HealthProbe):
             max_concurrency=http.max_concurrency,
         )
 
-    def url(self, asset: str, target: str) -> str:
+    def use_addresses(self, resolve: AddressResolver) -> None:
+        """Fill ``{address}`` from the inventory (an asset's ``address``, else its id)."""
+        self._resolve = resolve
+
+    def url(self, asset: str, target: str, address: str | None = None) -> str:
         if not target.startswith("/"):
             target = "/" + target
         try:
-            return self.url_template.format(scheme=self.scheme, asset=asset, port=self.port, target=target)
+            return self.url_template.format(
+                scheme=self.scheme, asset=asset, address=address or asset, port=self.port, target=target
+            )
         except (KeyError, IndexError, ValueError) as exc:
             raise ExecutionError(f"cannot build a health URL from {self.url_template!r}: {exc!r}") from exc
 
@@ -80,7 +90,8 @@ class HttpHealth(HealthProbe):
             return 100.0
         targets = list(dict.fromkeys(c.target or DEFAULT_TARGET for c in phase.health_checks if c.type == "http_200"))
         targets = targets or [DEFAULT_TARGET]
-        urls = {asset: [self.url(asset, t) for t in targets] for asset in assets}
+        addresses = await self._resolve(assets) if self._resolve is not None else {}
+        urls = {asset: [self.url(asset, t, addresses.get(asset)) for t in targets] for asset in assets}
         session = self._session_for_loop()
         limit = asyncio.Semaphore(self.max_concurrency)
         results = await asyncio.gather(*(self._asset_ok(session, limit, asset, urls[asset]) for asset in assets))

@@ -24,7 +24,7 @@ import aiohttp
 from core.domain import HealthCheck, Phase
 from core.errors import ExecutionError
 from core.executor.health.base import HealthCheckFailed, HealthInconclusive, HealthProbe, required_metrics
-from core.executor.health.http import HttpHealth
+from core.executor.health.http import AddressResolver, HttpHealth
 from core.executor.health.promql import DEFAULT_QUERIES, expand, meets, parse_threshold
 
 if TYPE_CHECKING:
@@ -58,6 +58,10 @@ class PrometheusHealth(HealthProbe):
         self.timeout_seconds = timeout_seconds
         self.http_probe = http_probe  # when set, http_ok comes from GETs on the assets instead of `up`
         self._session: aiohttp.ClientSession | None = None
+
+    def use_addresses(self, resolve: AddressResolver) -> None:
+        if self.http_probe is not None:
+            self.http_probe.use_addresses(resolve)
 
     @classmethod
     def from_config(cls, health: HealthConfig) -> PrometheusHealth:

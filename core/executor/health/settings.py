@@ -35,8 +35,8 @@ def check_health_settings(health: HealthConfig) -> None:
             "set executor.health.prometheus_url or the PROMETHEUS_URL environment variable"
         )
     fields = {name for _, name, _, _ in string.Formatter().parse(health.http.url_template) if name is not None}
-    if "asset" not in fields or not fields <= {"scheme", "asset", "port", "target"}:
+    if not fields & {"asset", "address"} or not fields <= {"scheme", "asset", "address", "port", "target"}:
         raise ValueError(
-            f"executor.health.http.url_template {health.http.url_template!r} must contain {{asset}} and may use "
-            "only {scheme}, {asset}, {port} and {target}"
+            f"executor.health.http.url_template {health.http.url_template!r} must contain {{asset}} or {{address}} and "
+            "may use only {scheme}, {asset}, {address}, {port} and {target}"
         )

@@ -24,7 +24,3 @@ class InventorySource(ABC):
     def left_out(self) -> Mapping[str, str]:
         """Hosts the last ``load`` skipped, with the reason (host -> reason); empty for sources that skip none."""
         return {}
-
-    def refresh_interval(self) -> float:
-        """Seconds a loaded fleet may be served from cache; 0 asks the source on every read (it caches itself)."""
-        return 0.0

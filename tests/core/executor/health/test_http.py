@@ -106,3 +106,19 @@ async def test_behind_prometheus_it_supplies_http_ok(fleet: Fleet, prometheus: F
     assert metrics == {"error_rate": 0.1, "http_ok": 75.0}
     assert not any("up{" in q for q in prometheus.queries)
     assert http._session is None
+
+
+async def test_address_in_the_url_comes_from_the_inventory(fleet: Fleet) -> None:
+    probe = HttpHealth(url_template="{scheme}://{address}:{port}/{asset}{target}", port=fleet.port, timeout_seconds=0.3)
+
+    async def addresses(asset_ids: list[str]) -> dict[str, str]:
+        return {a: "127.0.0.1" for a in asset_ids if a != "web-4"}  # web-4 has no address: its id is used
+
+    probe.use_addresses(addresses)
+    try:
+        assert probe.url("web-1", "/health", "10.0.0.1") == f"http://10.0.0.1:{fleet.port}/web-1/health"
+        metrics = await probe.measure(phase(ASSETS[:3], check("http_200", target="/health"), rollback_if=None), ASSETS[:3])
+        assert metrics == {"http_ok": 100.0} and sorted(fleet.hits) == [f"{a}/health" for a in ASSETS[:3]]
+        assert probe.url("web-4", "/health") == f"http://web-4:{fleet.port}/web-4/health"
+    finally:
+        await probe.close()
