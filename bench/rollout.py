@@ -32,6 +32,7 @@ from bot.server import start
 from core.config import load_config
 from core.domain import Change, Phase, Plan, PlanPayload, Task, TaskSpec
 from core.executor.drivers import Driver, DriverAction, DriverResult
+from tests.support.postgres import fresh_database
 
 SECRET, TOKEN = "bench-secret", "xoxb-bench"
 SPEC = TaskSpec.model_validate(
@@ -176,14 +177,10 @@ async def main(sizes: list[int], postgres: str | None, concurrency: int) -> None
             with tempfile.TemporaryDirectory() as tmp:
                 folder = Path(tmp)
                 if url is None:
-                    database_url = f"sqlite:///{folder / 'bench.db'}"
+                    figures = await measure(folder, f"sqlite:///{folder / 'bench.db'}", size, concurrency)
                 else:
-                    database_url = await fresh_postgres(url)
-                try:
-                    figures = await measure(folder, database_url, size, concurrency)
-                finally:
-                    if url is not None:
-                        await drop_postgres(url, database_url)
+                    async with fresh_database("opspilot_bench", url) as database_url:
+                        figures = await measure(folder, database_url, size, concurrency)
             rates.append(figures["assets_per_s"])
             print(
                 f"{backend:<11} {size:>7} {6:>6} {figures['seconds']:>8.2f} {figures['assets_per_s']:>9.0f} "
@@ -194,36 +191,6 @@ async def main(sizes: list[int], postgres: str | None, concurrency: int) -> None
             print(
                 f"{backend}: assets/s at {sizes[-1]} / at {sizes[0]} = {rates[-1] / rates[0]:.2f} (1.00 = perfectly linear cost)"
             )
-
-
-async def fresh_postgres(url: str) -> str:
-    import asyncpg
-    from sqlalchemy.engine import make_url
-
-    parsed = make_url(url)
-    name = f"opspilot_bench_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(
-        user=parsed.username, password=parsed.password, host=parsed.host, port=parsed.port or 5432, database=parsed.database
-    )
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    return parsed.set(database=name).render_as_string(hide_password=False)
-
-
-async def drop_postgres(admin_url: str, url: str) -> None:
-    import asyncpg
-    from sqlalchemy.engine import make_url
-
-    parsed, target = make_url(admin_url), make_url(url).database
-    admin = await asyncpg.connect(
-        user=parsed.username, password=parsed.password, host=parsed.host, port=parsed.port or 5432, database=parsed.database
-    )
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{target}" WITH (FORCE)')
-    finally:
-        await admin.close()
 
 
 def reachable(url: str | None) -> str | None:

@@ -18,10 +18,8 @@ import asyncio
 import hashlib
 import hmac
 import json
-import os
 import random
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -30,7 +28,6 @@ from urllib.parse import quote, urlencode
 import aiohttp
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.engine import make_url
 from yarl import URL
 
 from bot.blocks import ABORT_ACTION, APPROVE_ACTION, PAUSE_ACTION, REASON_ACTION, REASON_BLOCK, REJECT_ACTION, REJECT_VIEW
@@ -38,29 +35,16 @@ from bot.playground.emulator import APPROVER_1, REQUESTER
 from core.store import tables
 from tests.bot.conftest import SIGNING_SECRET, SlackWorld, start_world
 from tests.bot.rest.support import API, APPROVER_TOKEN, OUTSIDER_TOKEN, REQUESTER_TOKEN, TOKENS
+from tests.support.postgres import POSTGRES_URL, create_database, drop_database
 
 SEED = 20240808
 SIGNED_REQUESTS = 1200
 UNSIGNED_REQUESTS = 500
 REST_REQUESTS = 1000
 CONCURRENCY = 4
-POSTGRES_URL = os.environ.get("OPSPILOT_TEST_POSTGRES_URL")
 
 
 # -- a fresh world per test, on SQLite or PostgreSQL ---------------------------------------------------
-
-
-async def _admin(sql: str) -> None:
-    import asyncpg
-
-    url = make_url(POSTGRES_URL)
-    admin = await asyncpg.connect(
-        user=url.username, password=url.password, host=url.host, port=url.port or 5432, database=url.database
-    )
-    try:
-        await admin.execute(sql)
-    finally:
-        await admin.close()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -72,9 +56,7 @@ async def fuzz_world(request, tmp_path: Path) -> AsyncIterator[SlackWorld]:
             pytest.skip(
                 "the PostgreSQL variant needs OPSPILOT_TEST_POSTGRES_URL (e.g. postgresql://postgres@127.0.0.1:5432/test)"
             )
-        name = f"opspilot_fuzz_{uuid.uuid4().hex[:10]}"
-        await _admin(f'CREATE DATABASE "{name}"')
-        env["DATABASE_URL"] = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+        env["DATABASE_URL"], name = await create_database("opspilot_fuzz")
     world = await start_world(tmp_path, env=env)
     try:
         yield world
@@ -82,7 +64,7 @@ async def fuzz_world(request, tmp_path: Path) -> AsyncIterator[SlackWorld]:
         await world.bot.stop()
         await world.emulator.stop()
         if name:
-            await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await drop_database(name)
 
 
 async def row_counts(world: SlackWorld) -> dict[str, int]:

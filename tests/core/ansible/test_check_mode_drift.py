@@ -185,20 +185,20 @@ def test_card_shows_hosts_changing_top_tasks_diff_excerpt_and_hash(drafted: Draf
 
 
 async def test_diff_hash_is_stable_across_check_runs_and_changes_with_a_file(drafted: Drafted) -> None:
+    """One more check run: web2 untouched keeps its hash; web3, whose motd now exists with other text, does not."""
     world = drafted.world
-    planned = next(c for c in drafted.plan.payload.changes if c.asset_id == "web2").details["diff_hash"]
-
-    again = await check_drift(world.config, ["web2"])  # one host, to keep it quick: its own hash is in the plan
-    assert again.diff_hash == planned == again.drifted[0].diff_hash
-
-    (world.state("web2") / "motd").write_text("Welcome to somewhere else\n")
+    planned = {c.asset_id: c.details["diff_hash"] for c in drafted.plan.payload.changes}
+    (world.state("web3") / "motd").write_text("Welcome to somewhere else\n")
     try:
-        changed = await check_drift(world.config, ["web2"])
+        again = await check_drift(world.config, ["web2", "web3"])
     finally:
-        compliant(world, "web2")
-        (world.state("web2") / "app.conf").unlink()
-    assert changed.diff_hash != planned
-    assert changed.drifted[0].changed_tasks == ["Render app config", "Render motd"]
+        (world.state("web3") / "motd").unlink()
+    hashes = {d.host: d.diff_hash for d in again.drifted}
+
+    assert hashes["web2"] == planned["web2"]
+    assert hashes["web3"] != planned["web3"]
+    assert again.diff_hash != drafted.plan.payload.dry_run.diff_hash
+    assert "+Welcome to web3" in next(d for d in again.drifted if d.host == "web3").diff
 
 
 async def test_a_check_that_reaches_no_host_is_a_failed_drift_check_not_no_drift(tmp_path: Path) -> None:

@@ -6,18 +6,15 @@ test starts two Python processes that import OpsPilot, and the command driver st
 
 from __future__ import annotations
 
-import os
 import time
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy.engine import make_url
 
 from tests.core.executor.crash_support import GOLDEN, Worker, World, keys_by_asset, until
+from tests.support.postgres import POSTGRES_URL, fresh_database
 
-POSTGRES_URL = os.environ.get("OPSPILOT_TEST_POSTGRES_URL")
 pytestmark = pytest.mark.skipif(
     not POSTGRES_URL,
     reason="replica tests need PostgreSQL: set OPSPILOT_TEST_POSTGRES_URL (e.g. postgresql://postgres@127.0.0.1:5432/test)",
@@ -25,28 +22,11 @@ pytestmark = pytest.mark.skipif(
 TROUBLE = ("Traceback", "could not claim", "duplicate key", "UniqueViolation", "the worker failed")
 
 
-async def _admin(statement: str) -> None:
-    import asyncpg
-
-    url = make_url(POSTGRES_URL)
-    conn = await asyncpg.connect(
-        user=url.username, password=url.password, host=url.host, port=url.port or 5432, database=url.database
-    )
-    try:
-        await conn.execute(statement)
-    finally:
-        await conn.close()
-
-
 @pytest.fixture
 async def database_url() -> AsyncIterator[str]:
     """A fresh database for the test, dropped afterwards."""
-    name = f"opspilot_test_{uuid.uuid4().hex[:10]}"
-    await _admin(f'CREATE DATABASE "{name}"')
-    try:
-        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    async with fresh_database() as url:
+        yield url
 
 
 @pytest.fixture

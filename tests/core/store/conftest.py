@@ -2,45 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy.engine import make_url
 
 from core.store import Database, Store
-
-POSTGRES_URL = os.environ.get("OPSPILOT_TEST_POSTGRES_URL")
-
-
-async def _fresh_postgres_database() -> tuple[str, str]:
-    import asyncpg
-
-    url = make_url(POSTGRES_URL)
-    name = f"opspilot_test_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(
-        user=url.username, password=url.password, host=url.host, port=url.port or 5432, database=url.database
-    )
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    return url.set(database=name).render_as_string(hide_password=False), name
-
-
-async def _drop_postgres_database(name: str) -> None:
-    import asyncpg
-
-    url = make_url(POSTGRES_URL)
-    admin = await asyncpg.connect(
-        user=url.username, password=url.password, host=url.host, port=url.port or 5432, database=url.database
-    )
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+from tests.support.postgres import POSTGRES_URL, create_database, drop_database, fresh_database
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -51,7 +19,7 @@ async def store(request, tmp_path: Path) -> AsyncIterator[Store]:
     else:
         if not POSTGRES_URL:
             pytest.skip("PostgreSQL store tests need OPSPILOT_TEST_POSTGRES_URL (e.g. postgresql://postgres@127.0.0.1:5432/test)")
-        url, dropped = await _fresh_postgres_database()
+        url, dropped = await create_database()
     database = Database(url)
     await database.upgrade()
     try:
@@ -59,7 +27,7 @@ async def store(request, tmp_path: Path) -> AsyncIterator[Store]:
     finally:
         await database.dispose()
         if dropped:
-            await _drop_postgres_database(dropped)
+            await drop_database(dropped)
 
 
 @pytest.fixture
@@ -67,8 +35,5 @@ async def empty_postgres_url() -> AsyncIterator[str]:
     """A brand-new, empty PostgreSQL database (dropped afterwards)."""
     if not POSTGRES_URL:
         pytest.skip("PostgreSQL tests need OPSPILOT_TEST_POSTGRES_URL (e.g. postgresql://postgres@127.0.0.1:5432/test)")
-    url, name = await _fresh_postgres_database()
-    try:
+    async with fresh_database() as url:
         yield url
-    finally:
-        await _drop_postgres_database(name)

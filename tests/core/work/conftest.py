@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from core.store import Database
-from tests.core.store.conftest import POSTGRES_URL, _drop_postgres_database, _fresh_postgres_database
+from tests.support.postgres import POSTGRES_URL, create_database, drop_database
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -21,7 +21,7 @@ async def database(request, tmp_path: Path) -> AsyncIterator[Database]:
             pytest.skip(
                 "PostgreSQL work-queue tests need OPSPILOT_TEST_POSTGRES_URL (e.g. postgresql://postgres@127.0.0.1:5432/test)"
             )
-        url, dropped = await _fresh_postgres_database()
+        url, dropped = await create_database()
     db = Database(url)
     await db.upgrade()
     try:
@@ -29,4 +29,4 @@ async def database(request, tmp_path: Path) -> AsyncIterator[Database]:
     finally:
         await db.dispose()
         if dropped:
-            await _drop_postgres_database(dropped)
+            await drop_database(dropped)

@@ -83,14 +83,15 @@ async def test_failed_and_unreachable_hosts_are_reported_with_their_task_and_mes
     good, broken, gone = fleet.hosts
     driver = AnsibleDriver(fleet.settings(), fleet.inventory)
 
-    ok, failed, unreachable = await driver.perform_many(actions([good, broken, gone]))
+    wave = actions([good, broken, gone])
+    ok, failed, unreachable = await driver.perform_many(wave)
 
     assert isinstance(ok, DriverResult)
     assert isinstance(failed, DriverError)
     assert str(failed).startswith("failed: task 'Refuse hosts marked broken'") and "marked broken" in str(failed)
     assert isinstance(unreachable, DriverError)
     assert str(unreachable).startswith("unreachable: ") and "Connection refused" in str(unreachable)
-    again = await driver.perform_many(actions([good]))
+    again = await driver.perform_many(actions([good], run_id=wave[0].run_id))  # the same run again (a repeat)
     assert isinstance(again[0], DriverResult) and again[0].output.startswith("ok")  # in sync: nothing changed
 
 
