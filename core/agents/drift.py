@@ -73,7 +73,9 @@ class DriftAgent(Agent):
         if spec.constraints and spec.constraints.max_batch_percent:
             arguments["max_batch_percent"] = spec.constraints.max_batch_percent
         drafted = await ctx.call("generate_patch_plan", **arguments)
-        summary = f"Converge {len(drifted)} drifted of {found['count']} hosts in {where}: {playbook} in check mode would change them"
+        summary = (
+            f"Converge {len(drifted)} drifted of {found['count']} hosts in {where}: {playbook} in check mode would change them"
+        )
         if failed:
             summary += f". {_not_checked(failed)}"
         payload = {

@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import re
 import shutil
 import signal
 import sys
@@ -166,6 +167,9 @@ def _message(res: Mapping[str, Any]) -> str:
     return str(text).strip()[:MESSAGE_CAP] or "failed"
 
 
+_TEMPORARY = re.compile(r"ansible-(local|tmp)-|/\.ansible/tmp/")
+
+
 def _diff_lines(diff: object) -> list[str]:
     """The first lines of a task's diff: Ansible's prepared text, or before/after pairs turned into -/+ lines."""
     items = diff if isinstance(diff, list) else [diff] if diff else []
@@ -176,8 +180,10 @@ def _diff_lines(diff: object) -> list[str]:
         if item.get("prepared"):
             lines += str(item["prepared"]).splitlines()
             continue
-        header = item.get("after_header") or item.get("before_header")
-        if header:
+        # The destination (before_header); a template's after_header is a temporary copy whose name changes on
+        # every run, which would make the same change hash differently each time.
+        header = str(item.get("before_header") or item.get("after_header") or "")
+        if header and not _TEMPORARY.search(header):
             lines.append(f"@@ {header}")
         before = str(item.get("before", "")).splitlines() if isinstance(item.get("before"), str) else []
         after = str(item.get("after", "")).splitlines() if isinstance(item.get("after"), str) else []

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import uuid
 from datetime import datetime, timedelta
@@ -27,7 +26,7 @@ from core.clock import SYSTEM_CLOCK, Clock
 from core.domain import Phase, Plan, Run
 from core.domain.run import PhaseResult, RunProgress
 from core.domain.states import TERMINAL_RUN_STATES
-from core.errors import ExecutionError, IllegalTransition, LeaseLost, ValidationFailed
+from core.errors import ExecutionError, IllegalTransition, ValidationFailed
 from core.events import EventBus, PhaseCompleted, PhaseStarted, RunFinished, RunPaused, RunResumed, RunStarted
 from core.executor.context import RUN_WORK, Engine, EngineSettings, Holding, PreStartCheck
 from core.executor.crashpoints import crash_point
@@ -40,17 +39,16 @@ from core.executor.verdict import Verdict, health_problem, judge
 from core.inventory import Inventory
 from core.inventory.fleet import Asset
 from core.logcontext import add as add_log_ids
-from core.logcontext import bind
 from core.store import Store
 from core.timeutil import parse_duration
 from core.work import Claim, WorkQueue, worker_id
+from core.work.worker import LeasedWorker
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["Executor", "execution_phases", "forward_steps", "health_problem"]
 
 DEFAULT_PROBE_TIMEOUT = "5m"
-CANCEL_WAIT_SECONDS = 5.0  # at shutdown, how long a cancelled phase gets to unwind
 ABORT_WAIT_SECONDS = 60.0  # how long an abort waits for the holder of the run to finish reverting
 PHASE_FAILURE_LINES = 10  # failed assets named in a phase's completion message
 _SEPARATOR = "\x1f"  # between the reason and the actor of a rollback request (PostgreSQL text holds no NUL)
@@ -87,10 +85,18 @@ class Executor:
         self.scheduler = scheduler
         self.inventory = inventory
         self.owner = owner or worker_id()
-        self._wake = asyncio.Event()
-        self._loop_task: asyncio.Task | None = None
-        self._holding: dict[str, asyncio.Task] = {}
-        self._closing = False
+        self.worker = LeasedWorker(
+            self.engine.work,
+            RUN_WORK,
+            self.owner,
+            self._drive,
+            lease_seconds=lambda: self.engine.settings.lease_seconds,
+            poll_interval=lambda: self.engine.settings.poll_interval,
+            capacity=settings.max_parallel_runs,
+            on_failure=self._fail_broken,
+            scheduler=scheduler,
+            log_key="run_id",
+        )
 
     # The parts tests and the service swap or read.
     @property
@@ -137,9 +143,7 @@ class Executor:
 
     async def start_worker(self) -> None:
         """Start claiming due runs (every replica runs a worker)."""
-        if self._loop_task is None:
-            self._closing = False
-            self._loop_task = asyncio.create_task(self._worker_loop(), name=f"executor-worker {self.owner}")
+        self.worker.start()
 
     async def resume_unfinished(self) -> int:
         """Start the worker; returns how many runs are waiting for one (they resume as they fall due)."""
@@ -150,24 +154,7 @@ class Executor:
         """Stop claiming; let runs in flight finish the batch they are in (up to ``timeout`` seconds), then cut the
         rest and give their claims back, so the next start (or another replica) resumes them at once. A soak never
         holds shutdown: its due time is stored and nothing waits for it."""
-        self._closing = True
-        self._wake.set()
-        if self._loop_task is not None:
-            self._loop_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._loop_task
-            self._loop_task = None
-        holders = dict(self._holding)
-        if holders:
-            _, cut = await asyncio.wait(set(holders.values()), timeout=timeout)
-            for task in cut:
-                run_id = next((r for r, t in holders.items() if t is task), "?")
-                logger.warning(
-                    "run %s: still running at shutdown; its claim is given back and it resumes from its stored state", run_id
-                )
-                task.cancel()
-            if cut:
-                await asyncio.wait(cut, timeout=CANCEL_WAIT_SECONDS)
+        await self.worker.stop(timeout)
         with contextlib.suppress(Exception):
             pending = await self.engine.work.pending(RUN_WORK)
             if pending:
@@ -176,96 +163,24 @@ class Executor:
         await self.engine.driver.close()
 
     def wake(self) -> None:
-        self._wake.set()
+        self.worker.wake()
+
+    async def tick(self) -> list[str]:
+        """One claiming round (tests that move a manual clock call this instead of waiting for the poll)."""
+        return await self.worker.tick()
 
     async def wait_idle(self, timeout: float | None = None) -> None:
         """Wait until no run is in flight here and none is waiting for a worker (for the CLI and tests)."""
 
         async def idle() -> None:
             while True:
-                if not self._holding and await self.engine.work.pending(RUN_WORK) == 0:
+                if not self.worker.holding and await self.engine.work.pending(RUN_WORK) == 0:
                     return
                 await asyncio.sleep(0.02)
 
         await asyncio.wait_for(idle(), timeout)
 
-    # -- the worker ----------------------------------------------------------------------------
-
-    async def _worker_loop(self) -> None:
-        settings = self.engine.settings
-        while not self._closing:
-            self._wake.clear()
-            try:
-                await self.tick()
-                wait = await self._next_wait(settings.poll_interval)
-            except Exception:
-                logger.exception("the executor worker could not claim work; retrying")
-                wait = settings.poll_interval
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), wait)
-
-    async def tick(self) -> list[str]:
-        """One claiming round: take the due runs this worker has room for and start driving them."""
-        room = self.engine.settings.max_parallel_runs - len(self._holding)
-        claims = await self.engine.work.claim(RUN_WORK, self.owner, self.engine.settings.lease_seconds, limit=room)
-        for claim in claims:
-            task = asyncio.create_task(self._hold(claim), name=f"run {claim.subject}")
-            self._holding[claim.subject] = task
-            task.add_done_callback(functools.partial(self._released, claim.subject))
-        return [c.subject for c in claims]
-
-    def _released(self, run_id: str, _done: object = None) -> None:
-        self._holding.pop(run_id, None)
-        self._wake.set()  # a run given back due now (the next phase without a soak) is claimed at once
-
-    async def _next_wait(self, poll: float) -> float:
-        """Seconds until the earliest due run, bounded by the poll interval; arms APScheduler for it."""
-        due = await self.engine.work.earliest_due(RUN_WORK)
-        if due is None:
-            return poll
-        seconds = (due - self.engine.clock.now()).total_seconds()
-        if 0 < seconds < poll and self.scheduler.running:
-            self.scheduler.add_job(
-                self.wake, "date", run_date=due, id=f"wake:{self.owner}", replace_existing=True, misfire_grace_time=None
-            )
-        return max(0.0, min(seconds, poll))
-
-    async def _hold(self, claim: Claim) -> None:
-        """Drive a claimed run while renewing its lease every third of it; stop at once when the lease is lost."""
-        with bind(run_id=claim.subject):
-            drive = asyncio.create_task(self._drive(claim))
-            lease = self.engine.settings.lease_seconds
-            current = claim
-            try:
-                while True:
-                    done, _ = await asyncio.wait({drive}, timeout=lease / 3)
-                    if done:
-                        break
-                    renewed = await self.engine.work.renew(current, lease)
-                    if renewed is None:
-                        logger.warning("run %s: lease lost to another worker; stopping without writing more", claim.subject)
-                        drive.cancel()
-                        with contextlib.suppress(asyncio.CancelledError, Exception):
-                            await drive
-                        return
-                    current = renewed
-            except asyncio.CancelledError:
-                drive.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await drive
-                await self._give_back(claim)
-                raise
-            exc = drive.exception()
-            if isinstance(exc, LeaseLost):
-                logger.warning("run %s: %s", claim.subject, exc)
-            elif exc is not None:
-                logger.error("run %s: the worker failed: %r", claim.subject, exc, exc_info=exc)
-                await self._fail_broken(claim, exc)
-
-    async def _give_back(self, claim: Claim) -> None:
-        with contextlib.suppress(Exception):
-            async with self.engine.work.fenced(claim) as conn:
-                await self.engine.work.release(conn, claim, due_at=self.engine.clock.now())
+    # -- after a failure -------------------------------------------------------------------
 
     async def _fail_broken(self, claim: Claim, exc: BaseException) -> None:
         """Something outside the driver broke (the store, a bug): roll back what the run changed."""
@@ -615,10 +530,7 @@ class Executor:
         return outcomes, tuple(failures[:PHASE_FAILURE_LINES])
 
     def _arm(self, due: datetime) -> None:
-        if self.scheduler.running:
-            self.scheduler.add_job(
-                self.wake, "date", run_date=due, id=f"wake:{self.owner}", replace_existing=True, misfire_grace_time=None
-            )
+        self.worker.arm(due)
 
     async def _pause_holding(self, holding: Holding, reason: str) -> None:
         run, plan, store = holding.run, holding.plan, self.engine.store

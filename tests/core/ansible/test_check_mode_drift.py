@@ -204,5 +204,5 @@ async def test_diff_hash_is_stable_across_check_runs_and_changes_with_a_file(dra
 async def test_a_check_that_reaches_no_host_is_a_failed_drift_check_not_no_drift(tmp_path: Path) -> None:
     world = make_world(tmp_path)
 
-    with pytest.raises(ToolError, match="drift check failed, so drift is unknown.*dead1, unreachable"):
+    with pytest.raises(ToolError, match=r"drift check failed, so drift is unknown.*dead1, unreachable"):
         await DriftAgent().draft(SPEC, "00000000-0000-4000-8000-000000000002", world.context(["dead1"]))

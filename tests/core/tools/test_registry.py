@@ -12,6 +12,7 @@ from core.tools import default_registry
 SEED_TOOLS = {
     "query_assets",
     "compare_versions",
+    "check_playbook_drift",
     "generate_patch_plan",
     "cve_feed",
     "risk_score",

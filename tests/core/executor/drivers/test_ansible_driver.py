@@ -100,9 +100,10 @@ async def test_before_a_wave_a_host_whose_changes_differ_from_the_plan_stops_it_
 ) -> None:
     fleet = Fleet(tmp_path, hosts=2)
     first, second = fleet.hosts
+    for host in fleet.hosts:
+        fleet.config_file(host).parent.mkdir(parents=True)
     check = await run_playbook(fleet.dir / "site.yml", inventory=fleet.inventory, limit=fleet.hosts, check=True, diff=True)
     planned = {h: {"changed_tasks": check.hosts[h].changed_tasks, "diff_hash": diff_hash(check, [h])} for h in fleet.hosts}
-    fleet.config_file(second).parent.mkdir(parents=True)
     fleet.config_file(second).write_text("someone edited this by hand\n")  # the world moved after the plan
     driver = AnsibleDriver(fleet.settings(), fleet.inventory)
     wave = [
