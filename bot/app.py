@@ -133,10 +133,7 @@ def build_app(service: OpsPilot, client: AsyncWebClient, signing_secret: str) ->
         )
 
     async def tell(client: AsyncWebClient, channel_id: str | None, user_id: str, status: str, message: str) -> None:
-        text = {
-            "not_allowed": messages.not_allowed(),
-            "already_decided": messages.already_decided(message),
-        }.get(status, messages.plan_gone())
+        text = messages.plan_gone() if status == "not_found" else messages.refusal(status, message)
         if channel_id:
             try:
                 await client.chat_postEphemeral(channel=channel_id, user=user_id, text=text)
@@ -184,10 +181,13 @@ def build_app(service: OpsPilot, client: AsyncWebClient, signing_secret: str) ->
         if outcome.status in ("paused", "resumed", "aborted"):
             return  # the thread and the card tell everyone, through SlackProgress
         if channel_id:
+            text = (
+                messages.refusal("not_allowed", outcome.message)
+                if outcome.status == "not_allowed"
+                else messages.run_control_refused(outcome.message)
+            )
             try:
-                await client.chat_postEphemeral(
-                    channel=channel_id, user=user_id, text=messages.run_control_refused(outcome.message)
-                )
+                await client.chat_postEphemeral(channel=channel_id, user=user_id, text=text)
             except SlackApiError as exc:
                 logger.warning("could not send ephemeral to %s: %s", user_id, exc.response.get("error"))
 

@@ -44,7 +44,8 @@ async def handle_ask(
             reply_privately,
         )
     elif outcome.plan is not None and outcome.task is not None:
-        card = plan_card(outcome.task, outcome.plan, note=outcome.note)
+        ballot = await service.ballot(outcome.plan) if outcome.plan.state == "awaiting_approval" else None
+        card = plan_card(outcome.task, outcome.plan, note=outcome.note, ballot=ballot)
         ts = await _post(client, channel_id, card.text, card.blocks, reply_privately)
         if ts:
             await service.store.set_message_ref(outcome.plan.id, {"front": "slack", "channel": channel_id, "ts": ts})

@@ -25,6 +25,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot import messages
+from core.approvals import Ballot
 from core.domain import Plan, Run, Task
 from core.domain.plan import Phase
 from core.replay import Replay
@@ -176,7 +177,13 @@ def _strings(details: dict | None, key: str) -> list[str]:
 
 
 def plan_card(
-    task: Task, plan: Plan, *, decision_line: str | None = None, run: Run | None = None, note: str | None = None
+    task: Task,
+    plan: Plan,
+    *,
+    decision_line: str | None = None,
+    run: Run | None = None,
+    note: str | None = None,
+    ballot: Ballot | None = None,
 ) -> Card:
     """The card for a plan in whatever state it is in; re-rendered after every change."""
     title = messages.TITLES.get(plan.type, ":memo: Plan")
@@ -223,6 +230,9 @@ def plan_card(
             blocks.append(ActionsBlock(block_id="run_control", elements=_run_buttons(run)))
 
     if plan.state == "awaiting_approval" and decision_line is None:
+        if ballot is not None:
+            line = messages.approval_line(ballot.who, ballot.votes, ballot.required, ballot.plan_hash)
+            blocks.append(ContextBlock(elements=[_md(line)]))
         blocks.append(ActionsBlock(block_id="plan_decision", elements=_decision_buttons(plan)))
     elif plan.state == "draft" and plan.validation is not None and not plan.validation.overall_valid:
         blocks.append(SectionBlock(text=_md(messages.invalid_plan(plan.validation.errors))))
@@ -266,6 +276,8 @@ def _run_buttons(run: Run) -> list[ButtonElement]:
 
 def _footer(task: Task, plan: Plan) -> str:
     parts = [f"Plan `{plan.id[:8]}`", f"agent {plan.agent or 'n/a'}"]
+    if plan.approval is not None and plan.approval.plan_hash:
+        parts.append(f"approved version `{plan.approval.plan_hash[:12]}`")
     usage = task.usage
     if usage is not None:
         if usage.provider == "offline":

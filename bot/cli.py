@@ -4,7 +4,7 @@ opspilot serve [--host HOST] [--port PORT] [--playground]
 opspilot plan "fix drift on prod web servers" [--json]
 opspilot db upgrade
 opspilot policy check PLAN.json | opspilot policy test
-opspilot audit TASK_ID [--json]
+opspilot audit TASK_ID [--json] | opspilot audit verify [--json] | opspilot audit --actor USER [--since 7d] [--json]
 opspilot replay RUN_ID [--json] [--assets]
 """
 
@@ -60,9 +60,14 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("plan_file", type=Path)
     policy_actions.add_parser("test", help="run the Rego unit tests (test_ rules) in the policy directory")
 
-    audit = commands.add_parser("audit", help="replay the audit trail of a task, its plans and runs")
-    audit.add_argument("task_id")
+    audit = commands.add_parser(
+        "audit",
+        help="replay a task's audit trail; `audit verify` checks the hash chain; --actor lists what someone did",
+    )
+    audit.add_argument("task_id", nargs="?", help="a task id, or the word `verify` to check the whole audit chain")
     audit.add_argument("--json", action="store_true")
+    audit.add_argument("--actor", help="list the entries written by this actor (a Slack user id, or system)")
+    audit.add_argument("--since", help="with --actor: only entries newer than this, e.g. 30m, 4h, 7d")
 
     replay = commands.add_parser("replay", help="a run's timeline and stats (run, phase, asset and step events)")
     replay.add_argument("run_id", help="the run id, or a unique prefix of 8 or more characters")
@@ -114,7 +119,7 @@ async def _dispatch(args: argparse.Namespace, config: Config) -> int:
         print(output)
         return code
     if args.command == "audit":
-        return await _audit(config, args.task_id, args.json)
+        return await _audit_command(config, args)
     if args.command == "replay":
         return await _replay(config, args.run_id, args.json, args.assets)
     raise AssertionError(args.command)
@@ -225,6 +230,68 @@ def _plan_text(outcome: AskOutcome) -> str:
     if outcome.note:
         lines += ["", f"Note: {outcome.note}"]
     return "\n".join(lines)
+
+
+async def _audit_command(config: Config, args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from core.timeutil import parse_duration
+
+    if args.task_id is not None and args.actor:
+        return _usage("audit: give a TASK_ID, `verify` or --actor, not several")
+    if args.since and not args.actor:
+        return _usage("audit: --since goes with --actor")
+    if args.task_id is None and not args.actor:
+        return _usage("audit: give a TASK_ID, `verify`, or --actor USER [--since 7d]")
+    if args.task_id is not None and args.task_id != "verify":
+        return await _audit(config, args.task_id, args.json)
+    try:
+        seconds = parse_duration(args.since) if args.since else None
+    except ValueError as exc:
+        return _usage(f"audit: --since: {exc}")
+    try:
+        if args.task_id == "verify":
+            return await _audit_verify(config, args.json)
+        return await _audit_by_actor(config, args.actor, seconds, args.json)
+    except SQLAlchemyError as exc:
+        print(
+            f"opspilot: cannot read the audit log ({type(exc).__name__}); is the schema current (`opspilot db upgrade`)?",
+            file=sys.stderr,
+        )
+        return 2
+
+
+def _usage(message: str) -> int:
+    print(f"opspilot {message}", file=sys.stderr)
+    return 2
+
+
+async def _audit_verify(config: Config, as_json: bool) -> int:
+    from core.audit import verify_chain
+    from core.store import Database, Store
+
+    database = Database(config.database_url)
+    try:
+        report = await verify_chain(Store(database), config.audit_key.get_secret_value() if config.audit_key else None)
+    finally:
+        await database.dispose()
+    print(json.dumps(report.to_document(), indent=2) if as_json else report.to_text())
+    return 0 if report.intact else 1
+
+
+async def _audit_by_actor(config: Config, actor: str, since_seconds: float | None, as_json: bool) -> int:
+    from core.audit import entries_by_actor
+    from core.audit.by_actor import since_ago
+    from core.store import Database, Store
+
+    database = Database(config.database_url)
+    try:
+        since = since_ago(since_seconds) if since_seconds is not None else None
+        report = await entries_by_actor(Store(database), actor, since)
+    finally:
+        await database.dispose()
+    print(json.dumps(report.to_document(), indent=2) if as_json else report.to_text())
+    return 0
 
 
 async def _audit(config: Config, task_id: str, as_json: bool) -> int:

@@ -6,7 +6,7 @@ can assert on the same strings people see.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from core.timeutil import format_duration
 
@@ -66,8 +66,29 @@ def post_failed(error: str) -> str:
     return f":warning: I made the plan but could not post it in this channel ({error}).{hint}"
 
 
-def not_allowed() -> str:
-    return ":no_entry: You are not allowed to approve or reject plans. Ask one of the approvers listed in the OpsPilot config."
+# A refused vote or run control, by the authorizer's code (core.approvals.authorizer); the detail says why.
+REFUSALS: dict[str, str] = {
+    "not_approver": ":no_entry: You are not allowed to approve or reject this plan.",
+    "self_approval": ":no_entry: You cannot approve your own request.",
+    "already_voted": ":information_source: Your vote is already counted.",
+    "expired": ":hourglass: This approval request has expired.",
+    "superseded": ":information_source: This plan was replaced by a newer one.",
+    "frozen": ":snowflake: Changes are frozen right now.",
+    "already_decided": ":information_source: This plan is already decided.",
+    "not_allowed": ":no_entry: You are not allowed to control this run.",
+}
+
+
+def refusal(code: str, detail: str) -> str:
+    head = REFUSALS.get(code, ":no_entry: Refused.")
+    return f"{head} {_clip(detail, 500)}" if detail else head
+
+
+def approval_line(who: str | None, votes: Sequence[str], required: int, plan_hash: str) -> str:
+    """``Needs 2 of @sre-leads · 1 of 2: @avery · plan a1b2c3d4e5f6`` on an open card."""
+    needs = f"Needs {who}" if who else "No approval rule covers this plan: nobody can approve it"
+    so_far = f"{len(votes)} of {required}" + (": " + ", ".join(f"<@{v}>" for v in votes) if votes else "")
+    return f":ballot_box_with_ballot: {needs} · {so_far} · plan `{plan_hash[:12]}`"
 
 
 def already_decided(message: str) -> str:

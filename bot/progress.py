@@ -21,7 +21,16 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import messages
 from bot.blocks import plan_card
 from core.approvals import SYSTEM_ACTOR
-from core.events import PhaseCompleted, PhaseStarted, PlanDecided, RunFinished, RunPaused, RunResumed, RunStarted
+from core.events import (
+    PhaseCompleted,
+    PhaseStarted,
+    PlanDecided,
+    RunFinished,
+    RunPaused,
+    RunResumed,
+    RunStarted,
+    VoteRecorded,
+)
 from core.service import OpsPilot
 
 logger = logging.getLogger(__name__)
@@ -53,6 +62,7 @@ class SlackProgress:
     def subscribe(self) -> None:
         bus = self.service.bus
         bus.subscribe(self._later(self.on_decided), PlanDecided)
+        bus.subscribe(self._later(self.on_vote), VoteRecorded)
         bus.subscribe(self._later(self.on_run_started), RunStarted)
         bus.subscribe(self._later(self.on_phase_started), PhaseStarted)
         bus.subscribe(self._later(self.on_phase_completed), PhaseCompleted)
@@ -124,7 +134,8 @@ class SlackProgress:
             decision = messages.decided_line(
                 plan.approval.decision, plan.approval.decided_by, _when(plan.approval.decided_at), plan.approval.reason
             )
-        card = plan_card(task, plan, decision_line=decision, run=runs[-1] if runs else None)
+        ballot = await self.service.ballot(plan) if plan.state == "awaiting_approval" else None
+        card = plan_card(task, plan, decision_line=decision, run=runs[-1] if runs else None, ballot=ballot)
         try:
             await self.client.chat_update(channel=ref["channel"], ts=ref["ts"], text=card.text, blocks=card.blocks)
         except SlackApiError as exc:
@@ -142,6 +153,9 @@ class SlackProgress:
     # -- one method per event ------------------------------------------------------------------
 
     async def on_decided(self, event: PlanDecided) -> None:
+        await self.refresh_card(event.plan_id)
+
+    async def on_vote(self, event: VoteRecorded) -> None:
         await self.refresh_card(event.plan_id)
 
     async def on_run_started(self, event: RunStarted) -> None:

@@ -23,6 +23,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.signature import SignatureVerifier
 
 from bot.app import build_app, build_client
+from bot.groups import SlackGroupDirectory
 from bot.progress import SlackProgress
 from bot.rest import monitoring_routes, rest_routes
 from bot.slack_request import Refusal, decode_body, header_refusal, payload_refusal
@@ -194,6 +195,7 @@ async def start(config: Config, *, host: str = "127.0.0.1", port: int = 3000, mo
             emulator.register(app)
         client = build_client(bot_token, config.slack.api_url)
         bolt = build_app(service, client, signing_secret)
+        service.use_groups(SlackGroupDirectory(client))
         progress = SlackProgress(service, client)
         progress.subscribe()
         slack_routes(app, bolt, state, signing_secret)

@@ -14,6 +14,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
+from core.approvals.rules import ApprovalsConfig, People, RequesterRule
 from core.errors import ConfigError
 from core.paths import SAMPLE_DATA_DIR
 from core.timeutil import Duration
@@ -312,6 +313,9 @@ class Config(BaseModel):
     llm: LLMConfig = Field(default_factory=LLMConfig)
     policies: PoliciesConfig = Field(default_factory=PoliciesConfig)
     approval: ApprovalConfig = Field(default_factory=ApprovalConfig)
+    approvals: ApprovalsConfig = Field(default_factory=ApprovalsConfig)  # rules: who approves what, how many
+    requesters: list[RequesterRule] = Field(default_factory=list)
+    admins: People = Field(default_factory=People)
     notifications: NotificationsConfig = Field(default_factory=NotificationsConfig)
     api: ApiConfig = Field(default_factory=ApiConfig)
     org_id: str = "default"
@@ -325,6 +329,7 @@ class Config(BaseModel):
     smtp_password: SecretStr | None = None
     webhook_secret: SecretStr | None = None
     api_tokens: SecretStr | None = None  # OPSPILOT_API_TOKENS: "token=USER_ID,token=USER_ID"
+    audit_key: SecretStr | None = None  # OPSPILOT_AUDIT_KEY: signs the audit chain's head (docs/audit.md)
     source: Path | None = None
 
     @field_validator("approvers")
@@ -343,6 +348,9 @@ _FILE_KEYS = {
     "llm",
     "policies",
     "approval",
+    "approvals",
+    "requesters",
+    "admins",
     "notifications",
     "api",
     "org_id",
@@ -391,6 +399,7 @@ def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, st
         smtp_password=env.get("SMTP_PASSWORD") or None,
         webhook_secret=env.get("OPSPILOT_WEBHOOK_SECRET") or None,
         api_tokens=env.get("OPSPILOT_API_TOKENS") or None,
+        audit_key=env.get("OPSPILOT_AUDIT_KEY") or None,
         source=source,
     )
     if env.get("OPA_URL"):

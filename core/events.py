@@ -50,6 +50,19 @@ class PlanDecided(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class VoteRecorded(Event):
+    """A vote that counted, before the quorum (the vote completing it publishes PlanDecided as well)."""
+
+    topic: ClassVar[str] = "plan.vote_recorded"
+    task_id: str
+    plan_id: str
+    actor: str
+    decision: str  # approve | reject
+    votes: int
+    required: int
+
+
+@dataclass(frozen=True, kw_only=True)
 class RunStarted(Event):
     topic: ClassVar[str] = "task.started"
     task_id: str

@@ -20,7 +20,11 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from core.agents import AgentContext, AgentRegistry, default_agents
 from core.agents.llm_loop import loop_for
 from core.ansible.startup import check_ansible_setup
-from core.approvals import SYSTEM_ACTOR, ApproverList, DecisionOutcome
+from core.approvals import SYSTEM_ACTOR, Ballot, DecisionOutcome
+from core.approvals.authorizer import Action, Authorizer, Refused, Verdict
+from core.approvals.groups import GroupDirectory, StaticGroupDirectory
+from core.approvals.plan_hash import plan_hash, policy_bundle_hash
+from core.approvals.rules import HIGH_RISK, RuleBook
 from core.config import Config
 from core.domain import Approval, Plan, Run, Task, TaskSpec, Usage
 from core.errors import (
@@ -34,7 +38,7 @@ from core.errors import (
     ToolError,
     ValidationFailed,
 )
-from core.events import EventBus, PlanDecided, PlanProposed, TaskCreated
+from core.events import AuditAppended, EventBus, PlanDecided, PlanProposed, TaskCreated, VoteRecorded
 from core.executor import Executor, engine_settings
 from core.executor.drivers import build_driver
 from core.executor.health import probe_for
@@ -49,6 +53,7 @@ from core.replay import replay as replay_run
 from core.sources import file_sources
 from core.store import Database, Store
 from core.store.database import scratch_database_url
+from core.store.votes import AlreadyVoted, Votes
 from core.tools import ToolContext, ToolRegistry, default_registry
 from core.validation import PlanContext, ValidationPipeline, build_evaluator, build_validator
 
@@ -111,7 +116,9 @@ class OpsPilot:
         self.scheduler = scheduler
         self.bus = bus
         self.tool_context = tool_context
-        self.approvers = ApproverList(config.approvers)
+        self.rules = RuleBook.from_config(config)
+        self.authorizer = Authorizer(self.rules, StaticGroupDirectory())
+        self.votes = Votes(store.database)
         self.notifications: NotificationHub | None = None
         self._drained = False
 
@@ -166,6 +173,7 @@ class OpsPilot:
             tool_context=tool_context,
         )
         executor.pre_start_check = service.recheck_before_run
+        executor.plan_hasher = service.plan_hash
         service.notifications = None if read_only else attach_notifiers(config, bus, store)
         return service
 
@@ -321,7 +329,12 @@ class OpsPilot:
         await self._settle_task(task.id, "planned", details={"plan_id": plan.id, "tools": [c.name for c in result.tool_calls]})
         plan = await self.store.get_plan(plan.id)
         task = await self.store.get_task(task.id)
-        auto_approve = plan.state == "awaiting_approval" and plan.quality is not None and not plan.quality.requires_approval
+        auto_approve = (
+            plan.state == "awaiting_approval"
+            and plan.quality is not None
+            and not plan.quality.requires_approval
+            and self._may_auto_approve(plan, task)
+        )
         await self.bus.publish(
             PlanProposed(
                 task_id=task.id,
@@ -337,7 +350,7 @@ class OpsPilot:
     async def replan(self, task_id: str, actor: str) -> AskOutcome:
         """Plan a task again (inventory or policies changed); the new plan supersedes the task's open plans."""
         task = await self.store.get_task(task_id)
-        if actor != task.created_by and not self.approvers.may_decide(actor):
+        if actor != task.created_by and not await self._approver_of_task(actor, task):
             await self.store.append_audit("task", task.id, "task.replan_refused", actor)
             return AskOutcome("failed", "Only the requester or an approver can plan this task again.", task=task)
         if task.task_spec is None:
@@ -373,7 +386,9 @@ class OpsPilot:
     async def _auto_approve(self, plan: Plan) -> None:
         """Only when a team opted in (approval.auto_approve_high_quality) and the score is high enough."""
         reason = f"auto-approved: quality {plan.quality_score}/100 (approval.auto_approve_high_quality is on)"
-        approval = Approval(decision="approved", decided_by=SYSTEM_ACTOR, reason=reason)
+        approval = Approval(
+            decision="approved", decided_by=SYSTEM_ACTOR, reason=reason, plan_hash=self.plan_hash(plan), votes=[SYSTEM_ACTOR]
+        )
         await self.store.transition(
             "plan",
             plan.id,
@@ -390,22 +405,22 @@ class OpsPilot:
     # -- decisions ---------------------------------------------------------------------------
 
     async def may_decide(self, plan_id: str, actor: str) -> DecisionOutcome:
-        """Whether ``actor`` could decide on the plan now (status "allowed"). Changes nothing, but a
-        refusal is audited like a refused decision."""
+        """Whether ``actor`` could vote on the plan now (status "allowed"). Changes nothing, but a refusal is
+        audited like a refused decision."""
         try:
             plan = await self.store.get_plan(plan_id)
         except NotFound:
             return DecisionOutcome("not_found", "That plan no longer exists.")
-        if not self.approvers.may_decide(actor):
-            await self.store.append_audit("plan", plan_id, "plan.decision_refused", actor, {"decision": "rejected"})
-            return DecisionOutcome("not_allowed", "You are not allowed to approve or reject plans.", plan)
-        if plan.state != "awaiting_approval":
-            return DecisionOutcome("already_decided", _already(plan), plan)
+        gate = await self._authorize(actor, "reject", plan)
+        if isinstance(gate.verdict, Refused):
+            return DecisionOutcome(gate.verdict.code, gate.verdict.detail, plan)
         return DecisionOutcome("allowed", "", plan)
 
     async def decide(
         self, plan_id: str, actor: str, decision: Literal["approved", "rejected"], reason: str | None = None
     ) -> DecisionOutcome:
+        """A vote. A reject by an eligible approver rejects the plan; an approval counts towards the rule's quorum,
+        and the vote that completes it approves the plan and starts its run, in one transaction."""
         with bind(plan_id=plan_id):
             return await self._decide(plan_id, actor, decision, reason)
 
@@ -417,37 +432,84 @@ class OpsPilot:
         except NotFound:
             return DecisionOutcome("not_found", "That plan no longer exists.")
         add_log_ids(task_id=plan.task_id)
-        if not self.approvers.may_decide(actor):
-            await self.store.append_audit("plan", plan_id, "plan.decision_refused", actor, {"decision": decision})
-            return DecisionOutcome("not_allowed", "You are not allowed to approve or reject plans.", plan)
-        approval = Approval(decision=decision, decided_by=actor, reason=reason)
+        gate = await self._authorize(actor, "approve" if decision == "approved" else "reject", plan, decision=decision)
+        if isinstance(gate.verdict, Refused):
+            return DecisionOutcome(gate.verdict.code, gate.verdict.detail, plan)
+        required = gate.verdict.rule.required if gate.verdict.rule is not None else 1
+        return await self._vote(plan, gate.plan_hash, actor, decision, reason, required)
+
+    async def _vote(
+        self, plan: Plan, version: str, actor: str, decision: Literal["approved", "rejected"], reason: str | None, required: int
+    ) -> DecisionOutcome:
+        run: Run | None = None
+        published: list[AuditAppended] = []
         try:
-            await self.store.transition(
-                "plan",
-                plan_id,
-                decision,
-                actor=actor,
-                reason=reason,
-                expect=("awaiting_approval",),
-                changes={"approval": approval.to_document()},
+            async with self.store.database.engine.begin() as conn:
+                state = await self.votes.lock_plan(conn, plan.id)
+                if state != "awaiting_approval":
+                    raise IllegalTransition("plan", plan.id, state or "missing", decision)
+                await self.votes.cast(conn, plan.id, version, actor, "approve" if decision == "approved" else "reject", reason)
+                ballot = [v.user_id for v in await self.votes.for_version(plan.id, version, conn) if v.decision == "approve"]
+                if decision == "approved" and len(ballot) < required:
+                    decided = False
+                else:
+                    votes = ballot if decision == "approved" else [actor]
+                    approval = Approval(decision=decision, decided_by=actor, reason=reason, plan_hash=version, votes=votes)
+                    _, appended = await self.store.transition_in(
+                        conn,
+                        "plan",
+                        plan.id,
+                        decision,
+                        actor=actor,
+                        reason=reason,
+                        details={"plan_hash": version, "votes": votes, "required": required},
+                        expect=("awaiting_approval",),
+                        changes={"approval": approval.to_document()},
+                    )
+                    published.append(appended)
+                    decided = True
+                    if decision == "approved":
+                        run, started = await self.executor.start_in(conn, plan.model_copy(update={"approval": approval}), actor)
+                        published.append(started)
+        except AlreadyVoted:
+            return DecisionOutcome(
+                "already_voted", "You already voted on this version of the plan; it needs someone else now.", plan
             )
         except IllegalTransition:
-            current = await self.store.get_plan(plan_id)
+            current = await self.store.get_plan(plan.id)
             return DecisionOutcome("already_decided", _already(current), current)
-        plan = await self.store.get_plan(plan_id)
+        await self.store.append_audit(
+            "plan",
+            plan.id,
+            "plan.vote_recorded",
+            actor,
+            {"vote": decision, "plan_hash": version, "votes": len(ballot), "required": required},
+        )
+        if not decided:
+            await self.bus.publish(
+                VoteRecorded(
+                    task_id=plan.task_id, plan_id=plan.id, actor=actor, decision="approve", votes=len(ballot), required=required
+                )
+            )
+            message = f"Vote recorded: {len(ballot)} of {required} approvals."
+            return DecisionOutcome("voted", message, plan, votes=ballot, required=required)
+        for event in published:
+            await self.bus.publish(event)
+        if run is not None:
+            self.executor.wake()
+        plan = await self.store.get_plan(plan.id)
         await self.bus.publish(PlanDecided(task_id=plan.task_id, plan_id=plan.id, decision=decision, actor=actor))
-        run = await self.executor.start(plan, actor) if decision == "approved" else None
-        return DecisionOutcome(decision, f"Plan {decision}.", plan, run)
+        return DecisionOutcome(decision, f"Plan {decision}.", plan, run, votes=ballot, required=required)
 
     async def control_run(self, run_id: str, actor: str, action: Literal["pause", "resume", "abort"]) -> RunControlOutcome:
-        """Pause, resume or abort a run. Only approvers may; an abort reverts what the run changed."""
+        """Pause, resume or abort a run. Only the plan's approvers (and admins) may; an abort reverts what it changed."""
         try:
             run = await self.store.get_run(run_id)
         except NotFound:
             return RunControlOutcome("not_found", "That run no longer exists.")
-        if not self.approvers.may_decide(actor):
-            await self.store.append_audit("run", run_id, "run.control_refused", actor, {"action": action})
-            return RunControlOutcome("not_allowed", "Only approvers can pause, resume or abort a run.", run)
+        gate = await self._authorize(actor, "run_control", await self.store.get_plan(run.plan_id), run_id=run_id, control=action)
+        if isinstance(gate.verdict, Refused):
+            return RunControlOutcome("not_allowed", gate.verdict.detail, run)
         operation = {"pause": self.executor.pause, "resume": self.executor.resume, "abort": self.executor.abort}.get(action)
         if operation is None:
             return RunControlOutcome("invalid", f"Unknown action {action!r}; use pause, resume or abort.", run)
@@ -462,6 +524,63 @@ class OpsPilot:
             )
         done: Literal["paused", "resumed", "aborted"] = _CONTROL_DONE[action]
         return RunControlOutcome(done, f"Run {done}.", run)
+
+    # -- who may: one gate for every front ------------------------------------------------------
+
+    async def _authorize(
+        self,
+        actor: str,
+        action: Action,
+        plan: Plan,
+        *,
+        decision: str | None = None,
+        run_id: str | None = None,
+        control: str | None = None,
+    ) -> _Gate:
+        """Load what the rules need, ask the authorizer, and audit a refusal (not a plain "already decided")."""
+        task = await self.store.get_task(plan.task_id)
+        risk = task.task_spec.risk_level if task.task_spec else None
+        version = self.plan_hash(plan)
+        voters: set[str] = set()
+        if action != "run_control":
+            voters = {v.user_id for v in await self.votes.for_version(plan.id, version)}
+        verdict = await self.authorizer.authorize(actor, action, plan, requester=task.created_by, risk=risk, voters=voters)
+        if isinstance(verdict, Refused) and verdict.code != "already_decided":
+            details = {"code": verdict.code, "detail": verdict.detail}
+            if run_id is not None:
+                await self.store.append_audit("run", run_id, "run.control_refused", actor, {"action": control, **details})
+            else:
+                refused = {"decision": decision or "rejected", "plan_hash": version, **details}
+                await self.store.append_audit("plan", plan.id, "plan.decision_refused", actor, refused)
+        return _Gate(verdict, version)
+
+    def use_groups(self, directory: GroupDirectory) -> None:
+        """Where group members come from (the Slack front sets its usergroups reader)."""
+        self.authorizer.groups = directory
+
+    def plan_hash(self, plan: Plan) -> str:
+        """The plan's hash now: its content, the policies in force and its dry-run diff (votes are bound to it)."""
+        return plan_hash(plan, policy_bundle_hash(self.config.policies))
+
+    async def ballot(self, plan: Plan) -> Ballot:
+        task = await self.store.get_task(plan.task_id)
+        rule = self.authorizer.rule_for(plan, task.task_spec.risk_level if task.task_spec else None)
+        version = plan.approval.plan_hash if plan.approval is not None and plan.approval.plan_hash else self.plan_hash(plan)
+        votes = tuple(v.user_id for v in await self.votes.for_version(plan.id, version) if v.decision == "approve")
+        return Ballot(rule.describe() if rule else None, rule.required if rule else 1, votes, version)
+
+    def _may_auto_approve(self, plan: Plan, task: Task) -> bool:
+        """Auto-approval (approval.auto_approve_*) never stands in for several people or for a high-risk change."""
+        risk = task.task_spec.risk_level if task.task_spec else None
+        rule = self.authorizer.rule_for(plan, risk)
+        return risk not in HIGH_RISK and (rule is None or rule.required <= 1)
+
+    async def _approver_of_task(self, actor: str, task: Task) -> bool:
+        risk = task.task_spec.risk_level if task.task_spec else None
+        plans = await self.store.plans_for_task(task.id)
+        environment = plans[-1].environment if plans else (task.task_spec.environment if task.task_spec else None)
+        rule = self.rules.rule_for(environment, risk)
+        return rule is not None and (await self.authorizer.member_of(actor, rule.approvers))[0]
 
     async def recheck_before_run(self, plan: Plan) -> list[str]:
         """Policies or inventory may have changed since approval: validate once more before starting."""
@@ -522,6 +641,12 @@ class OpsPilot:
     async def run_status(self, run_id: str) -> Replay:
         """A run's replay (state, timeline, stats), by id or a unique prefix of 8+ characters; NotFound otherwise."""
         return await replay_run(self.store, run_id)
+
+
+@dataclass(frozen=True)
+class _Gate:
+    verdict: Verdict
+    plan_hash: str
 
 
 def _notes(*notes: str | None) -> str | None:

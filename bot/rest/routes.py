@@ -36,7 +36,8 @@ SETTINGS = web.AppKey("opspilot_api_settings", ApiConfig)
 ACTOR: Any = web.RequestKey("opspilot_api_actor", str) if hasattr(web, "RequestKey") else "opspilot.api.actor"  # aiohttp < 3.12
 CONTROL_ACTIONS: dict[str, Literal["pause", "resume", "abort"]] = {"pause": "pause", "resume": "resume", "cancel": "abort"}
 CONTROL_STATUS = {"paused": 200, "resumed": 200, "aborted": 200, "not_allowed": 403, "not_found": 404, "invalid": 409}
-DECISION_STATUS = {"approved": 200, "rejected": 200, "not_allowed": 403, "not_found": 404, "already_decided": 409}
+# A refusal answers 403 with the authorizer's code (core.approvals.authorizer), except already_decided: 409.
+DECISION_STATUS = {"approved": 200, "rejected": 200, "voted": 200, "not_found": 404, "already_decided": 409}
 
 M = TypeVar("M", bound=RequestModel)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -244,13 +245,20 @@ async def _decide(request: web.Request, decision: Literal["approved", "rejected"
     # The open plan if there is one, else the newest, whose state the service explains.
     plan = next((p for p in reversed(plans) if p.state == "awaiting_approval"), plans[-1])
     outcome = await service.decide(plan.id, request[ACTOR], decision, body.reason)
-    status = DECISION_STATUS.get(outcome.status, 409)
+    status = DECISION_STATUS.get(outcome.status, 403 if outcome.refused else 409)
     if status != 200:
         undecidable = outcome.plan is not None and outcome.plan.approval is None  # a report, or a plan that failed validation
-        code = {403: "forbidden", 404: "not_found"}.get(status, "nothing_to_decide" if undecidable else "already_decided")
+        code = {403: outcome.status, 404: "not_found"}.get(status, "nothing_to_decide" if undecidable else "already_decided")
         raise ApiError(status, code, outcome.message, plan_id=plan.id)
     return _json(
-        {"decision": outcome.status, "message": outcome.message, "plan": plan_view(outcome.plan), "run": run_view(outcome.run)}
+        {
+            "decision": outcome.status,
+            "message": outcome.message,
+            "votes": outcome.votes,
+            "required": outcome.required,
+            "plan": plan_view(outcome.plan),
+            "run": run_view(outcome.run),
+        }
     )
 
 
@@ -286,7 +294,7 @@ async def control_execution(request: web.Request) -> web.Response:
     outcome = await _service(request).control_run(run_id, request[ACTOR], CONTROL_ACTIONS[action])
     status = CONTROL_STATUS.get(outcome.status, 409)
     if status != 200:
-        code = {403: "forbidden", 404: "not_found"}.get(status, "conflict")
+        code = {403: "not_allowed", 404: "not_found"}.get(status, "conflict")
         raise ApiError(status, code, outcome.message)
     return _json({"status": outcome.status, "message": outcome.message, "execution": run_view(outcome.run)})
 

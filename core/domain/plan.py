@@ -140,6 +140,8 @@ class Approval(Document):
     decided_by: str
     decided_at: datetime = Field(default_factory=utcnow)
     reason: str | None = None
+    plan_hash: str | None = None  # the version of the plan (and policies) the votes were for
+    votes: list[str] = Field(default_factory=list)  # who voted for the decision, in order
 
 
 class Plan(Document):

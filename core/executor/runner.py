@@ -17,9 +17,11 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.approvals import SYSTEM_ACTOR
 from core.clock import SYSTEM_CLOCK, Clock
@@ -27,7 +29,7 @@ from core.domain import Phase, Plan, Run
 from core.domain.run import PhaseResult, RunProgress
 from core.domain.states import TERMINAL_RUN_STATES
 from core.errors import ExecutionError, IllegalTransition, ValidationFailed
-from core.events import EventBus, PhaseCompleted, PhaseStarted, RunFinished, RunPaused, RunResumed, RunStarted
+from core.events import AuditAppended, EventBus, PhaseCompleted, PhaseStarted, RunFinished, RunPaused, RunResumed, RunStarted
 from core.executor.context import RUN_WORK, Engine, EngineSettings, Holding, PreStartCheck
 from core.executor.crashpoints import crash_point
 from core.executor.drivers import Driver
@@ -84,6 +86,8 @@ class Executor:
         )
         self.scheduler = scheduler
         self.inventory = inventory
+        # The plan's hash now (core.approvals.plan_hash, policies included); set by the service.
+        self.plan_hasher: Callable[[Plan], str] | None = None
         self.owner = owner or worker_id()
         self.worker = LeasedWorker(
             self.engine.work,
@@ -240,6 +244,15 @@ class Executor:
 
     async def start(self, plan: Plan, actor: str) -> Run:
         """Create a queued run for an approved plan, its per-asset rows and its due work, in one transaction."""
+        async with self.engine.store.database.engine.begin() as conn:
+            run, appended = await self.start_in(conn, plan, actor)
+        await self.engine.bus.publish(appended)
+        self.wake()
+        return run
+
+    async def start_in(self, conn: AsyncConnection, plan: Plan, actor: str) -> tuple[Run, AuditAppended]:
+        """``start`` inside the caller's transaction (the vote that completes a quorum): the caller publishes the
+        returned event and calls ``wake`` after the commit."""
         phases = execution_phases(plan)
         run = Run(
             id=str(uuid.uuid4()),
@@ -249,13 +262,25 @@ class Executor:
             phases=[PhaseResult(name=p.name) for p in phases],
         )
         store = self.engine.store
-        async with store.database.engine.begin() as conn:
-            appended = await store.add_run_in(conn, run, actor)
-            await store.run_assets.insert(conn, run.id, subjects(plan))
-            await self.engine.work.enqueue(RUN_WORK, run.id, conn=conn)
-        await self.engine.bus.publish(appended)
-        self.wake()
-        return run
+        appended = await store.add_run_in(conn, run, actor)
+        await store.run_assets.insert(conn, run.id, subjects(plan))
+        await self.engine.work.enqueue(RUN_WORK, run.id, conn=conn)
+        return run, appended
+
+    def approval_problems(self, plan: Plan) -> list[str]:
+        """The plan must still be the one people approved: its hash now (policies included) against the approved one.
+
+        Plans approved before votes were bound to a hash carry none and are not refused for it."""
+        approved = plan.approval.plan_hash if plan.approval is not None else None
+        if self.plan_hasher is None or approved is None:
+            return []
+        current = self.plan_hasher(plan)
+        if current == approved:
+            return []
+        return [
+            f"the plan or the policies changed since it was approved (approved {approved[:12]}, now {current[:12]}); "
+            "plan it again and have it approved again"
+        ]
 
     async def pause(self, run_id: str, actor: str, reason: str | None = None) -> Run:
         """Stop after the phase in flight; nothing is reverted. Raises IllegalTransition unless executing."""
@@ -291,7 +316,8 @@ class Executor:
         if run.state != "paused":
             raise IllegalTransition("run", run_id, run.state, "executing")
         plan = await store.get_plan(run.plan_id)
-        problems = await self.pre_start_check(plan) if self.pre_start_check else []
+        problems = self.approval_problems(plan)
+        problems = problems or (await self.pre_start_check(plan) if self.pre_start_check else [])
         if problems:
             raise ValidationFailed("the plan no longer passes validation", problems)
         index = run.progress.phases_completed
@@ -354,7 +380,8 @@ class Executor:
 
     async def _begin(self, holding: Holding) -> bool:
         run, plan, store = holding.run, holding.plan, self.engine.store
-        problems = await self.pre_start_check(plan) if self.pre_start_check else []
+        problems = self.approval_problems(plan)
+        problems = problems or (await self.pre_start_check(plan) if self.pre_start_check else [])
         if problems:
             reason = ("re-validation before start failed: " + "; ".join(problems))[:2000]
             async with holding.fenced() as conn:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, overload
 
+from pydantic import SecretStr
 from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -21,7 +22,7 @@ from core.domain.run import AssetResult, PhaseResult, RunMetrics, RunProgress
 from core.domain.states import check_transition
 from core.errors import IllegalTransition, NotFound, OpsPilotError
 from core.events import AuditAppended, EventBus
-from core.store import tables
+from core.store import audit_chain, tables
 from core.store.database import Database
 from core.store.run_assets import AssetRow, RunAssets
 from core.timeutil import utcnow
@@ -41,6 +42,22 @@ class AuditEntry:
     to_state: str | None
     actor: str
     details: dict[str, Any] = field(default_factory=dict)
+    seq: int | None = None  # place in the hash chain (core/store/audit_chain.py)
+
+
+def _audit_entry(row: Any) -> AuditEntry:
+    return AuditEntry(
+        id=row["id"],
+        at=_aware(row["at"]),
+        entity_type=row["entity_type"],
+        entity_id=row["entity_id"],
+        event=row["event"],
+        from_state=row["from_state"],
+        to_state=row["to_state"],
+        actor=row["actor"],
+        details=row["details"] or {},
+        seq=row["seq"],
+    )
 
 
 @overload
@@ -54,9 +71,11 @@ def _aware(moment: datetime | None) -> datetime | None:
 
 
 class Store:
-    def __init__(self, database: Database, bus: EventBus | None = None) -> None:
+    def __init__(self, database: Database, bus: EventBus | None = None, audit_key: SecretStr | None = None) -> None:
         self.database = database
         self.bus = bus or EventBus()
+        # Signs the audit chain's head (OPSPILOT_AUDIT_KEY); never logged.
+        self._audit_key = audit_key.get_secret_value() if audit_key is not None else None
         self.run_assets = RunAssets(database)
         self._payloads: dict[str, PlanPayload] = {}
 
@@ -77,18 +96,18 @@ class Store:
         from_state: str | None = None,
         to_state: str | None = None,
     ) -> AuditAppended:
-        details = details or {}
-        await conn.execute(
-            insert(tables.audit_log).values(
-                at=utcnow(),
-                entity_type=entity_type,
-                entity_id=entity_id,
-                event=event,
-                from_state=from_state,
-                to_state=to_state,
-                actor=actor,
-                details=details,
-            )
+        details = audit_chain.canonical_details(details)
+        await audit_chain.append(
+            conn,
+            at=utcnow(),
+            entity_type=entity_type,
+            entity_id=entity_id,
+            event=event,
+            from_state=from_state,
+            to_state=to_state,
+            actor=actor,
+            details=details,
+            key=self._audit_key,
         )
         return AuditAppended(entity_type=entity_type, entity_id=entity_id, event=event, actor=actor, details=details)
 
@@ -106,20 +125,45 @@ class Store:
         query = select(tables.audit_log).where(tables.audit_log.c.entity_id.in_(ids)).order_by(tables.audit_log.c.id)
         async with self._engine.connect() as conn:
             rows = (await conn.execute(query)).mappings().all()
-        return [
-            AuditEntry(
-                id=r["id"],
-                at=_aware(r["at"]),
-                entity_type=r["entity_type"],
-                entity_id=r["entity_id"],
-                event=r["event"],
-                from_state=r["from_state"],
-                to_state=r["to_state"],
-                actor=r["actor"],
-                details=r["details"] or {},
-            )
-            for r in rows
-        ]
+        return [_audit_entry(r) for r in rows]
+
+    async def audit_by_actor(self, actor: str, since: datetime | None = None, limit: int = 1000) -> list[AuditEntry]:
+        """The newest ``limit`` entries written by ``actor`` (since ``since``), oldest first."""
+        log = tables.audit_log
+        query = select(log).where(log.c.actor == actor).order_by(log.c.at.desc(), log.c.id.desc()).limit(limit)
+        if since is not None:
+            query = query.where(log.c.at >= since)
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+        return [_audit_entry(r) for r in reversed(rows)]
+
+    async def audit_context(self, entries: Iterable[AuditEntry]) -> dict[str, tuple[str | None, str | None]]:
+        """For each task, plan or run id among ``entries``: (task id, plan summary) where the store knows them.
+        Summaries come from the plans' ``plan.created`` audit details, so no plan document is loaded."""
+        ids = {kind: {e.entity_id for e in entries if e.entity_type == kind} for kind in ("task", "plan", "run")}
+        run_plans: dict[str, str] = {}
+        plan_tasks: dict[str, str] = {}
+        async with self._engine.connect() as conn:
+            if ids["run"]:
+                query = select(tables.runs.c.id, tables.runs.c.plan_id).where(tables.runs.c.id.in_(ids["run"]))
+                run_plans = {r.id: r.plan_id for r in await conn.execute(query)}
+            plan_ids = ids["plan"] | set(run_plans.values())
+            if plan_ids:
+                query = select(tables.plans.c.id, tables.plans.c.task_id).where(tables.plans.c.id.in_(plan_ids))
+                plan_tasks = {r.id: r.task_id for r in await conn.execute(query)}
+                log = tables.audit_log
+                query = select(log.c.entity_id, log.c.details).where(
+                    log.c.entity_type == "plan", log.c.event == "plan.created", log.c.entity_id.in_(plan_ids)
+                )
+                summaries = {r.entity_id: (r.details or {}).get("summary") for r in await conn.execute(query)}
+            else:
+                summaries = {}
+        context: dict[str, tuple[str | None, str | None]] = {task_id: (task_id, None) for task_id in ids["task"]}
+        for plan_id in plan_ids:
+            context[plan_id] = (plan_tasks.get(plan_id), summaries.get(plan_id))
+        for run_id, plan_id in run_plans.items():
+            context[run_id] = (plan_tasks.get(plan_id), summaries.get(plan_id))
+        return context
 
     async def audit_trail(self, task_id: str) -> list[AuditEntry]:
         """Every entry of a task, its plans and their runs, in the order they were written."""

@@ -71,7 +71,23 @@ audit_log = Table(
     Column("to_state", String(32)),
     Column("actor", String(100), nullable=False),
     Column("details", JSON, nullable=False),
+    # The hash chain (core/store/audit_chain.py): position, the previous row's hash, this row's hash.
+    Column("seq", Integer),
+    Column("prev_hash", String(64)),
+    Column("row_hash", String(64)),
     Index("ix_audit_entity", "entity_type", "entity_id"),
+    Index("ix_audit_actor_at", "actor", "at"),
+    Index("ux_audit_seq", "seq", unique=True),
+)
+
+# One row (id 1): the end of the audit chain, signed with OPSPILOT_AUDIT_KEY when that is set.
+audit_head = Table(
+    "audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", Integer, nullable=False),
+    Column("hash", String(64), nullable=False),
+    Column("signature", String(64)),
 )
 
 asset_versions = Table(
@@ -136,4 +152,19 @@ run_assets = Table(
     Column("ended_at", DateTime(timezone=True)),
     UniqueConstraint("run_id", "asset_id", name="uq_run_assets_run_asset"),
     Index("ix_run_assets_phase", "run_id", "phase_index", "status"),
+)
+
+# Approval votes: one per person per plan version (the plan hash); the vote completing the quorum starts the run.
+plan_votes = Table(
+    "plan_votes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("plan_id", String(36), ForeignKey("plans.id"), nullable=False),
+    Column("plan_hash", String(64), nullable=False),
+    Column("user_id", String(100), nullable=False),
+    Column("decision", String(10), nullable=False),  # approve | reject
+    Column("reason", Text),
+    Column("at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("plan_id", "plan_hash", "user_id", name="uq_plan_votes_one_per_person"),
+    Index("ix_plan_votes_plan", "plan_id", "plan_hash"),
 )

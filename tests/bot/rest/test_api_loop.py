@@ -72,7 +72,7 @@ async def test_outsider_cannot_decide_and_the_refusal_is_audited(api: ApiWorld) 
     for action in ("approve", "reject"):
         refused = await api.call("POST", f"{API}/tasks/{task_id}/{action}", OUTSIDER_TOKEN)
         assert refused.status == 403, refused.body
-        assert refused.body["error"]["code"] == "forbidden"
+        assert refused.body["error"]["code"] == "not_approver"
         assert "not allowed" in refused.body["error"]["message"]
     # the requester who asked may not decide either
     assert (await api.call("POST", f"{API}/tasks/{task_id}/approve", REQUESTER_TOKEN)).status == 403
@@ -137,7 +137,7 @@ async def test_pause_resume_and_cancel_an_execution(api: ApiWorld) -> None:
     await api.wait_for_run(run_id, lambda r: r["progress"]["phases_completed"] >= 1)
 
     refused = await api.call("POST", f"{API}/executions/{run_id}/pause", OUTSIDER_TOKEN)
-    assert refused.status == 403 and refused.body["error"]["code"] == "forbidden"
+    assert refused.status == 403 and refused.body["error"]["code"] == "not_allowed"
 
     paused = await api.call("POST", f"{API}/executions/{run_id}/pause", APPROVER_TOKEN)
     assert paused.status == 200, paused.body

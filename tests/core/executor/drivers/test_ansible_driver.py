@@ -107,7 +107,9 @@ async def test_before_a_wave_a_host_whose_changes_differ_from_the_plan_stops_it_
     fleet.config_file(second).write_text("someone edited this by hand\n")  # the world moved after the plan
     driver = AnsibleDriver(fleet.settings(), fleet.inventory)
     wave = [
-        DriverAction(**{**a.__dict__, "change": Change(asset_id=a.subject, action="ansible_playbook", details=planned[a.subject])})
+        DriverAction(
+            **{**a.__dict__, "change": Change(asset_id=a.subject, action="ansible_playbook", details=planned[a.subject])}
+        )
         for a in actions([first, second])
     ]
 
@@ -188,10 +190,10 @@ async def test_steps_are_refused_and_build_driver_checks_the_setup(tmp_path: Pat
     config = ExecutorConfig(driver="ansible", ansible=fleet.settings())
     built = build_driver(config, None, ansible_inventory=fleet.inventory)  # type: ignore[arg-type]
     assert isinstance(built, AnsibleDriver) and built.forks == config.concurrency
-    with pytest.raises(ConfigError, match="inventory.ansible.inventory"):
+    with pytest.raises(ConfigError, match=r"inventory\.ansible\.inventory"):
         build_driver(config, None)  # type: ignore[arg-type]
     missing = ExecutorConfig(driver="ansible", ansible=fleet.settings(rollback_playbook=tmp_path / "nope.yml"))
-    with pytest.raises(ConfigError, match="executor.ansible.rollback_playbook"):
+    with pytest.raises(ConfigError, match=r"executor\.ansible\.rollback_playbook"):
         build_driver(missing, None, ansible_inventory=fleet.inventory)  # type: ignore[arg-type]
 
 

@@ -1,0 +1,108 @@
+"""The one place that says whether a person may vote on a plan or control its run; Slack, REST and the CLI all
+ask it through the service, so they all get the same answer and the same refusal code."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from core.approvals import RefusalCode
+from core.approvals.groups import GroupDirectory, GroupLookupFailed
+from core.approvals.rules import ApprovalRule, People, RuleBook
+from core.domain import Plan
+from core.timeutil import format_duration, utcnow
+
+logger = logging.getLogger(__name__)
+
+Action = Literal["approve", "reject", "run_control"]
+
+
+@dataclass(frozen=True)
+class Allowed:
+    rule: ApprovalRule | None = None
+
+
+@dataclass(frozen=True)
+class Refused:
+    code: RefusalCode
+    detail: str
+
+
+Verdict = Allowed | Refused
+
+
+class Authorizer:
+    def __init__(self, rules: RuleBook, groups: GroupDirectory, now: Callable[[], datetime] = utcnow) -> None:
+        self.rules = rules
+        self.groups = groups
+        self.now = now
+
+    def rule_for(self, plan: Plan, risk: str | None) -> ApprovalRule | None:
+        return self.rules.rule_for(plan.environment, risk)
+
+    async def authorize(
+        self,
+        actor: str,
+        action: Action,
+        plan: Plan,
+        *,
+        requester: str | None,
+        risk: str | None,
+        voters: Collection[str] = (),
+    ) -> Verdict:
+        """``voters``: who already voted on the plan's current version. Refusals say why in ``detail``."""
+        rule = self.rule_for(plan, risk)
+        if action == "run_control":
+            return await self._run_control(actor, rule)
+        if plan.state == "superseded":
+            return Refused("superseded", "This plan was superseded by a newer plan for the same task; decide on that one.")
+        if plan.state != "awaiting_approval":
+            return Refused("already_decided", _already(plan))
+        if rule is None:
+            where = f"{plan.environment or 'no environment'}, risk {risk or 'unknown'}"
+            return Refused("not_approver", f"No approval rule covers this plan ({where}), so nobody may approve it.")
+        member, why = await self.member_of(actor, rule.approvers)
+        if not member:
+            needs = f"You are not allowed to approve or reject this plan; it needs {rule.describe(mentions=False)}."
+            return Refused("not_approver", why or needs)
+        if action == "approve" and actor == requester and not rule.self_approval_allowed(risk):
+            return Refused("self_approval", f"You asked for this {risk}-risk change, so someone else has to approve it.")
+        if rule.ttl is not None:
+            since = plan.status.updated_at
+            if self.now() - since > timedelta(seconds=rule.ttl):
+                return Refused("expired", f"Approval expired: this plan waited longer than {format_duration(rule.ttl)}.")
+        if actor in voters:
+            return Refused("already_voted", "You already voted on this version of the plan; it needs someone else now.")
+        return Allowed(rule)
+
+    async def member_of(self, actor: str, people: People) -> tuple[bool, str | None]:
+        """Whether ``actor`` is one of ``people``; a group that cannot be read lets nobody through (fail closed)."""
+        if actor in people.users:
+            return True, None
+        failures = []
+        for group in people.groups:
+            try:
+                if actor in await self.groups.members(group):
+                    return True, None
+            except GroupLookupFailed as exc:
+                logger.warning("%s; nobody may approve through it", exc)
+                failures.append(str(exc))
+        if failures:
+            return False, "You are not allowed to approve this plan: " + "; ".join(failures) + " (so it counts nobody in)."
+        return False, None
+
+    async def _run_control(self, actor: str, rule: ApprovalRule | None) -> Verdict:
+        if rule is not None and (await self.member_of(actor, rule.approvers))[0]:
+            return Allowed(rule)
+        if (await self.member_of(actor, self.rules.admins))[0]:
+            return Allowed(rule)
+        return Refused("not_allowed", "Only the plan's approvers (or an admin) can pause, resume or abort a run.")
+
+
+def _already(plan: Plan) -> str:
+    if plan.approval is not None:
+        return f"This plan was already {plan.approval.decision} by {plan.approval.decided_by}."
+    return f"This plan is {plan.state.replace('_', ' ')} and cannot be decided now."
