@@ -133,7 +133,7 @@ class OpsPilot:
         evaluator = build_evaluator(config.policies)  # a policy that does not parse stops startup here
         await check_ansible_setup(config)  # driver ansible: missing files or a playbook that does not parse stop it here
         database = Database(scratch_database_url(config.database_url) if read_only else config.database_url)
-        store = Store(database, bus)
+        store = Store(database, bus, audit_key=config.audit_key)
         inventory = Inventory.from_config(config.inventory, store)
         try:
             await inventory.check()  # a missing or invalid fleet file or Ansible inventory stops startup, not the first ask

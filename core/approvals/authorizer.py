@@ -99,7 +99,7 @@ class Authorizer:
             return Allowed(rule)
         if (await self.member_of(actor, self.rules.admins))[0]:
             return Allowed(rule)
-        return Refused("not_allowed", "Only the plan's approvers (or an admin) can pause, resume or abort a run.")
+        return Refused("not_allowed", "Only approvers of this plan (or an admin) can pause, resume or abort its run.")
 
 
 def _already(plan: Plan) -> str:

@@ -286,10 +286,12 @@ class Executor:
         """Stop after the phase in flight; nothing is reverted. Raises IllegalTransition unless executing."""
         store = self.engine.store
         async with store.database.engine.begin() as conn:
+            # Lock order of every run write: the work row, then the run row, then the audit head (holders take the
+            # work row first through their fence; the same order here keeps PostgreSQL free of deadlocks).
+            await self.engine.work.mark_done(RUN_WORK, run_id, conn)
             _, appended = await store.transition_in(
                 conn, "run", run_id, "paused", actor=actor, reason=reason, expect=("executing",)
             )
-            await self.engine.work.mark_done(RUN_WORK, run_id, conn)
         await self.engine.bus.publish(appended)
         run = await store.get_run(run_id, with_assets=False)
         plan = await store.get_plan(run.plan_id)
@@ -326,9 +328,9 @@ class Executor:
         due = self.engine.clock.now()  # a person resuming means "go on now", soak or not
         run.progress.next_phase_at = None
         async with store.database.engine.begin() as conn:
+            await self.engine.work.enqueue(RUN_WORK, run_id, due, conn)  # work row first: see pause()
             await store.save_run_progress(run, conn)
             _, appended = await store.transition_in(conn, "run", run_id, "executing", actor=actor, expect=("paused",))
-            await self.engine.work.enqueue(RUN_WORK, run_id, due, conn)
         await self.engine.bus.publish(appended)
         await self.engine.bus.publish(
             RunResumed(
@@ -351,10 +353,10 @@ class Executor:
         reason = f"aborted by {actor}"
         if run.state == "queued":
             async with store.database.engine.begin() as conn:
+                await self.engine.work.mark_done(RUN_WORK, run_id, conn)  # work row first: see pause()
                 _, appended = await store.transition_in(
                     conn, "run", run_id, "failed", actor=actor, reason=reason, expect=("queued",)
                 )
-                await self.engine.work.mark_done(RUN_WORK, run_id, conn)
             await self.engine.bus.publish(appended)
             plan = await store.get_plan(run.plan_id)
             await self._publish_finished(run, plan, "failed", reason)
@@ -364,9 +366,9 @@ class Executor:
         # Both in one transaction: a holder finishing a phase either sees the request, or its release comes first
         # and this enqueue (due now) follows it.
         async with store.database.engine.begin() as conn:
+            await self.engine.work.enqueue(RUN_WORK, run_id, conn=conn)  # work row first: see pause()
             if not await store.request_rollback(run_id, _marker(reason, actor), conn):
                 raise IllegalTransition("run", run_id, run.state, "rolled_back")
-            await self.engine.work.enqueue(RUN_WORK, run_id, conn=conn)
         self.wake()
         deadline = asyncio.get_running_loop().time() + ABORT_WAIT_SECONDS
         while asyncio.get_running_loop().time() < deadline:

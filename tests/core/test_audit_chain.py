@@ -307,3 +307,21 @@ async def test_entries_by_actor_leave_out_entries_older_than_since(store: Store,
     everything = await entries_by_actor(store, "U0APPROVER1", None)
     assert [e.entry.entity_id for e in everything.entries] == [old.id, recent.id]
     assert (await entries_by_actor(store, "U0NOBODY", None)).entries == []
+
+
+async def test_the_service_signs_the_head_with_the_key_from_the_environment(config) -> None:
+    from pydantic import SecretStr
+
+    from core.audit import verify_chain
+    from core.intake import Ask
+    from core.service import OpsPilot
+
+    config.audit_key = SecretStr("k" * 32)
+    service = await OpsPilot.create(config)
+    try:
+        await service.submit(Ask.from_front("fix drift on staging web servers", "U0REQUESTER"))
+        report = await verify_chain(service.store, "k" * 32)
+        assert report.problem is None and report.signature == "valid" and report.rows > 0
+        assert (await verify_chain(service.store, "another key")).signature == "invalid"
+    finally:
+        await service.close()

@@ -2,8 +2,8 @@
 
 A failed task on any host (an ``ansible.builtin.assert`` that does not hold) fails the check, naming the host, the
 task and its message; an unreachable host makes the verdict inconclusive (nobody knows whether it is healthy).
-When every host passes, the metrics are ``http_ok`` 1.0 and ``error_rate`` 0.0, so ``rollback_if`` conditions on
-them hold only when the plan asks for something stricter.
+When every host passes, the metrics are ``http_ok`` 100.0 (a percent, as every probe reports it) and ``error_rate``
+0.0, so ``rollback_if`` conditions on them hold only when the plan asks for something stricter.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ class AnsibleHealth(HealthProbe):
 
     async def measure(self, phase: Phase, assets: list[str]) -> dict[str, float]:
         if not assets:
-            return {"http_ok": 1.0, "error_rate": 0.0}
+            return {"http_ok": 100.0, "error_rate": 0.0}
         run = await run_playbook(
             self.playbook,
             inventory=self.inventory,
@@ -60,4 +60,4 @@ class AnsibleHealth(HealthProbe):
             parts += [f"the run {run.status}"] if run.status in ("timeout", "canceled") else []
             raise HealthInconclusive(f"{self.playbook.name} could not verify every host ({'; '.join(parts)})")
         logger.info("%s passed on %d host(s) of %s", self.playbook.name, len(assets), phase.name)
-        return {"http_ok": 1.0, "error_rate": 0.0}
+        return {"http_ok": 100.0, "error_rate": 0.0}

@@ -11,6 +11,7 @@ from pydantic import SecretStr
 from sqlalchemy import text
 
 from bot.cli import main
+from core.audit import verify_chain
 from core.domain import Plan, PlanPayload, Task
 from core.intake import Ask
 from core.service import OpsPilot
@@ -38,6 +39,13 @@ async def test_audit_replays_a_finished_task(config, tmp_path: Path) -> None:
     assert document["consistent"] is True
     events = [e["event"] for e in document["entries"]]
     assert events[0] == "task.created" and "plan.approved" in events and events[-1] == "run.completed"
+    # The rows the engine wrote inside its fenced transactions form one unbroken chain.
+    database = Database(config.database_url)
+    try:
+        report = await verify_chain(Store(database), None)
+    finally:
+        await database.dispose()
+    assert report.intact and report.rows >= len(events), report.to_text()
 
 
 def _chain_database(tmp_path: Path, key: str | None) -> tuple[str, dict[str, str]]:

@@ -1,7 +1,7 @@
 """One OpsPilot worker process for the crash and replica tests (run as a script, killed at will).
 
-``crash_worker.py CONFIG create``: submit "fix drift on staging web servers", approve it, start the worker and wait
-until the run ends. ``work``: only run the worker until a run exists and has ended. ``abort``: ask the (only) run to roll
+``crash_worker.py CONFIG create``: submit "fix drift on staging web servers" (or $OPSPILOT_TEST_ASK), approve it,
+start the worker and wait until the run ends. ``work``: only run the worker until a run exists and has ended. ``abort``: ask the (only) run to roll
 back before the worker starts, then work. The database comes from DATABASE_URL; OPSPILOT_CRASH_AT may kill the
 process at a crash point. Stdout gets JSON lines: ``{"run": id}`` once known, ``{"ready": true}`` once the worker
 runs, and a final report with the run's state, its per-asset rows and its audit transitions.
@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import sys
 from typing import Any
 
@@ -20,7 +21,7 @@ from core.domain.states import TERMINAL_RUN_STATES
 from core.intake import Ask
 from core.service import OpsPilot
 
-ASK = "fix drift on staging web servers"
+ASK = os.environ.get("OPSPILOT_TEST_ASK") or "fix drift on staging web servers"
 REQUESTER = "U0REQUESTER"
 APPROVER = "U0APPROVER1"
 

@@ -82,7 +82,7 @@ async def test_replanning_supersedes_the_open_plan_of_the_task(service) -> None:
     assert old.state == "superseded" and old.status.reason == f"superseded by plan {second.id}"
     assert (await service.get_task(first.task_id)).status.state == "planned"
     late = await service.decide(first.id, APPROVER, "approved")
-    assert late.status == "already_decided" and "superseded" in late.message
+    assert late.status == "superseded" and "superseded" in late.message
 
 
 async def test_replanning_leaves_decided_plans_alone(service) -> None:

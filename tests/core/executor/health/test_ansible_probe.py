@@ -41,4 +41,4 @@ async def test_verify_playbook_fails_on_a_failed_assertion_and_is_inconclusive_f
     with pytest.raises(HealthInconclusive, match=f"unreachable: {gone}"):
         await probe.measure(phase, [good, gone])
 
-    assert await probe.measure(phase, [good]) == {"http_ok": 1.0, "error_rate": 0.0}
+    assert await probe.measure(phase, [good]) == {"http_ok": 100.0, "error_rate": 0.0}
