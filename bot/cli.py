@@ -5,7 +5,7 @@ opspilot plan "fix drift on prod web servers" [--json]
 opspilot db upgrade
 opspilot policy check PLAN.json | opspilot policy test
 opspilot audit TASK_ID [--json] | opspilot audit verify [--json] | opspilot audit --actor USER [--since 7d] [--json]
-opspilot replay RUN_ID [--json] [--assets]
+opspilot replay RUN_ID [--json] [--assets] [--output]
 """
 
 from __future__ import annotations
@@ -73,6 +73,9 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("run_id", help="the run id, or a unique prefix of 8 or more characters")
     replay.add_argument("--json", action="store_true", help="print the whole replay as JSON (the export)")
     replay.add_argument("--assets", action="store_true", help="one line per asset event even for large runs")
+    replay.add_argument(
+        "--output", action="store_true", help="also the whole stored output of each asset and step, in phase order (capped)"
+    )
     return parser
 
 
@@ -121,7 +124,7 @@ async def _dispatch(args: argparse.Namespace, config: Config) -> int:
     if args.command == "audit":
         return await _audit_command(config, args)
     if args.command == "replay":
-        return await _replay(config, args.run_id, args.json, args.assets)
+        return await _replay(config, args.run_id, args.json, args.assets, args.output)
     raise AssertionError(args.command)
 
 
@@ -310,7 +313,7 @@ async def _audit(config: Config, task_id: str, as_json: bool) -> int:
     return 0 if timeline.consistent else 1
 
 
-async def _replay(config: Config, run_id: str, as_json: bool, assets: bool) -> int:
+async def _replay(config: Config, run_id: str, as_json: bool, assets: bool, output: bool = False) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
     from core.errors import NotFound
@@ -319,7 +322,7 @@ async def _replay(config: Config, run_id: str, as_json: bool, assets: bool) -> i
 
     database = Database(config.database_url)
     try:
-        result = await replay(Store(database), run_id)
+        result = await replay(Store(database), run_id, outputs=output)
     except NotFound as exc:
         print(f"opspilot: {exc}; the run id is in the card's thread and in `opspilot audit TASK_ID`", file=sys.stderr)
         return 1
@@ -332,7 +335,7 @@ async def _replay(config: Config, run_id: str, as_json: bool, assets: bool) -> i
         return 2
     finally:
         await database.dispose()
-    print(result.model_dump_json(indent=2) if as_json else result.to_text(assets=assets))
+    print(result.to_json() if as_json else result.to_text(assets=assets))
     return 0
 
 

@@ -7,6 +7,10 @@ failed, with the actor), phase events (started, and completed / rolled_back / fa
 summaries) and asset and step events (started, then succeeded / failed / rolled_back, from ``run_assets``), in
 time order. The rows are read in one query, whatever the size of the run. Runs made before ``run_assets``
 existed keep their assets in the run document; they replay from there, with asset events that have no time.
+
+    replay(store, run_id, outputs=True) → the same, plus ``outputs``: each asset's and step's whole stored output
+    (a revert's after a ``--- revert ---`` line) in phase order, read in the same single query, at most
+    ``OUTPUT_TOTAL_CHARS`` in all (`opspilot replay RUN_ID --output`).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ MIN_PREFIX = 8
 EXCERPT_CHARS = 300  # error and output excerpts on timeline events
 FAILED_ERROR_CHARS = 2000  # errors in stats.failed_assets (what the executor stores, at most)
 ASSET_LINES = 50  # text: more assets than this are summarised per phase unless every line is asked for
+OUTPUT_TOTAL_CHARS = 1_000_000  # --output: the stored outputs shown, in all (each is already capped when stored)
 _DOCUMENT_STATUS = {"completed": "succeeded"}  # run documents name a done asset "completed"
 # For events at the same instant: openings before the work inside them, closings after it.
 _RANK = {"open_run": 0, "open_phase": 1, "open_asset": 2, "close_asset": 3, "close_phase": 4, "close_run": 5}
@@ -96,13 +101,29 @@ class ReplayStats(BaseModel):
     rolled_back_assets: list[str] = Field(default_factory=list)
 
 
+class AssetOutput(BaseModel):
+    name: str
+    kind: Literal["asset", "step"]
+    phase: str | None
+    phase_index: int
+    status: str
+    attempt: int | None = None
+    output: str = ""
+    truncated: bool = Field(default=False, description="cut to fit OUTPUT_TOTAL_CHARS (or left out: empty)")
+
+
 class Replay(BaseModel):
     run: ReplayRun
     timeline: list[ReplayEvent]
     stats: ReplayStats
+    outputs: list[AssetOutput] | None = Field(default=None, description="only when asked for (--output)")
 
     def to_text(self, *, assets: bool = False) -> str:
-        return render_text(self, all_assets=assets)
+        text = render_text(self, all_assets=assets)
+        return text if self.outputs is None else f"{text}\n{render_outputs(self.outputs)}"
+
+    def to_json(self) -> str:
+        return self.model_dump_json(indent=2, exclude={"outputs"} if self.outputs is None else None)
 
 
 # -- lookups --------------------------------------------------------------------------------------
@@ -123,12 +144,41 @@ async def resolve_run_id(store: Store, text: str) -> str:
     return found[0]
 
 
-async def replay(store: Store, run_id: str) -> Replay:
-    """The run's timeline and stats; ``run_id`` may be a unique prefix (8+ characters). Raises NotFound."""
+async def replay(store: Store, run_id: str, *, outputs: bool = False, output_chars: int | None = None) -> Replay:
+    """The run's timeline and stats; ``run_id`` may be a unique prefix (8+ characters). Raises NotFound.
+
+    ``outputs``: also every stored output, whole (one query either way; without it only excerpts are read)."""
     run = await store.get_run(await resolve_run_id(store, run_id), with_assets=False)
-    rows = await store.run_assets.rows(run.id, output_chars=EXCERPT_CHARS)
+    rows = await store.run_assets.rows(run.id, output_chars=None if outputs else EXCERPT_CHARS)
     audit = [e for e in await store.audit_entries([run.id]) if e.entity_type == "run"]
-    return build_replay(run, rows, audit)
+    result = build_replay(run, rows, audit)
+    if outputs:
+        result.outputs = collect_outputs(run, rows, OUTPUT_TOTAL_CHARS if output_chars is None else output_chars)
+    return result
+
+
+def collect_outputs(run: Run, rows: list[AssetRow], limit: int) -> list[AssetOutput]:
+    """Each row's output in phase order (the rows' order), cut once ``limit`` characters are shown in all."""
+    names = {index: phase.name for index, phase in enumerate(run.phases)}
+    out: list[AssetOutput] = []
+    left = limit
+    for row in rows:
+        text = row.output or ""
+        shown = text[: max(left, 0)]
+        left -= len(shown)
+        out.append(
+            AssetOutput(
+                name=row.asset_id,
+                kind="step" if row.kind == "step" else "asset",
+                phase=names.get(row.phase_index),
+                phase_index=row.phase_index,
+                status=row.status,
+                attempt=row.attempt or None,
+                output=shown,
+                truncated=len(shown) < len(text),
+            )
+        )
+    return out
 
 
 # -- building ------------------------------------------------------------------------------------
@@ -381,6 +431,28 @@ def render_text(replay: Replay, *, all_assets: bool = False) -> str:
     if summarise:
         lines.append(f"  ({stats.assets} assets summarised per phase; --assets shows every asset event)")
     lines += _stats_lines(stats)
+    return "\n".join(lines)
+
+
+def render_outputs(outputs: list[AssetOutput]) -> str:
+    """``output``, then per asset or step, in phase order: a header line, then its stored output as it was printed."""
+    lines = ["output"]
+    if not outputs:
+        lines.append("  (no assets or steps)")
+    cut = 0
+    for item in outputs:
+        where = item.phase or f"phase {item.phase_index + 1}"
+        attempt = f", attempt {item.attempt}" if item.attempt and item.attempt > 1 else ""
+        lines.append(f"=== {where} · {item.kind} {item.name} · {item.status}{attempt} ===")
+        if item.output:
+            lines.append(item.output.rstrip("\n"))
+        elif not item.truncated:
+            lines.append("(no output)")
+        if item.truncated:
+            cut += 1
+            lines.append("[... cut: the outputs shown are capped in all ...]")
+    if cut:
+        lines.append(f"({cut} output(s) cut or left out: at most {OUTPUT_TOTAL_CHARS:,} characters are shown in all)")
     return "\n".join(lines)
 
 

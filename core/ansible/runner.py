@@ -42,6 +42,7 @@ MESSAGE_CAP = 500
 INSTALL_HINT = "Ansible is not installed: pip install 'opspilot[ansible]' (ansible-core and ansible-runner)"
 CENSORED = "the output has been hidden"
 GUARD_STOP_SECONDS = 6.0  # how long a cancel waits for the guard to stop the playbook
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")  # the colors of Ansible's stdout callback
 
 
 def ansible_available() -> bool:
@@ -110,8 +111,10 @@ class _Collector:
         return False  # nothing for ansible-runner to keep on disk: everything needed is read here
 
     def _stdout(self, text: str) -> None:
+        # Each event's stdout is whole lines without the final line break, colored: one line per event, plain.
+        text = _ANSI.sub("", text).replace("\r\n", "\n").strip("\n")
         if text and self.size < OUTPUT_CAP:
-            chunk = text[: OUTPUT_CAP - self.size]
+            chunk = text[: OUTPUT_CAP - self.size] + "\n"
             self.output.append(chunk)
             self.size += len(chunk)
 

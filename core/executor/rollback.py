@@ -5,6 +5,10 @@ and the run ends ``failed`` naming every asset that needs a person. Step plans r
 
 A rollback in progress is recorded on the run (``rollback_requested``), so a worker that takes the run over after
 a crash carries on rolling back instead of applying.
+
+What a revert prints is appended to the row's output after a ``--- revert ---`` line (the apply's output stays first;
+each revert attempt adds its own section), capped like any driver output, so `opspilot replay RUN_ID --output` shows
+both.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from core.domain import Change
 from core.errors import DriverError, ExecutionError
 from core.executor.context import Holding
 from core.executor.drivers import DriverAction, DriverResult, idempotency_key
+from core.executor.drivers.output import cap_text
 from core.executor.phase import DRIVER_GUARD_SECONDS, asset_ref
 from core.executor.plan_graph import execution_phases, rollback_steps
 from core.executor.pool import run_limited
@@ -24,6 +29,8 @@ from core.inventory.fleet import Asset
 from core.store.run_assets import CHANGED, AssetRow
 
 logger = logging.getLogger(__name__)
+
+REVERT_SEPARATOR = "--- revert ---"
 
 
 @dataclass
@@ -85,32 +92,60 @@ class Rollback:
                 to_version=row.previous,
             )
 
-        def outcome(row: AssetRow, error: BaseException | None) -> dict:
+        def outcome(row: AssetRow, error: BaseException | None, printed: str = "") -> dict:
+            output = with_revert_output(row.output, printed or (f"{error or 'timed out'}" if error is not None else ""))
             if error is None:
-                return {"id": row.id, "status": "rolled_back", "error": None, "ended_at": clock.now(), "subject": row.asset_id}
+                return {
+                    "id": row.id,
+                    "status": "rolled_back",
+                    "error": None,
+                    "output": output,
+                    "ended_at": clock.now(),
+                    "subject": row.asset_id,
+                }
             logger.warning("could not revert %s in run %s: %s", row.asset_id, run.id, error or "timed out")
             message = f"revert failed: {error or 'timed out'}"[:2000]
-            return {"id": row.id, "status": row.status, "error": message, "ended_at": clock.now(), "subject": row.asset_id}
+            return {
+                "id": row.id,
+                "status": row.status,
+                "error": message,
+                "output": output,
+                "ended_at": clock.now(),
+                "subject": row.asset_id,
+            }
 
         async def one(row: AssetRow) -> dict:
             try:
                 async with asyncio.timeout(DRIVER_GUARD_SECONDS):
-                    await self.engine.driver.perform(revert_of(row))
-            except (DriverError, ExecutionError, TimeoutError) as exc:
+                    result = await self.engine.driver.perform(revert_of(row))
+            except DriverError as exc:
+                return outcome(row, exc, exc.output)
+            except (ExecutionError, TimeoutError) as exc:
                 return outcome(row, exc)
-            return outcome(row, None)
+            return outcome(row, None, result.output)
 
         if self.engine.driver.acts_on_many:  # one rollback playbook run over the phase's changed hosts
             try:
                 answers: list[DriverResult | DriverError] = await self.engine.driver.perform_many([revert_of(r) for r in batch])
             except (DriverError, ExecutionError) as exc:
                 answers = [exc if isinstance(exc, DriverError) else DriverError(str(exc))] * len(batch)
-            results = [outcome(r, a if isinstance(a, DriverError) else None) for r, a in zip(batch, answers, strict=True)]
+            results = [
+                outcome(r, a, a.output) if isinstance(a, DriverError) else outcome(r, None, a.output)
+                for r, a in zip(batch, answers, strict=True)
+            ]
         else:
             results = await run_limited(batch, self.engine.settings.concurrency, one)
         report.reverted += sum(1 for r in results if r["status"] == "rolled_back")
         report.stuck += [r["subject"] for r in results if r["status"] != "rolled_back"]
         async with self.holding.fenced() as conn:
             await store.run_assets.record_reverts(
-                conn, [{k: r[k] for k in ("id", "status", "error", "ended_at")} for r in results]
+                conn, [{k: r[k] for k in ("id", "status", "error", "output", "ended_at")} for r in results]
             )
+
+
+def with_revert_output(output: str | None, printed: str) -> str | None:
+    """The row's output with what the revert printed appended after a ``--- revert ---`` line (capped)."""
+    if not printed:
+        return output
+    section = f"{REVERT_SEPARATOR}\n{printed.rstrip()}"
+    return cap_text(f"{output.rstrip()}\n{section}" if output else section)

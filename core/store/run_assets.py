@@ -156,13 +156,19 @@ class RunAssets:
         await conn.execute(statement, [{"b_id": i, "b_attempt": attempts[i]} for i in ids])
 
     async def record_reverts(self, conn: AsyncConnection, results: list[dict[str, Any]]) -> None:
-        """``{id, status (rolled_back or unchanged), error, ended_at}`` each."""
+        """``{id, status (rolled_back or unchanged), error, output, ended_at}`` each (``output``: the apply's output
+        with the revert's appended, see core/executor/rollback.py)."""
         if not results:
             return
         statement = (
             update(run_assets)
             .where(run_assets.c.id == bindparam("b_id"))
-            .values(status=bindparam("b_status"), error=bindparam("b_error"), ended_at=bindparam("b_ended_at"))
+            .values(
+                status=bindparam("b_status"),
+                error=bindparam("b_error"),
+                output=bindparam("b_output"),
+                ended_at=bindparam("b_ended_at"),
+            )
         )
         await conn.execute(statement, [{f"b_{k}": v for k, v in r.items()} for r in results])
 

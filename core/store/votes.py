@@ -43,7 +43,7 @@ class Votes:
         """The plan's state, its row write-locked until the transaction ends, so votes on one plan are counted one
         after the other (a no-op UPDATE: a row lock on PostgreSQL, the write lock on SQLite, taken before any read
         so SQLite waits for it instead of failing on a stale snapshot). None: no such plan."""
-        pass
+        await conn.execute(update(plans).where(plans.c.id == plan_id).values(state=plans.c.state))
         return (await conn.execute(select(plans.c.state).where(plans.c.id == plan_id))).scalar()
 
     async def cast(

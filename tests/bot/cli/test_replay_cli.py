@@ -67,3 +67,72 @@ def test_replay_of_an_unknown_run_exits_1_and_says_where_ids_are(finished_run, c
     captured = capsys.readouterr()
     assert captured.out == ""
     assert "no run with id ffffffff-0000-0000-0000-000000000000" in captured.err and "card's thread" in captured.err
+
+
+def _set_output(config: Config, asset: str, text: str) -> None:
+    from sqlalchemy import update
+
+    from core.store import Database
+    from core.store.tables import run_assets
+
+    async def write() -> None:
+        database = Database(config.database_url)
+        try:
+            async with database.engine.begin() as conn:
+                await conn.execute(update(run_assets).where(run_assets.c.asset_id == asset).values(output=text))
+        finally:
+            await database.dispose()
+
+    asyncio.run(write())
+
+
+def _headers(out: str) -> list[str]:
+    return [line for line in out.splitlines() if line.startswith("=== ")]
+
+
+def test_replay_output_prints_each_assets_whole_output_under_a_header_in_phase_order(
+    finished_run, config: Config, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_id, phases = finished_run
+    assert main(["replay", run_id, "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert "outputs" not in document  # only with --output
+    ends = [e for e in document["timeline"] if e["kind"] == "asset" and e["status"] == "succeeded"]
+    first = ends[0]["name"]
+    long = "TASK [Render]\n" + "\n".join(f"changed: [{first}] line {i}" for i in range(400))  # far beyond an excerpt
+    _set_output(config, first, long)
+
+    assert main(["replay", run_id, "--output"]) == 0
+    out = capsys.readouterr().out
+
+    assert "\nstats\n" in out and "\noutput\n" in out  # the replay, then the outputs
+    headers = _headers(out)
+    assert len(headers) == len(ends)
+    order = [h.split(" · ")[0].removeprefix("=== ") for h in headers]
+    assert order == sorted(order, key=phases.index)  # phase order
+    assert any(f"asset {first} · succeeded" in h for h in headers)
+    assert long in out  # whole, not the 300-character excerpt
+    assert "simulated apply" in out  # the other assets' outputs
+
+
+def test_replay_output_json_includes_the_outputs_and_caps_their_total(
+    finished_run, config: Config, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run_id, _ = finished_run
+    assert main(["replay", run_id, "--json", "--output"]) == 0
+    outputs = json.loads(capsys.readouterr().out)["outputs"]
+    assert outputs and all(o["output"].startswith("simulated apply") and not o["truncated"] for o in outputs)
+    assert [o["phase_index"] for o in outputs] == sorted(o["phase_index"] for o in outputs)
+
+    import core.replay
+
+    first = outputs[0]["name"]
+    _set_output(config, first, "x" * 500)
+    monkeypatch.setattr(core.replay, "OUTPUT_TOTAL_CHARS", 120)
+    assert main(["replay", run_id, "--json", "--output"]) == 0
+    capped = json.loads(capsys.readouterr().out)["outputs"]
+    assert capped[0]["output"] == "x" * 120 and capped[0]["truncated"]
+    assert all(o["output"] == "" and o["truncated"] for o in capped[1:])
+    assert main(["replay", run_id, "--output"]) == 0
+    out = capsys.readouterr().out
+    assert "[... cut: the outputs shown are capped in all ...]" in out and f"({len(capped)} output(s) cut" in out

@@ -20,6 +20,7 @@ from core.ansible.runner import ansible_available
 from core.config import load_config
 from core.domain import Plan, Run
 from core.intake import Ask
+from core.replay import replay
 from core.service import AskOutcome, OpsPilot
 from core.store.run_assets import AssetRow
 from tests.core.ansible.rollout_support import (
@@ -45,6 +46,7 @@ class Rollout:
     run: Run
     rows: list[AssetRow]
     status_text: str
+    output_text: str  # `opspilot replay RUN_ID --output`
     again: AskOutcome | None = None
 
 
@@ -64,8 +66,9 @@ def roll_out(fleet: ProdFleet, *, verify: bool, check_again: bool) -> Rollout:
             run = await service.store.get_run(decided.run.id, with_assets=False)
             rows = await service.store.run_assets.rows(run.id)
             card = run_status_card(await service.run_status(run.id))
+            output = (await replay(service.store, run.id, outputs=True)).to_text()
             again = await service.submit(Ask.from_front(ASK, REQUESTER)) if check_again else None
-            return Rollout(fleet, outcome.plan, run, rows, str(card.blocks), again)
+            return Rollout(fleet, outcome.plan, run, rows, str(card.blocks), output, again)
         finally:
             await service.close()
 
@@ -164,6 +167,24 @@ def test_a_failing_host_fails_its_wave_and_the_rollback_playbook_restores_every_
     assert fleet.contents() == {"web-prd-01": OLD, "web-prd-02": None, "web-prd-03": OLD}  # as before the run
     statuses = {r.asset_id: r.status for r in failed.rows}
     assert statuses == {"web-prd-01": "rolled_back", "web-prd-02": "rolled_back", "web-prd-03": "failed"}
+
+
+def test_replay_output_shows_each_hosts_apply_then_revert_output_in_phase_order(failed: Rollout) -> None:
+    outputs = {r.asset_id: r.output or "" for r in failed.rows}
+    apply, revert = outputs["web-prd-01"].split("--- revert ---\n")
+    assert "TASK [Render the config]\nchanged: [web-prd-01]" in apply
+    assert revert.startswith("changed: ") and "TASK [Restore the previous config]\nchanged: [web-prd-01]" in revert
+    assert "TASK [Remove the config there was none before]\nchanged: [web-prd-02]" in outputs["web-prd-02"]
+    assert "--- revert ---" not in outputs["web-prd-03"]  # its apply failed: not reverted
+
+    text = failed.output_text.split("\noutput\n", 1)[1]
+    headers = [line for line in text.splitlines() if line.startswith("=== ")]
+    assert headers == [
+        "=== Canary · asset web-prd-01 · rolled_back ===",
+        "=== Wave 1 · asset web-prd-02 · rolled_back ===",
+        "=== Wave 2 · asset web-prd-03 · failed ===",
+    ]
+    assert "fatal: [web-prd-03]" in text and "web-prd-03 is marked broken (fail_apply)" in text
 
 
 def test_status_of_a_failed_ansible_run_names_the_host_the_failing_task_and_its_message(failed: Rollout) -> None:

@@ -51,9 +51,9 @@ def test_the_policy_bundle_hash_follows_the_rego_sources_and_the_disabled_packag
     assert builtin == policy_bundle_hash(PoliciesConfig())
     team = tmp_path / "team"
     team.mkdir()
-    (team / "freeze.rego").write_text("package opspilot.team.freeze\n\ndeny contains \"frozen\" if false\n")
+    (team / "freeze.rego").write_text('package opspilot.team.freeze\n\ndeny contains "frozen" if false\n')
     with_team = policy_bundle_hash(PoliciesConfig(dir=team))
     assert with_team != builtin
-    (team / "freeze.rego").write_text("package opspilot.team.freeze\n\ndeny contains \"frozen\" if true\n")
+    (team / "freeze.rego").write_text('package opspilot.team.freeze\n\ndeny contains "frozen" if true\n')
     assert policy_bundle_hash(PoliciesConfig(dir=team)) != with_team
     assert policy_bundle_hash(PoliciesConfig(disable=["production_safety"])) != builtin
