@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError
@@ -27,6 +27,7 @@ from bot.blocks import (
     run_status_card,
 )
 from bot.catalogue import agents_text, tools_text
+from core.domain.spec import Environment
 from core.errors import ConfigError, NotFound
 from core.intake import normalize_text
 from core.llm.offline import EXAMPLE_ASKS
@@ -72,6 +73,68 @@ async def inventory_refresh_answer(service: OpsPilot) -> dict:
     return {"text": text, "response_type": "ephemeral", "replace_original": False}
 
 
+async def approvals_answer(service: OpsPilot, user_id: str) -> dict:
+    """`/ops approvals`: the plans waiting for this user's approval (ephemeral)."""
+    lines = [
+        messages.waiting_line(
+            w.plan.payload.summary, w.plan.environment, w.task.created_by, len(w.votes), w.required, w.plan.id, w.card
+        )
+        for w in await service.queries.waiting_for(user_id)
+    ]
+    return {"text": messages.approvals_waiting(lines), "response_type": "ephemeral", "replace_original": False}
+
+
+async def audit_answer(service: OpsPilot, any_id: str) -> dict | None:
+    """`/ops audit ID`: who did what and when for the task a task, plan or run id belongs to (ephemeral); None when
+    there is no such id, so the text is an ask like any other ("audit our CIS controls in prod")."""
+    timeline = await service.queries.audit_of(any_id)
+    if timeline is None:
+        return None
+    lines = [
+        messages.audit_line(
+            e.at.strftime("%Y-%m-%d %H:%M:%S"),
+            e.actor,
+            e.entity_type,
+            e.entity_id,
+            e.event,
+            f"{e.from_state or '∅'} → {e.to_state}" if e.to_state else None,
+        )
+        for e in timeline.entries
+    ]
+    text = messages.audit_trail(timeline.task_id, lines, timeline.consistent)
+    return {"text": text, "response_type": "ephemeral", "replace_original": False}
+
+
+async def freeze_answer(service: OpsPilot, words: list[str], user_id: str) -> dict | None:
+    """`/ops freeze ENV REASON` / `/ops unfreeze ENV` (ephemeral). None when the words are not that command with a
+    known environment, so "freeze the tmp directory cleanup on dev" is an ask like any other."""
+    verb = words[0].lower() if words else ""
+    environment = words[1].lower() if len(words) > 1 else ""
+    if environment not in get_args(Environment) or environment == "all":
+        return None
+    if verb == "freeze" and len(words) >= 3:
+        outcome = await service.freeze(environment, user_id, " ".join(words[2:]))
+        text = messages.froze(environment, outcome.freeze.reason) if outcome.freeze is not None else None
+    elif verb == "unfreeze" and len(words) == 2:
+        outcome = await service.unfreeze(environment, user_id)
+        text = messages.unfroze(environment) if outcome.status == "unfrozen" else None
+    else:
+        return None
+    if text is None:
+        text = messages.freeze_refused(outcome.message)
+    return {"text": text, "response_type": "ephemeral", "replace_original": False}
+
+
+async def publish_home(service: OpsPilot, client: AsyncWebClient, user_id: str, notice: str | None = None) -> None:
+    """The viewer's own App Home, built now (when it is opened, and after a decision made from it)."""
+    view = await service.queries.home_view(user_id)
+    await client.views_publish(user_id=user_id, view=home_view(view, EXAMPLE_ASKS, notice))
+
+
+def _from_home(body: dict[str, Any]) -> bool:
+    return (body.get("view") or {}).get("type") == "home"
+
+
 def build_app(service: OpsPilot, client: AsyncWebClient, signing_secret: str) -> AsyncApp:
     app = AsyncApp(client=client, signing_secret=signing_secret, process_before_response=False)
 
@@ -92,7 +155,23 @@ def build_app(service: OpsPilot, client: AsyncWebClient, signing_secret: str) ->
             await ack()
             await respond(**await inventory_refresh_answer(service))
             return
+        if keyword == "approvals":
+            await ack()
+            await respond(**await approvals_answer(service, command["user_id"]))
+            return
         words = text.split()
+        if len(words) == 2 and words[0].lower() == "audit":
+            audit = await audit_answer(service, words[1])
+            if audit is not None:
+                await ack()
+                await respond(**audit)
+                return
+        if words and words[0].lower() in ("freeze", "unfreeze"):
+            frozen = await freeze_answer(service, words, command["user_id"])
+            if frozen is not None:
+                await ack()
+                await respond(**frozen)
+                return
         if words and words[0].lower() == "status" and len(words) <= 2:
             await ack()
             await respond(**await status_answer(service, words[1] if len(words) == 2 else None))
@@ -132,8 +211,11 @@ def build_app(service: OpsPilot, client: AsyncWebClient, signing_secret: str) ->
             service, client, text=text, user_id=user_id, channel_id=channel_id, reply_privately=reply_privately, via="mention"
         )
 
+    def _refusal_text(status: str, message: str) -> str:
+        return messages.plan_gone() if status == "not_found" else messages.refusal(status, message)
+
     async def tell(client: AsyncWebClient, channel_id: str | None, user_id: str, status: str, message: str) -> None:
-        text = messages.plan_gone() if status == "not_found" else messages.refusal(status, message)
+        text = _refusal_text(status, message)
         if channel_id:
             try:
                 await client.chat_postEphemeral(channel=channel_id, user=user_id, text=text)
@@ -149,7 +231,10 @@ def build_app(service: OpsPilot, client: AsyncWebClient, signing_secret: str) ->
         await ack()
         user_id, channel_id = _where(body)
         outcome = await service.decide(action.get("value", ""), user_id, "approved")
-        if not outcome.changed:  # a change rewrites the card through SlackProgress, whatever front decided
+        if _from_home(body):
+            notice = None if outcome.changed else _refusal_text(outcome.status, outcome.message)
+            await publish_home(service, client, user_id, notice)
+        elif not outcome.changed:  # a change rewrites the card through SlackProgress, whatever front decided
             await tell(client, channel_id, user_id, outcome.status, outcome.message)
 
     @app.action(REJECT_ACTION)
@@ -158,7 +243,10 @@ def build_app(service: OpsPilot, client: AsyncWebClient, signing_secret: str) ->
         user_id, channel_id = _where(body)
         check = await service.may_decide(action.get("value", ""), user_id)
         if check.status != "allowed":
-            await tell(client, channel_id, user_id, check.status, check.message)
+            if _from_home(body):
+                await publish_home(service, client, user_id, _refusal_text(check.status, check.message))
+            else:
+                await tell(client, channel_id, user_id, check.status, check.message)
             return
         assert check.plan is not None  # "allowed" always carries the plan
         await client.views_open(trigger_id=body["trigger_id"], view=reject_modal(check.plan, channel_id))
@@ -170,7 +258,10 @@ def build_app(service: OpsPilot, client: AsyncWebClient, signing_secret: str) ->
         reason = (((view.get("state") or {}).get("values") or {}).get(REASON_BLOCK) or {}).get(REASON_ACTION, {}).get("value")
         user_id = body["user"]["id"]
         outcome = await service.decide(meta.get("plan_id", ""), user_id, "rejected", reason=(reason or "").strip() or None)
-        if not outcome.changed:
+        if not meta.get("channel_id"):  # opened from the App Home: show the outcome there
+            notice = None if outcome.changed else _refusal_text(outcome.status, outcome.message)
+            await publish_home(service, client, user_id, notice)
+        elif not outcome.changed:
             await tell(client, meta.get("channel_id"), user_id, outcome.status, outcome.message)
 
     async def control(
@@ -210,12 +301,7 @@ def build_app(service: OpsPilot, client: AsyncWebClient, signing_secret: str) ->
     async def on_home(event: dict[str, Any], client: AsyncWebClient) -> None:
         if event.get("tab", "home") != "home":
             return
-        tasks = await service.store.recent_tasks(limit=15)
-        rows = []
-        for task in tasks:
-            plans = await service.store.plans_for_task(task.id)
-            rows.append((task, plans[-1] if plans else None))
-        await client.views_publish(user_id=event["user"], view=home_view(rows, EXAMPLE_ASKS))
+        await publish_home(service, client, event["user"])
 
     @app.event("message")
     async def on_message(event: dict[str, Any]) -> None:

@@ -45,10 +45,12 @@ async def handle_ask(
         )
     elif outcome.plan is not None and outcome.task is not None:
         ballot = await service.ballot(outcome.plan) if outcome.plan.state == "awaiting_approval" else None
-        card = plan_card(outcome.task, outcome.plan, note=outcome.note, ballot=ballot)
+        freeze = await service.frozen(outcome.plan.environment)
+        frozen = messages.frozen_line(freeze.environment, freeze.reason, freeze.actor) if freeze is not None else None
+        card = plan_card(outcome.task, outcome.plan, note=outcome.note, ballot=ballot, frozen=frozen)
         ts = await _post(client, channel_id, card.text, card.blocks, reply_privately)
         if ts:
-            await service.store.set_message_ref(outcome.plan.id, {"front": "slack", "channel": channel_id, "ts": ts})
+            await service.queries.set_message_ref(outcome.plan.id, {"front": "slack", "channel": channel_id, "ts": ts})
     return outcome
 
 

@@ -26,8 +26,10 @@ from slack_sdk.models.blocks import (
 
 from bot import messages
 from core.approvals import Ballot
+from core.approvals.authorizer import expired
 from core.domain import Plan, Run, Task
 from core.domain.plan import Phase
+from core.read_models import HomeView
 from core.replay import Replay
 from core.timeutil import format_duration
 
@@ -184,8 +186,10 @@ def plan_card(
     run: Run | None = None,
     note: str | None = None,
     ballot: Ballot | None = None,
+    frozen: str | None = None,
 ) -> Card:
-    """The card for a plan in whatever state it is in; re-rendered after every change."""
+    """The card for a plan in whatever state it is in; re-rendered after every change. ``frozen``: the line saying
+    the plan's environment is frozen (messages.frozen_line)."""
     title = messages.TITLES.get(plan.type, ":memo: Plan")
     payload = plan.payload
     blocks: list[Block] = [
@@ -213,6 +217,10 @@ def plan_card(
     blocks += [DividerBlock(), *_validation_blocks(plan)]
     if note:
         blocks.append(ContextBlock(elements=[_md(f":warning: {note}")]))
+    if frozen:
+        blocks.append(SectionBlock(text=_md(frozen)))
+    if expired(plan) and plan.approval is not None:
+        decision_line = messages.expired_line(plan.approval.decided_at.strftime("%Y-%m-%d %H:%M UTC"))
 
     if decision_line:
         blocks.append(SectionBlock(text=_md(decision_line)))
@@ -354,16 +362,46 @@ def text_card(text: str) -> list[dict]:
     return [SectionBlock(text=_md(text)).to_dict()]
 
 
-def home_view(tasks: list[tuple[Task, Plan | None]], examples: Sequence[str]) -> dict:
-    blocks: list[Block] = [
-        HeaderBlock(text=PlainTextObject(text="OpsPilot", emoji=True)),
-        SectionBlock(text=_md(messages.usage(examples))),
-        DividerBlock(),
-        SectionBlock(text=_md("*Recent asks*")),
-    ]
-    if not tasks:
-        blocks.append(ContextBlock(elements=[_md("No asks yet. Try one of the examples above in any channel.")]))
-    for task, plan in tasks[:15]:
-        state = plan.state.replace("_", " ") if plan else task.status.state
-        blocks.append(SectionBlock(text=_md(f"*{_clip(task.user_intent, 150)}*\n<@{task.created_by}> · {state}")))
+MAX_HOME_WAITING = 10  # each takes two blocks; a home view holds 100
+
+
+def home_view(view: HomeView, examples: Sequence[str], notice: str | None = None) -> dict:
+    """One viewer's App Home: plans waiting for them (with Approve / Reject, as on the card), their requests and
+    their runs. Nothing of other people's that the viewer may not act on."""
+    blocks: list[Block] = [HeaderBlock(text=PlainTextObject(text="OpsPilot", emoji=True))]
+    if notice:
+        blocks.append(SectionBlock(text=_md(notice)))
+    blocks.append(SectionBlock(text=_md(f"*Waiting for you* ({len(view.waiting)})")))
+    if not view.waiting:
+        blocks.append(ContextBlock(elements=[_md("Nothing waits for your approval.")]))
+    for item in view.waiting[:MAX_HOME_WAITING]:
+        plan, task = item.plan, item.task
+        risk = task.task_spec.risk_level if task.task_spec else None
+        line = messages.waiting_line(
+            plan.payload.summary, plan.environment, task.created_by, len(item.votes), item.required, plan.id, item.card
+        )
+        blocks.append(SectionBlock(text=_md(f"{line}\nRisk {risk or 'n/a'} · needs {item.needs}")))
+        blocks.append(ActionsBlock(block_id=f"home_decision:{plan.id}", elements=_decision_buttons(plan)))
+    if len(view.waiting) > MAX_HOME_WAITING:
+        blocks.append(ContextBlock(elements=[_md(f"…and {len(view.waiting) - MAX_HOME_WAITING} more: `/ops approvals`")]))
+
+    blocks += [DividerBlock(), SectionBlock(text=_md("*Your requests*"))]
+    if not view.requests:
+        blocks.append(ContextBlock(elements=[_md("No asks yet. Try one of the examples below in any channel.")]))
+    for row in view.requests:
+        state = row.plan.state.replace("_", " ") if row.plan else row.task.status.state.replace("_", " ")
+        ids = f"task `{row.task.id[:8]}`" + (f" · plan `{row.plan.id[:8]}`" if row.plan else "")
+        blocks.append(SectionBlock(text=_md(f"*{messages.escape(row.task.user_intent, 150)}*\n{state} · {ids}")))
+
+    blocks += [DividerBlock(), SectionBlock(text=_md("*Your runs*"))]
+    if not view.runs:
+        blocks.append(ContextBlock(elements=[_md("No runs you started, controlled or asked for.")]))
+    for run_row in view.runs:
+        run = run_row.run
+        status = messages.run_status_line(
+            run.state, run.metrics.assets_changed, run.progress.phases_completed, run.progress.total_phases
+        )
+        blocks.append(SectionBlock(text=_md(f"{status}\n{messages.escape(run_row.summary, 150)} · run `{run.id[:8]}`")))
+
+    blocks += [DividerBlock(), SectionBlock(text=_md(messages.usage(examples)))]
     return {"type": "home", "blocks": [b.to_dict() for b in blocks[:100]]}

@@ -6,6 +6,7 @@ can assert on the same strings people see.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 
 from core.timeutil import format_duration
@@ -40,6 +41,7 @@ def usage(examples: Iterable[str]) -> str:
         *(f"• `/ops {e}`" for e in examples),
         "",
         "*Also:* `/ops help` · `/ops agents` · `/ops tools` · `/ops status RUN_ID` · `/ops inventory refresh`"
+        " · `/ops approvals` (what waits for you) · `/ops audit ID` (who did what, for a task, plan or run)"
         " · or mention me: `@OpsPilot fix drift on prod web servers`",
     ]
     return "\n".join(lines)
@@ -365,3 +367,99 @@ def _strip_emoji(text: str) -> str:
 
 def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# -- /ops approvals, /ops audit ID, the App Home ------------------------------------------------
+
+USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+AUDIT_LINES = 40
+
+
+def person(actor: str) -> str:
+    """A Slack user ID as a mention; anything else (``opspilot``, an API token's name) escaped as text."""
+    return f"<@{actor}>" if USER_ID.match(actor) else escape(actor, 60)
+
+
+def card_link(card: dict | None) -> str:
+    """`` · card in <#C0OPS>`` when the plan's card was posted in Slack."""
+    if card and card.get("front") == "slack" and card.get("channel"):
+        return f" · card in <#{card['channel']}>"
+    return ""
+
+
+def waiting_line(
+    summary: str, environment: str | None, requester: str | None, votes: int, required: int, plan_id: str, card: dict | None
+) -> str:
+    asked = f" · asked by {person(requester)}" if requester else ""
+    return (
+        f"• *{escape(summary, 150)}* · {environment or 'n/a'}{asked} · {votes} of {required} approvals"
+        f" · plan `{plan_id[:8]}`{card_link(card)}"
+    )
+
+
+def approvals_waiting(lines: Sequence[str]) -> str:
+    if not lines:
+        return ":white_check_mark: Nothing waits for your approval."
+    head = f":ballot_box_with_ballot: *{_count(len(lines), 'plan')} wait{'s' if len(lines) == 1 else ''} for you*"
+    return "\n".join([head, *lines, "Approve or reject on the card, or in OpsPilot's App Home."])
+
+
+def audit_line(at: str, actor: str, entity_type: str, entity_id: str, event: str, move: str | None) -> str:
+    change = f" ({escape(move, 60)})" if move else ""
+    return f"`{at}` {person(actor)} · {entity_type} `{entity_id[:8]}` · {escape(event, 60)}{change}"
+
+
+def audit_trail(task_id: str, lines: Sequence[str], consistent: bool) -> str:
+    shown = list(lines[-AUDIT_LINES:])
+    earlier = len(lines) - len(shown)
+    head = f":scroll: *Audit trail of task `{task_id[:8]}`* ({len(lines)} {'entry' if len(lines) == 1 else 'entries'})"
+    if earlier:
+        shown.insert(0, f"…{earlier} earlier; `opspilot audit {task_id}` shows them all")
+    verdict = (
+        ":white_check_mark: Replaying the log leads to the stored states."
+        if consistent
+        else ":warning: Replaying the log does NOT lead to the stored states: run `opspilot audit verify`."
+    )
+    return "\n".join([head, *shown, verdict])
+
+
+# -- approval expiry and change freeze ------------------------------------------------------------
+
+
+def expired_line(when: str, ttl_seconds: float | None = None) -> str:
+    """On a card whose plan nobody decided within its rule's ttl (the buttons are gone)."""
+    waited = f" after waiting {format_duration(ttl_seconds)}" if ttl_seconds else ""
+    return f":hourglass: Expired at {when}{waited}: nobody decided in time, so it was rejected. Ask again if it is still needed."
+
+
+def approval_reminder(who: str | None, ttl_seconds: float) -> str:
+    """In the card's thread when a rule's ``on_expiry: renotify`` fires; the plan keeps waiting."""
+    needs = f" {who}" if who else ""
+    return f":bell: Reminder{needs}: this plan has waited {format_duration(ttl_seconds)} for a decision and still needs one."
+
+
+def frozen_line(environment: str, reason: str, actor: str) -> str:
+    return (
+        f":snowflake: Frozen: {_clip(reason, 300)} ({environment}, by <@{actor}>). Votes wait and runs pause until it is lifted."
+    )
+
+
+def freeze_usage() -> str:
+    return (
+        "Usage: `/ops freeze ENVIRONMENT REASON` (e.g. `/ops freeze production quarter-end close`) · `/ops unfreeze ENVIRONMENT`"
+    )
+
+
+def froze(environment: str, reason: str) -> str:
+    return (
+        f":snowflake: *{environment}* is frozen: _{_clip(reason, 300)}_. Votes there are refused, new runs do not start and "
+        f"running ones pause at their next phase. `/ops unfreeze {environment}` lifts it."
+    )
+
+
+def unfroze(environment: str) -> str:
+    return f":sunny: *{environment}* is no longer frozen. Runs paused by the freeze go on when someone presses Resume."
+
+
+def freeze_refused(message: str) -> str:
+    return f":no_entry: {_clip(message, 500)}"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, TypeVar
 
@@ -22,6 +23,8 @@ from bot import messages
 from bot.blocks import plan_card
 from core.approvals import SYSTEM_ACTOR
 from core.events import (
+    ApprovalExpired,
+    FreezeChanged,
     PhaseCompleted,
     PhaseStarted,
     PlanDecided,
@@ -48,6 +51,11 @@ class _OfPlan(Protocol):
 _E = TypeVar("_E", bound=_OfPlan)
 
 
+@dataclass(frozen=True)
+class _PlanRef:
+    plan_id: str
+
+
 def _when(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC")
 
@@ -69,6 +77,8 @@ class SlackProgress:
         bus.subscribe(self._later(self.on_run_finished), RunFinished)
         bus.subscribe(self._later(self.on_paused), RunPaused)
         bus.subscribe(self._later(self.on_resumed), RunResumed)
+        bus.subscribe(self._later(self.on_expired), ApprovalExpired)
+        bus.subscribe(self.on_freeze, FreezeChanged)
 
     # -- delivery in the background, in order per plan ----------------------------------------
 
@@ -108,34 +118,34 @@ class SlackProgress:
     # -- where the card is ---------------------------------------------------------------------
 
     async def _ref(self, plan_id: str) -> dict | None:
-        ref = await self.service.store.message_ref(plan_id)
+        ref = await self.service.queries.message_ref(plan_id)
         if ref is None and await self._card_coming(plan_id):
             loop = asyncio.get_running_loop()
             deadline = loop.time() + CARD_WAIT_SECONDS
             while ref is None and loop.time() < deadline:
                 await asyncio.sleep(0.1)
-                ref = await self.service.store.message_ref(plan_id)
+                ref = await self.service.queries.message_ref(plan_id)
         return ref if ref and ref.get("front") == "slack" else None
 
     async def _card_coming(self, plan_id: str) -> bool:
-        plan = await self.service.store.get_plan(plan_id)
-        task = await self.service.store.get_task(plan.task_id)
-        return task.origin.get("front") == "slack"
+        context = await self.service.queries.card_context(plan_id)
+        return context.task.origin.get("front") == "slack"
 
     async def refresh_card(self, plan_id: str) -> None:
         ref = await self._ref(plan_id)
         if ref is None:
             return
-        plan = await self.service.store.get_plan(plan_id)
-        task = await self.service.store.get_task(plan.task_id)
-        runs = await self.service.store.runs_for_plan(plan_id, with_assets=False)
+        context = await self.service.queries.card_context(plan_id)
+        task, plan, run = context.task, context.plan, context.run
         decision = None
         if plan.approval is not None:
             decision = messages.decided_line(
                 plan.approval.decision, plan.approval.decided_by, _when(plan.approval.decided_at), plan.approval.reason
             )
         ballot = await self.service.ballot(plan) if plan.state == "awaiting_approval" else None
-        card = plan_card(task, plan, decision_line=decision, run=runs[-1] if runs else None, ballot=ballot)
+        freeze = await self.service.frozen(plan.environment)
+        frozen = messages.frozen_line(freeze.environment, freeze.reason, freeze.actor) if freeze is not None else None
+        card = plan_card(task, plan, decision_line=decision, run=run, ballot=ballot, frozen=frozen)
         try:
             await self.client.chat_update(channel=ref["channel"], ts=ref["ts"], text=card.text, blocks=card.blocks)
         except SlackApiError as exc:
@@ -193,6 +203,24 @@ class SlackProgress:
     async def on_resumed(self, event: RunResumed) -> None:
         await self._reply(event.plan_id, messages.run_resumed(event.actor, event.phases_completed, event.total_phases))
         await self.refresh_card(event.plan_id)
+
+    async def on_expired(self, event: ApprovalExpired) -> None:
+        """Rejected: the card loses its buttons and says it expired. Renotify: a reminder in the thread."""
+        if event.renotify:
+            plan = await self.service.store.get_plan(event.plan_id)
+            await self._reply(event.plan_id, messages.approval_reminder((await self.service.ballot(plan)).who, event.ttl_seconds))
+        await self.refresh_card(event.plan_id)
+
+    async def on_freeze(self, event: FreezeChanged) -> None:
+        """Every open card of the environment (waiting plans, running or paused runs) shows the freeze, or stops."""
+        store = self.service.store
+        plan_ids = {p.id for p in await store.plans_by(state="awaiting_approval") if p.environment == event.environment}
+        plan_ids |= {r.plan_id for r in await store.runs_in_states(["executing", "paused"]) if r.environment == event.environment}
+        for plan_id in sorted(plan_ids):
+            await self._later(self._refresh_ref)(_PlanRef(plan_id))
+
+    async def _refresh_ref(self, ref: _PlanRef) -> None:
+        await self.refresh_card(ref.plan_id)
 
     async def on_run_finished(self, event: RunFinished) -> None:
         await self._reply(

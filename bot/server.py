@@ -226,7 +226,7 @@ async def start(config: Config, *, host: str = "127.0.0.1", port: int = 3000, mo
         state["info"] = {
             "mode": mode,
             "planner": service.engine.provider,
-            "database": service.store.database.url.split(":", 1)[0],
+            "database": service.queries.database_kind(),
             "approvers": len(config.approvers),
         }
         state["ready"] = True

@@ -63,6 +63,29 @@ class VoteRecorded(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ApprovalExpired(Event):
+    """A plan waited longer than its rule's ``ttl``: rejected (``on_expiry: reject``), or still waiting and its
+    approvers reminded (``renotify``)."""
+
+    topic: ClassVar[str] = "approval.expired"
+    task_id: str
+    plan_id: str
+    environment: str | None
+    ttl_seconds: float
+    renotify: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class FreezeChanged(Event):
+    """An environment was frozen (``reason`` set) or unfrozen (``reason`` None)."""
+
+    topic: ClassVar[str] = "environment.freeze"
+    environment: str
+    actor: str
+    reason: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
 class RunStarted(Event):
     topic: ClassVar[str] = "task.started"
     task_id: str

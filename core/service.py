@@ -22,9 +22,11 @@ from core.agents.llm_loop import loop_for
 from core.ansible.startup import check_ansible_setup
 from core.approvals import SYSTEM_ACTOR, Ballot, DecisionOutcome
 from core.approvals.authorizer import Action, Authorizer, Refused, Verdict
+from core.approvals.expiry import ApprovalExpiry
 from core.approvals.groups import GroupDirectory, StaticGroupDirectory
 from core.approvals.plan_hash import plan_hash, policy_bundle_hash
-from core.approvals.rules import HIGH_RISK, RuleBook
+from core.approvals.rules import HIGH_RISK, ApprovalRule, RuleBook
+from core.clock import SYSTEM_CLOCK, Clock
 from core.config import Config
 from core.domain import Approval, Plan, Run, Task, TaskSpec, Usage
 from core.errors import (
@@ -38,7 +40,7 @@ from core.errors import (
     ToolError,
     ValidationFailed,
 )
-from core.events import AuditAppended, EventBus, PlanDecided, PlanProposed, TaskCreated, VoteRecorded
+from core.events import AuditAppended, EventBus, FreezeChanged, PlanDecided, PlanProposed, TaskCreated, VoteRecorded
 from core.executor import Executor, engine_settings
 from core.executor.drivers import build_driver
 from core.executor.health import probe_for
@@ -48,11 +50,13 @@ from core.llm import MetaPromptEngine, SpecRequest, build_language_model
 from core.logcontext import add as add_log_ids
 from core.logcontext import bind
 from core.notify import NotificationHub, attach_notifiers
+from core.read_models import Queries
 from core.replay import Replay
 from core.replay import replay as replay_run
 from core.sources import file_sources
 from core.store import Database, Store
 from core.store.database import scratch_database_url
+from core.store.freezes import Freeze, Freezes
 from core.store.votes import AlreadyVoted, Votes
 from core.tools import ToolContext, ToolRegistry, default_registry
 from core.validation import PlanContext, ValidationPipeline, build_evaluator, build_validator
@@ -86,6 +90,13 @@ class RunControlOutcome:
     run: Run | None = None
 
 
+@dataclass
+class FreezeOutcome:
+    status: Literal["frozen", "unfrozen", "not_frozen", "not_allowed", "invalid"]
+    message: str
+    freeze: Freeze | None = None
+
+
 _CONTROL_DONE: dict[str, Literal["paused", "resumed", "aborted"]] = {"pause": "paused", "resume": "resumed", "abort": "aborted"}
 
 
@@ -104,8 +115,10 @@ class OpsPilot:
         scheduler: AsyncIOScheduler,
         bus: EventBus,
         tool_context: ToolContext,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.config = config
+        self.clock = clock
         self.store = store
         self.inventory = inventory
         self.engine = engine
@@ -117,8 +130,19 @@ class OpsPilot:
         self.bus = bus
         self.tool_context = tool_context
         self.rules = RuleBook.from_config(config)
-        self.authorizer = Authorizer(self.rules, StaticGroupDirectory())
+        self.authorizer = Authorizer(self.rules, StaticGroupDirectory(), now=clock.now)
         self.votes = Votes(store.database)
+        self.freezes = Freezes(store.database)
+        # Approval ttl as durable work (kind approval_expiry): a worker next to the executor's, stopped at drain.
+        self.expiry = ApprovalExpiry(
+            store,
+            self._rule_of,
+            bus=bus,
+            clock=clock,
+            scheduler=scheduler,
+            poll_interval=lambda: executor.engine.settings.poll_interval,
+        )
+        self.queries = Queries(store, self.authorizer, self.votes, self.plan_hash)  # what fronts read
         self.notifications: NotificationHub | None = None
         self._drained = False
 
@@ -126,9 +150,16 @@ class OpsPilot:
 
     @classmethod
     async def create(
-        cls, config: Config, *, migrate: bool = True, bus: EventBus | None = None, read_only: bool = False
+        cls,
+        config: Config,
+        *,
+        migrate: bool = True,
+        bus: EventBus | None = None,
+        read_only: bool = False,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> OpsPilot:
-        """Wire everything from config. ``read_only`` (dry runs) never creates or migrates a database."""
+        """Wire everything from config. ``read_only`` (dry runs) never creates or migrates a database. ``clock``:
+        the time runs, leases and approval expiries go by (tests move a manual one)."""
         bus = bus or EventBus()
         evaluator = build_evaluator(config.policies)  # a policy that does not parse stops startup here
         await check_ansible_setup(config)  # driver ansible: missing files or a playbook that does not parse stop it here
@@ -158,6 +189,7 @@ class OpsPilot:
             wait_scale=config.executor.wait_scale,
             settings=engine_settings(config.executor),
             inventory=inventory,
+            clock=clock,
         )
         service = cls(
             config,
@@ -171,8 +203,10 @@ class OpsPilot:
             scheduler=scheduler,
             bus=bus,
             tool_context=tool_context,
+            clock=clock,
         )
         executor.pre_start_check = service.recheck_before_run
+        executor.engine.pre_phase_check = service.check_before_phase
         executor.plan_hasher = service.plan_hash
         service.notifications = None if read_only else attach_notifiers(config, bus, store)
         return service
@@ -183,6 +217,7 @@ class OpsPilot:
         resumed = await self.executor.resume_unfinished()
         if resumed:
             logger.info("resumed %d unfinished run(s)", resumed)
+        self.expiry.start()
 
     async def drain(self, grace: float | None = None) -> None:
         """Start no more phases and give the work in flight ``grace`` seconds (``shutdown_grace``) to finish.
@@ -197,6 +232,7 @@ class OpsPilot:
         deadline = loop.time() + grace
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+        await self.expiry.stop(min(grace, 5.0))  # an expiry cut short is given back and fires at the next start
         await self.executor.close(grace)  # phases in flight finish (or are cut) while the database is still there
         if self.notifications is not None:
             # Before the database goes: failures and deliveries cut short are audited.
@@ -235,6 +271,11 @@ class OpsPilot:
             return AskOutcome(
                 "failed", f"I could not understand that ask reliably: {exc}", task=task, errors=getattr(exc, "errors", [])
             )
+        # requesters rules: decided on the understood ask, before anything is stored.
+        refused = await self.authorizer.may_request(ask.user_id, draft.spec.environment, draft.spec.risk_level)
+        if refused is not None:
+            logger.info("ask by %s refused by the requesters rules", ask.user_id)
+            return AskOutcome("invalid", refused.detail, spec=draft.spec)
 
         task = Task(
             id=str(uuid.uuid4()),
@@ -320,7 +361,7 @@ class OpsPilot:
         if plan.validation.overall_valid:
             await self.store.transition("plan", plan.id, "validated", actor=SYSTEM_ACTOR, details={"quality": plan.quality_score})
             if not plan.is_report:
-                await self.store.transition("plan", plan.id, "awaiting_approval", actor=SYSTEM_ACTOR)
+                await self._await_approval(plan, spec)
         else:
             await self.store.set_plan_reason(plan.id, ("failed validation: " + "; ".join(plan.validation.errors))[:1000])
             await self.store.append_audit(
@@ -346,6 +387,20 @@ class OpsPilot:
             await self._auto_approve(plan)
             plan = await self.store.get_plan(plan.id)
         return AskOutcome("plan", result.message, task=task, spec=spec, plan=plan, usage=result.usage, note=result.note)
+
+    async def _await_approval(self, plan: Plan, spec: TaskSpec) -> None:
+        """Move the plan to awaiting_approval and, when its rule has a ttl, write its expiry row in the same
+        transaction (so a crash cannot leave a waiting plan that never expires)."""
+        rule = self.rules.rule_for(plan.environment, spec.risk_level)
+        async with self.store.database.engine.begin() as conn:
+            _, appended = await self.store.transition_in(conn, "plan", plan.id, "awaiting_approval", actor=SYSTEM_ACTOR)
+            due = await self.expiry.schedule_in(conn, plan.id, rule)
+        await self.bus.publish(appended)
+        self.expiry.armed(due)
+
+    async def _rule_of(self, plan: Plan) -> ApprovalRule | None:
+        task = await self.store.get_task(plan.task_id)
+        return self.authorizer.rule_for(plan, task.task_spec.risk_level if task.task_spec else None)
 
     async def replan(self, task_id: str, actor: str) -> AskOutcome:
         """Plan a task again (inventory or policies changed); the new plan supersedes the task's open plans."""
@@ -450,6 +505,10 @@ class OpsPilot:
                     raise IllegalTransition("plan", plan.id, state or "missing", decision)
                 await self.votes.cast(conn, plan.id, version, actor, "approve" if decision == "approved" else "reject", reason)
                 ballot = [v.user_id for v in await self.votes.for_version(plan.id, version, conn) if v.decision == "approve"]
+                vote_details = {"vote": decision, "plan_hash": version, "votes": len(ballot), "required": required}
+                published.append(
+                    await self.store.append_audit_in(conn, "plan", plan.id, "plan.vote_recorded", actor, vote_details)
+                )
                 if decision == "approved" and len(ballot) < required:
                     decided = False
                 else:
@@ -478,13 +537,7 @@ class OpsPilot:
         except IllegalTransition:
             current = await self.store.get_plan(plan.id)
             return DecisionOutcome("already_decided", _already(current), current)
-        await self.store.append_audit(
-            "plan",
-            plan.id,
-            "plan.vote_recorded",
-            actor,
-            {"vote": decision, "plan_hash": version, "votes": len(ballot), "required": required},
-        )
+        await self.bus.publish(published.pop(0))  # the vote's audit entry, committed with the vote
         if not decided:
             await self.bus.publish(
                 VoteRecorded(
@@ -544,7 +597,16 @@ class OpsPilot:
         voters: set[str] = set()
         if action != "run_control":
             voters = {v.user_id for v in await self.votes.for_version(plan.id, version)}
-        verdict = await self.authorizer.authorize(actor, action, plan, requester=task.created_by, risk=risk, voters=voters)
+        freeze = await self.freezes.get(plan.environment) if action != "run_control" else None
+        verdict = await self.authorizer.authorize(
+            actor,
+            action,
+            plan,
+            requester=task.created_by,
+            risk=risk,
+            voters=voters,
+            frozen=freeze.reason if freeze is not None else None,
+        )
         if isinstance(verdict, Refused) and verdict.code != "already_decided":
             details = {"code": verdict.code, "detail": verdict.detail}
             if run_id is not None:
@@ -595,9 +657,64 @@ class OpsPilot:
         validation = await self.validator.validate(context)
         errors = [] if validation.overall_valid else list(validation.errors)
         errors += await self._assets_in_other_runs(plan)
+        errors += await self._freeze_problems(plan)
         if errors:
             await self.store.append_audit("plan", plan.id, "plan.revalidation_failed", SYSTEM_ACTOR, {"errors": errors[:50]})
         return errors
+
+    async def check_before_phase(self, plan: Plan) -> list[str]:
+        """At every phase boundary of a running run: a freeze of its environment pauses it there."""
+        return await self._freeze_problems(plan)
+
+    async def _freeze_problems(self, plan: Plan) -> list[str]:
+        freeze = await self.freezes.get(plan.environment)
+        if freeze is None:
+            return []
+        return [
+            f"{freeze.environment} is frozen by {freeze.actor}: {freeze.reason} (/ops unfreeze {freeze.environment} lifts it)"
+        ]
+
+    # -- change freeze -----------------------------------------------------------------------
+
+    async def freeze(self, environment: str, actor: str, reason: str) -> FreezeOutcome:
+        """Freeze an environment: votes there are refused, its runs do not start, running ones pause at their next
+        phase boundary. Only the environment's rule approvers and admins may; audited either way."""
+        if not reason.strip():
+            return FreezeOutcome("invalid", f"Say why: /ops freeze {environment} <reason>.")
+        refused = await self.authorizer.may_freeze(actor, environment)
+        if refused is not None:
+            await self.store.append_audit("environment", environment, "environment.freeze_refused", actor, {"code": refused.code})
+            return FreezeOutcome("not_allowed", refused.detail)
+        at = self.clock.now()
+        reason = reason.strip()[:500]
+        async with self.store.database.engine.begin() as conn:
+            await self.freezes.set(conn, environment, reason, actor, at)
+            appended = await self.store.append_audit_in(
+                conn, "environment", environment, "environment.frozen", actor, {"reason": reason}
+            )
+        await self.bus.publish(appended)
+        await self.bus.publish(FreezeChanged(environment=environment, actor=actor, reason=reason))
+        return FreezeOutcome("frozen", f"{environment} is frozen: {reason}", Freeze(environment, reason, actor, at))
+
+    async def unfreeze(self, environment: str, actor: str) -> FreezeOutcome:
+        """Lift a freeze; paused runs stay paused until a person resumes them."""
+        refused = await self.authorizer.may_freeze(actor, environment)
+        if refused is not None:
+            await self.store.append_audit(
+                "environment", environment, "environment.unfreeze_refused", actor, {"code": refused.code}
+            )
+            return FreezeOutcome("not_allowed", refused.detail)
+        async with self.store.database.engine.begin() as conn:
+            if not await self.freezes.clear(conn, environment):
+                return FreezeOutcome("not_frozen", f"{environment} is not frozen.")
+            appended = await self.store.append_audit_in(conn, "environment", environment, "environment.unfrozen", actor)
+        await self.bus.publish(appended)
+        await self.bus.publish(FreezeChanged(environment=environment, actor=actor, reason=None))
+        return FreezeOutcome("unfrozen", f"{environment} is no longer frozen; paused runs go on when someone resumes them.")
+
+    async def frozen(self, environment: str | None) -> Freeze | None:
+        """The freeze of an environment, if any (cards show it)."""
+        return await self.freezes.get(environment)
 
     async def _assets_in_other_runs(self, plan: Plan) -> list[str]:
         """Two runs changing one asset would undo each other's work (and rollbacks)."""

@@ -45,4 +45,4 @@ def monitoring_routes(app: web.Application, service: OpsPilot, metrics: Metrics,
 
 
 async def _ping(service: OpsPilot) -> None:
-    await service.store.database.ping()
+    await service.queries.readiness()

@@ -19,7 +19,6 @@ from bot.rest.errors import ApiError, error_response, from_core_error, from_http
 from bot.rest.models import DecisionRequest, ExecuteRequest, RequestModel, TaskQuery, explain, query_values
 from bot.rest.views import agents_view, outcome_view, plan_view, run_view, task_view, tools_view
 from bot.untrusted import structure_problem, text_problem
-from core.audit import replay
 from core.config import ApiConfig, Config
 from core.domain import Task
 from core.errors import NotFound, OpsPilotError
@@ -211,16 +210,14 @@ async def execute(request: web.Request) -> web.Response:
 
 async def list_tasks(request: web.Request) -> web.Response:
     query = read_query(request, TaskQuery)
-    store = _service(request).store
-    tasks = await store.recent_tasks(limit=query.limit, state=query.state)
+    tasks = await _service(request).queries.recent_tasks(limit=query.limit, state=query.state)
     return _json({"tasks": [task_view(t) for t in tasks], "count": len(tasks)})
 
 
 async def get_task(request: web.Request) -> web.Response:
     task = await _task(request)
-    store = _service(request).store
-    plans = await store.plans_for_task(task.id)
-    runs = [run for plan in plans for run in await store.runs_for_plan(plan.id)]
+    history = await _service(request).queries.task_history(task.id)
+    plans, runs = history.plans, history.runs
     return _json({"task": task_view(task), "plans": [plan_view(p) for p in plans], "runs": [run_view(r) for r in runs]})
 
 
@@ -236,7 +233,7 @@ async def _decide(request: web.Request, decision: Literal["approved", "rejected"
     body = await read_body(request, DecisionRequest, optional=True)
     task = await _task(request)
     service = _service(request)
-    plans = await service.store.plans_for_task(task.id)
+    plans = await service.queries.plans_for_task(task.id)
     if not plans:
         why = f": {task.status.reason}" if task.status.reason else ""
         raise ApiError(
@@ -264,14 +261,13 @@ async def _decide(request: web.Request, decision: Literal["approved", "rejected"
 
 async def task_executions(request: web.Request) -> web.Response:
     task = await _task(request)
-    store = _service(request).store
-    runs = [run for plan in await store.plans_for_task(task.id) for run in await store.runs_for_plan(plan.id)]
+    runs = (await _service(request).queries.task_history(task.id)).runs
     return _json({"task_id": task.id, "executions": [run_view(r) for r in runs]})
 
 
 async def task_audit(request: web.Request) -> web.Response:
     task = await _task(request)
-    timeline = await replay(_service(request).store, task.id)
+    timeline = await _service(request).queries.audit_timeline(task.id)
     return _json(timeline.to_document())
 
 
@@ -281,7 +277,7 @@ async def task_audit(request: web.Request) -> web.Response:
 async def get_execution(request: web.Request) -> web.Response:
     run_id = request.match_info["run_id"]
     try:
-        run = await _service(request).store.get_run(run_id, with_audit=True)
+        run = await _service(request).queries.run_with_audit(run_id)
     except NotFound:
         raise ApiError(
             404, "not_found", f"There is no execution {run_id}; GET {PREFIX}/tasks/{{id}}/executions lists a task's executions."

@@ -13,6 +13,8 @@ from core.domain import Plan, Run
 
 # The actor OpsPilot itself uses in the audit log (validation, runs, opted-in auto-approvals).
 SYSTEM_ACTOR = "opspilot"
+# The reason OpsPilot gives a plan it rejects because nobody decided within its rule's ttl.
+EXPIRED_REASON = "expired"
 
 RefusalCode = Literal[
     "not_approver",

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from core.approvals import RefusalCode
+from core.approvals import EXPIRED_REASON, SYSTEM_ACTOR, RefusalCode
 from core.approvals.groups import GroupDirectory, GroupLookupFailed
 from core.approvals.rules import ApprovalRule, People, RuleBook
 from core.domain import Plan
@@ -52,13 +52,19 @@ class Authorizer:
         requester: str | None,
         risk: str | None,
         voters: Collection[str] = (),
+        frozen: str | None = None,
     ) -> Verdict:
-        """``voters``: who already voted on the plan's current version. Refusals say why in ``detail``."""
+        """``voters``: who already voted on the plan's current version; ``frozen``: the reason of a freeze of the
+        plan's environment. Refusals say why in ``detail``."""
         rule = self.rule_for(plan, risk)
         if action == "run_control":
             return await self._run_control(actor, rule)
         if plan.state == "superseded":
             return Refused("superseded", "This plan was superseded by a newer plan for the same task; decide on that one.")
+        if expired(plan):
+            return Refused(
+                "expired", "Approval expired: nobody decided on this plan in time, so OpsPilot rejected it; ask again."
+            )
         if plan.state != "awaiting_approval":
             return Refused("already_decided", _already(plan))
         if rule is None:
@@ -68,9 +74,12 @@ class Authorizer:
         if not member:
             needs = f"You are not allowed to approve or reject this plan; it needs {rule.describe(mentions=False)}."
             return Refused("not_approver", why or needs)
+        if frozen is not None:
+            env = plan.environment or "this environment"
+            return Refused("frozen", f"{env} is frozen ({frozen}); votes wait until someone runs /ops unfreeze {env}.")
         if action == "approve" and actor == requester and not rule.self_approval_allowed(risk):
             return Refused("self_approval", f"You asked for this {risk}-risk change, so someone else has to approve it.")
-        if rule.ttl is not None:
+        if rule.ttl is not None and rule.on_expiry == "reject":  # renotify: the plan keeps waiting
             since = plan.status.updated_at
             if self.now() - since > timedelta(seconds=rule.ttl):
                 return Refused("expired", f"Approval expired: this plan waited longer than {format_duration(rule.ttl)}.")
@@ -95,11 +104,44 @@ class Authorizer:
         return False, None
 
     async def _run_control(self, actor: str, rule: ApprovalRule | None) -> Verdict:
-        if rule is not None and (await self.member_of(actor, rule.approvers))[0]:
-            return Allowed(rule)
-        if (await self.member_of(actor, self.rules.admins))[0]:
-            return Allowed(rule)
-        return Refused("not_allowed", "Only approvers of this plan (or an admin) can pause, resume or abort its run.")
+        """The rule's approvers, its ``run_control`` people, and admins."""
+        allowed = [self.rules.admins] if rule is None else [rule.approvers, rule.run_control or People(), self.rules.admins]
+        for people in allowed:
+            if (await self.member_of(actor, people))[0]:
+                return Allowed(rule)
+        return Refused(
+            "not_allowed",
+            "Only this plan's approvers, its rule's run_control people or an admin can pause, resume or abort its run.",
+        )
+
+    async def may_request(self, actor: str, environment: str | None, risk: str | None) -> Refused | None:
+        """``requesters`` rules: an ask covered by some rule must come from one of their people."""
+        covering = self.rules.requesters_for(environment, risk)
+        for rule in covering:
+            if (await self.member_of(actor, rule.people))[0]:
+                return None
+        if not covering:
+            return None
+        where = f"{environment or 'this environment'}" + (f" at {risk} risk" if risk else "")
+        return Refused("not_allowed", f"You may not ask for changes in {where}: the requesters rules list who may.")
+
+    async def may_freeze(self, actor: str, environment: str) -> Refused | None:
+        """The approvers of the environment's rules, and admins."""
+        for people in [*(r.approvers for r in self.rules.rules_of_environment(environment)), self.rules.admins]:
+            if (await self.member_of(actor, people))[0]:
+                return None
+        return Refused("not_allowed", f"Only approvers of {environment} changes or an admin can freeze or unfreeze it.")
+
+
+def expired(plan: Plan) -> bool:
+    """OpsPilot rejected the plan because nobody decided on it within its rule's ttl."""
+    approval = plan.approval
+    return (
+        plan.state == "rejected"
+        and approval is not None
+        and approval.decided_by == SYSTEM_ACTOR
+        and approval.reason == EXPIRED_REASON
+    )
 
 
 def _already(plan: Plan) -> str:

@@ -124,11 +124,16 @@ class RequesterRule(_Strict):
         People(users=self.users, groups=self.groups)  # the same ID checks
         return self
 
+    @property
+    def people(self) -> People:
+        return People(users=self.users, groups=self.groups)
+
 
 @dataclass(frozen=True)
 class RuleBook:
     rules: tuple[ApprovalRule, ...]
     admins: People
+    requesters: tuple[RequesterRule, ...] = ()
 
     @classmethod
     def from_config(cls, config: Config) -> RuleBook:
@@ -136,7 +141,17 @@ class RuleBook:
         if config.approvers:
             # The legacy list: these users, one approval, anywhere (self-approval by the risk default).
             rules.append(ApprovalRule(approvers=People(users=tuple(config.approvers)), required=1))
-        return cls(tuple(rules), config.admins)
+        return cls(tuple(rules), config.admins, tuple(config.requesters))
+
+    def requesters_for(self, environment: str | None, risk: str | None) -> list[RequesterRule]:
+        """Every requesters rule that covers the ask; none: anyone may ask."""
+        return [r for r in self.requesters if r.match.covers(environment, risk)]
+
+    def rules_of_environment(self, environment: str) -> list[ApprovalRule]:
+        """The rules that name the environment, or (when none does) those that cover it at any risk: whose
+        approvers may freeze it."""
+        named = [r for r in self.rules if r.match.environment is not None and environment in r.match.environment]
+        return named or [r for r in self.rules if r.match.environment is None]
 
     def rule_for(self, environment: str | None, risk: str | None) -> ApprovalRule | None:
         """The first rule that covers the plan; None: no rule does, so nobody may approve it."""

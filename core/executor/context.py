@@ -44,6 +44,9 @@ class Engine:
     clock: Clock
     settings: EngineSettings
     pre_start_check: PreStartCheck | None = None
+    # At each phase boundary of a running run (not before its first phase: pre_start_check covers that): problems
+    # pause the run there (a change freeze).
+    pre_phase_check: PreStartCheck | None = None
 
     @property
     def batch_size(self) -> int:

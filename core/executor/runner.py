@@ -218,11 +218,25 @@ class Executor:
         if state == "queued":
             if not await self._begin(holding):
                 return
+        elif await self._held_at_boundary(holding):
+            return
         index = run.progress.phases_completed
         if index >= len(execution_phases(plan)):
             await self._complete(holding)
             return
         await self._execute_phase(holding, index)
+
+    async def _held_at_boundary(self, holding: Holding) -> bool:
+        """Before a phase that has not started (``engine.pre_phase_check``, e.g. a freeze): pause the run there."""
+        check, run = self.engine.pre_phase_check, holding.run
+        index = run.progress.phases_completed
+        if check is None or index >= len(run.phases) or run.phases[index].status != "pending":
+            return False
+        problems = await check(holding.plan)
+        if not problems:
+            return False
+        await self._pause_holding(holding, ("paused before the next phase: " + "; ".join(problems))[:2000])
+        return True
 
     async def _ensure_rows(self, holding: Holding) -> None:
         """Runs created before per-asset rows existed (or by an older replica) get them now, from their document."""

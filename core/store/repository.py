@@ -118,6 +118,18 @@ class Store:
             appended = await self._audit(conn, entity_type, entity_id, event, actor, details)
         await self.bus.publish(appended)
 
+    async def append_audit_in(
+        self,
+        conn: AsyncConnection,
+        entity_type: str,
+        entity_id: str,
+        event: str,
+        actor: str,
+        details: dict[str, Any] | None = None,
+    ) -> AuditAppended:
+        """``append_audit`` inside the caller's transaction; the caller publishes the returned event after the commit."""
+        return await self._audit(conn, entity_type, entity_id, event, actor, details)
+
     async def audit_entries(self, entity_ids: Iterable[str]) -> list[AuditEntry]:
         ids = list(entity_ids)
         if not ids:

@@ -168,3 +168,13 @@ plan_votes = Table(
     UniqueConstraint("plan_id", "plan_hash", "user_id", name="uq_plan_votes_one_per_person"),
     Index("ix_plan_votes_plan", "plan_id", "plan_hash"),
 )
+
+# One row per frozen environment (``/ops freeze``): votes there are refused, runs there do not start or go on.
+freezes = Table(
+    "freezes",
+    metadata,
+    Column("environment", String(40), primary_key=True),
+    Column("reason", Text, nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+)

@@ -40,3 +40,21 @@ async def test_self_approval_is_refused_and_two_votes_make_the_quorum(make_world
 
         late = await api.call("POST", f"{API}/tasks/{task_id}/reject", APPROVER_TOKEN)
         assert late.status == 409 and late.body["error"]["code"] == "already_decided"
+
+
+async def test_a_frozen_environment_refuses_votes_over_rest_with_403_frozen(make_world, tmp_path: Path) -> None:
+    rules = tmp_path / "rules.yaml"
+    rule = {"match": {"environment": "production"}, "approvers": {"users": [APPROVER_1, APPROVER_2]}, "required": 1}
+    rules.write_text(json.dumps({"approvals": {"rules": [rule]}}), encoding="utf-8")
+    world = await make_world(env={"OPSPILOT_API_TOKENS": TOKENS, "OPSPILOT_CONFIG": str(rules)})
+    async with aiohttp.ClientSession(base_url=world.bot.url) as session:
+        api = ApiWorld(world, session)
+        task_id = (await api.execute(PROD)).body["task"]["id"]
+        assert (await world.service.freeze("production", APPROVER_2, "incident 42")).status == "frozen"
+        for verb in ("approve", "reject"):
+            refused = await api.call("POST", f"{API}/tasks/{task_id}/{verb}", APPROVER_TOKEN)
+            assert refused.status == 403 and refused.body["error"]["code"] == "frozen", refused.body
+            assert "incident 42" in refused.body["error"]["message"]
+        await world.service.unfreeze("production", APPROVER_2)
+        approved = await api.call("POST", f"{API}/tasks/{task_id}/approve", APPROVER_TOKEN)
+        assert approved.status == 200 and approved.body["decision"] == "approved", approved.body
