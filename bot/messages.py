@@ -444,12 +444,6 @@ def frozen_line(environment: str, reason: str, actor: str) -> str:
     )
 
 
-def freeze_usage() -> str:
-    return (
-        "Usage: `/ops freeze ENVIRONMENT REASON` (e.g. `/ops freeze production quarter-end close`) · `/ops unfreeze ENVIRONMENT`"
-    )
-
-
 def froze(environment: str, reason: str) -> str:
     return (
         f":snowflake: *{environment}* is frozen: _{_clip(reason, 300)}_. Votes there are refused, new runs do not start and "

@@ -207,16 +207,13 @@ class SlackProgress:
     async def on_expired(self, event: ApprovalExpired) -> None:
         """Rejected: the card loses its buttons and says it expired. Renotify: a reminder in the thread."""
         if event.renotify:
-            plan = await self.service.store.get_plan(event.plan_id)
+            plan = await self.service.get_plan(event.plan_id)
             await self._reply(event.plan_id, messages.approval_reminder((await self.service.ballot(plan)).who, event.ttl_seconds))
         await self.refresh_card(event.plan_id)
 
     async def on_freeze(self, event: FreezeChanged) -> None:
         """Every open card of the environment (waiting plans, running or paused runs) shows the freeze, or stops."""
-        store = self.service.store
-        plan_ids = {p.id for p in await store.plans_by(state="awaiting_approval") if p.environment == event.environment}
-        plan_ids |= {r.plan_id for r in await store.runs_in_states(["executing", "paused"]) if r.environment == event.environment}
-        for plan_id in sorted(plan_ids):
+        for plan_id in await self.service.open_plan_ids(event.environment):
             await self._later(self._refresh_ref)(_PlanRef(plan_id))
 
     async def _refresh_ref(self, ref: _PlanRef) -> None:

@@ -716,6 +716,12 @@ class OpsPilot:
         """The freeze of an environment, if any (cards show it)."""
         return await self.freezes.get(environment)
 
+    async def open_plan_ids(self, environment: str) -> list[str]:
+        """Plans of the environment whose card a freeze changes: waiting for votes, or with a running or paused run."""
+        ids = {p.id for p in await self.store.plans_by(state="awaiting_approval") if p.environment == environment}
+        ids |= {r.plan_id for r in await self.store.runs_in_states(["executing", "paused"]) if r.environment == environment}
+        return sorted(ids)
+
     async def _assets_in_other_runs(self, plan: Plan) -> list[str]:
         """Two runs changing one asset would undo each other's work (and rollbacks)."""
         mine = set(plan.payload.affected_assets)

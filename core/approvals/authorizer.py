@@ -111,7 +111,7 @@ class Authorizer:
                 return Allowed(rule)
         return Refused(
             "not_allowed",
-            "Only this plan's approvers, its rule's run_control people or an admin can pause, resume or abort its run.",
+            "Only approvers of this plan, its rule's run_control people or an admin can pause, resume or abort its run.",
         )
 
     async def may_request(self, actor: str, environment: str | None, risk: str | None) -> Refused | None:
