@@ -219,6 +219,8 @@ def plan_card(
         blocks.append(ContextBlock(elements=[_md(f":warning: {note}")]))
     if frozen:
         blocks.append(SectionBlock(text=_md(frozen)))
+    if plan.state == "superseded" and decision_line is None:
+        decision_line = messages.superseded_line(plan.status.reason)
     if expired(plan) and plan.approval is not None:
         decision_line = messages.expired_line(plan.approval.decided_at.strftime("%Y-%m-%d %H:%M UTC"))
 
@@ -240,7 +242,11 @@ def plan_card(
     if plan.state == "awaiting_approval" and decision_line is None:
         if ballot is not None:
             line = messages.approval_line(ballot.who, ballot.votes, ballot.required, ballot.plan_hash)
+            if ballot.expires_at is not None:
+                line += " · " + messages.time_left(ballot.expires_at)
             blocks.append(ContextBlock(elements=[_md(line)]))
+            if ballot.eligible is not None and ballot.eligible < ballot.required:
+                blocks.append(SectionBlock(text=_md(messages.quorum_unreachable(ballot.eligible, ballot.required))))
         blocks.append(ActionsBlock(block_id="plan_decision", elements=_decision_buttons(plan)))
     elif plan.state == "draft" and plan.validation is not None and not plan.validation.overall_valid:
         blocks.append(SectionBlock(text=_md(messages.invalid_plan(plan.validation.errors))))

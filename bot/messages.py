@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 
-from core.timeutil import format_duration
+from core.timeutil import format_duration, utcnow
 
 BOT_NAME = "OpsPilot"
 
@@ -91,6 +92,30 @@ def approval_line(who: str | None, votes: Sequence[str], required: int, plan_has
     needs = f"Needs {who}" if who else "No approval rule covers this plan: nobody can approve it"
     so_far = f"{len(votes)} of {required}" + (": " + ", ".join(f"<@{v}>" for v in votes) if votes else "")
     return f":ballot_box_with_ballot: {needs} · {so_far} · plan `{plan_hash[:12]}`"
+
+
+def superseded_line(reason: str | None) -> str:
+    """The old card of a re-planned task: which plan replaced it (votes on this one no longer count)."""
+    newer = re.search(r"plan ([0-9a-f-]{8})", reason or "")
+    which = f" by plan `{newer.group(1)}`" if newer else ""
+    return (
+        f":information_source: Superseded{which}: a newer plan replaced this one; decide on its card. Votes here no longer count."
+    )
+
+
+def time_left(expires_at: datetime) -> str:
+    """``expires in 3h 58m`` (``expires at`` for the exact time in the fallback of clients that show no relative time)."""
+    left = (expires_at - utcnow()).total_seconds()
+    if left <= 0:
+        return "expires now"
+    return f"expires in {format_duration(left)} ({expires_at.strftime('%Y-%m-%d %H:%M UTC')})"
+
+
+def quorum_unreachable(eligible: int, required: int) -> str:
+    return (
+        f":warning: This plan needs {required} approvals but only {eligible} people may approve it "
+        "(the requester does not count for a high-risk change). Add approvers to the rule or lower `required`."
+    )
 
 
 def already_decided(message: str) -> str:

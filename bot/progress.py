@@ -28,6 +28,7 @@ from core.events import (
     PhaseCompleted,
     PhaseStarted,
     PlanDecided,
+    PlanSuperseded,
     RunFinished,
     RunPaused,
     RunResumed,
@@ -71,6 +72,7 @@ class SlackProgress:
         bus = self.service.bus
         bus.subscribe(self._later(self.on_decided), PlanDecided)
         bus.subscribe(self._later(self.on_vote), VoteRecorded)
+        bus.subscribe(self._later(self.on_superseded), PlanSuperseded)
         bus.subscribe(self._later(self.on_run_started), RunStarted)
         bus.subscribe(self._later(self.on_phase_started), PhaseStarted)
         bus.subscribe(self._later(self.on_phase_completed), PhaseCompleted)
@@ -163,6 +165,9 @@ class SlackProgress:
     # -- one method per event ------------------------------------------------------------------
 
     async def on_decided(self, event: PlanDecided) -> None:
+        await self.refresh_card(event.plan_id)
+
+    async def on_superseded(self, event: PlanSuperseded) -> None:
         await self.refresh_card(event.plan_id)
 
     async def on_vote(self, event: VoteRecorded) -> None:

@@ -41,6 +41,16 @@ class PlanProposed(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class PlanSuperseded(Event):
+    """A newer plan for the same task replaced this one; votes on it no longer count."""
+
+    topic: ClassVar[str] = "plan.superseded"
+    task_id: str
+    plan_id: str
+    superseded_by: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class PlanDecided(Event):
     topic: ClassVar[str] = "plan.decided"
     task_id: str

@@ -13,6 +13,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Literal
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -40,7 +41,16 @@ from core.errors import (
     ToolError,
     ValidationFailed,
 )
-from core.events import AuditAppended, EventBus, FreezeChanged, PlanDecided, PlanProposed, TaskCreated, VoteRecorded
+from core.events import (
+    AuditAppended,
+    EventBus,
+    FreezeChanged,
+    PlanDecided,
+    PlanProposed,
+    PlanSuperseded,
+    TaskCreated,
+    VoteRecorded,
+)
 from core.executor import Executor, engine_settings
 from core.executor.drivers import build_driver
 from core.executor.health import probe_for
@@ -428,6 +438,8 @@ class OpsPilot:
                     )
                 except IllegalTransition:
                     logger.info("plan %s was decided meanwhile; not superseded", older.id)
+                    continue
+                await self.bus.publish(PlanSuperseded(task_id=task_id, plan_id=older.id, superseded_by=newest_plan_id))
 
     async def _settle_task(self, task_id: str, target: str, *, reason: str | None = None, details: dict | None = None) -> None:
         """A first planning settles the task; a replan only leaves a trace on a task already settled."""
@@ -629,7 +641,12 @@ class OpsPilot:
         rule = self.authorizer.rule_for(plan, task.task_spec.risk_level if task.task_spec else None)
         version = plan.approval.plan_hash if plan.approval is not None and plan.approval.plan_hash else self.plan_hash(plan)
         votes = tuple(v.user_id for v in await self.votes.for_version(plan.id, version) if v.decision == "approve")
-        return Ballot(rule.describe() if rule else None, rule.required if rule else 1, votes, version)
+        if rule is None:
+            return Ballot(None, 1, votes, version)
+        risk = task.task_spec.risk_level if task.task_spec else None
+        expires = plan.status.updated_at + timedelta(seconds=rule.ttl) if rule.ttl and plan.status.updated_at else None
+        eligible = await self.authorizer.eligible(rule, requester=task.created_by, risk=risk)
+        return Ballot(rule.describe(), rule.required, votes, version, expires, eligible)
 
     def _may_auto_approve(self, plan: Plan, task: Task) -> bool:
         """Auto-approval (approval.auto_approve_*) never stands in for several people or for a high-risk change."""

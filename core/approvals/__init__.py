@@ -7,6 +7,7 @@ is bound to), ``authorizer`` (the one place that says yes or no) and the outcome
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Literal
 
 from core.domain import Plan, Run
@@ -83,3 +84,5 @@ class Ballot:
     required: int
     votes: tuple[str, ...]  # who approved the plan's current version so far
     plan_hash: str
+    expires_at: datetime | None = None  # the rule's ttl runs out (on_expiry reject or renotify)
+    eligible: int | None = None  # people who may still approve it (groups read now); None: could not be counted

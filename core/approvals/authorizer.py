@@ -87,6 +87,19 @@ class Authorizer:
             return Refused("already_voted", "You already voted on this version of the plan; it needs someone else now.")
         return Allowed(rule)
 
+    async def eligible(self, rule: ApprovalRule, *, requester: str | None, risk: str | None) -> int | None:
+        """How many people may approve under ``rule`` (the requester left out when self-approval is not allowed);
+        None when a group cannot be read (the card then says nothing rather than something wrong)."""
+        people = set(rule.approvers.users)
+        for group in rule.approvers.groups:
+            try:
+                people |= await self.groups.members(group)
+            except GroupLookupFailed:
+                return None
+        if requester is not None and not rule.self_approval_allowed(risk):
+            people.discard(requester)
+        return len(people)
+
     async def member_of(self, actor: str, people: People) -> tuple[bool, str | None]:
         """Whether ``actor`` is one of ``people``; a group that cannot be read lets nobody through (fail closed)."""
         if actor in people.users:

@@ -74,12 +74,21 @@ async def test_plan_a_policy_denies_stays_draft_with_the_reasons(config, make_se
 
 
 async def test_replanning_supersedes_the_open_plan_of_the_task(service) -> None:
+    from core.events import PlanSuperseded
+
+    superseded: list[PlanSuperseded] = []
+
+    async def record(event: PlanSuperseded) -> None:
+        superseded.append(event)
+
+    service.bus.subscribe(record, PlanSuperseded)
     first = await ask(service)
     outcome = await service.replan(first.task_id, REQUESTER)
     second = outcome.plan
     assert second.id != first.id and second.state == "awaiting_approval"
     old = await service.get_plan(first.id)
     assert old.state == "superseded" and old.status.reason == f"superseded by plan {second.id}"
+    assert [(e.plan_id, e.superseded_by) for e in superseded] == [(first.id, second.id)], "the old card is rewritten"
     assert (await service.get_task(first.task_id)).status.state == "planned"
     late = await service.decide(first.id, APPROVER, "approved")
     assert late.status == "superseded" and "superseded" in late.message
