@@ -43,6 +43,7 @@ def usage(examples: Iterable[str]) -> str:
         "",
         "*Also:* `/ops help` · `/ops agents` · `/ops tools` · `/ops status RUN_ID` · `/ops inventory refresh`"
         " · `/ops approvals` (what waits for you) · `/ops audit ID` (who did what, for a task, plan or run)"
+        " · `/ops freeze ENV REASON` / `/ops unfreeze ENV` (approvers of the environment's rule, or admins)"
         " · or mention me: `@OpsPilot fix drift on prod web servers`",
     ]
     return "\n".join(lines)

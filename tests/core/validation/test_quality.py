@@ -151,3 +151,20 @@ async def test_untested_sop_with_a_rollback_step_gets_the_self_guarding_credit(s
     plan = await ask(service, "write an SOP for postgres failover in prod")
     assert any(s.when == "on_failure" for s in plan.payload.steps)
     assert plan.quality.test_coverage == 5 and plan.state == "awaiting_approval"
+
+
+async def test_auto_approval_never_stands_in_for_a_rule_that_needs_several_people(config, make_service) -> None:
+    from core.approvals.rules import ApprovalsConfig
+
+    config.approval.auto_approve_high_quality = True
+    config.approvals = ApprovalsConfig.model_validate(
+        {
+            "rules": [
+                {"match": {"environment": "development"}, "approvers": {"users": ["U0APPROVER1", "U0APPROVER2"]}, "required": 2}
+            ]
+        }
+    )
+    service = await make_service()
+    dev = await ask(service, "fix drift on dev web servers")
+    assert dev.quality.total >= 80, "a score that would auto-approve under a one-person rule"
+    assert dev.state == "awaiting_approval", "two people must approve, so the score does not"
