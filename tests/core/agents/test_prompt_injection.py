@@ -75,5 +75,5 @@ async def test_the_attacker_cannot_approve_their_own_plan(provider: tuple[str, O
     outcome = await service.submit(Ask(text=ask, user_id="U0ATTACKER"))
     decided: Any = await service.decide(outcome.plan.id, "U0ATTACKER", "approved")
 
-    assert decided.status == "not_allowed"
+    assert decided.status == "not_approver", "the same refusal code every front gets"
     assert (await service.get_plan(outcome.plan.id)).state == "awaiting_approval"
