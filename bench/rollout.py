@@ -166,7 +166,7 @@ async def main(sizes: list[int], postgres: str | None, concurrency: int) -> None
         backends.append(("postgresql", postgres))
     print(
         f"zero-latency driver, executor.concurrency {concurrency}, batches of {min(max(concurrency * 25, 250), 1000)} assets "
-        "(one transaction marks a batch running, one records its results); SQLite in WAL mode, synchronous=NORMAL default"
+        "(one transaction marks a batch running, one records its results); SQLite in WAL mode with synchronous=FULL (its default)"
     )
     print(
         f"{'backend':<11} {'assets':>7} {'phases':>6} {'seconds':>8} {'assets/s':>9} {'stmts/asset':>11} {'rows/asset':>10} {'slack calls':>11}"
