@@ -139,7 +139,7 @@ class PhaseExecution:
                     step,
                 )
             )
-            marks.append({"id": row.id, "key": key, "attempt": attempt, "previous": previous, "started_at": now})
+            marks.append({"id": row.id, "idempotency_key": key, "attempt": attempt, "previous": previous, "started_at": now})
         async with self.holding.fenced() as conn:
             await store.run_assets.mark_running(conn, marks)
         crash_point("before_driver")

@@ -105,40 +105,12 @@ class RunAssets:
             return {status: int(count) for status, count in (await conn.execute(query)).all()}
 
     async def mark_running(self, conn: AsyncConnection, marks: list[dict[str, Any]]) -> None:
-        """Record intent before the driver is called: ``{id, key, attempt, previous, started_at}`` each."""
-        if not marks:
-            return
-        statement = (
-            update(run_assets)
-            .where(run_assets.c.id == bindparam("b_id"))
-            .values(
-                status="running",
-                idempotency_key=bindparam("b_key"),
-                attempt=bindparam("b_attempt"),
-                previous=bindparam("b_previous"),
-                started_at=bindparam("b_started_at"),
-                error=None,
-            )
-        )
-        await conn.execute(statement, [{f"b_{k}": v for k, v in m.items()} for m in marks])
+        """Record intent before the driver is called: ``{id, idempotency_key, attempt, previous, started_at}`` each."""
+        await _update_each(conn, marks, status="running", error=None)
 
     async def record(self, conn: AsyncConnection, results: list[dict[str, Any]]) -> None:
         """Results of a batch: ``{id, status, current, error, output, ended_at, attempt}`` each."""
-        if not results:
-            return
-        statement = (
-            update(run_assets)
-            .where(run_assets.c.id == bindparam("b_id"))
-            .values(
-                status=bindparam("b_status"),
-                current=bindparam("b_current"),
-                error=bindparam("b_error"),
-                output=bindparam("b_output"),
-                ended_at=bindparam("b_ended_at"),
-                attempt=bindparam("b_attempt"),
-            )
-        )
-        await conn.execute(statement, [{f"b_{k}": v for k, v in r.items()} for r in results])
+        await _update_each(conn, results)
 
     async def adopt(self, conn: AsyncConnection, run_id: str, done: list[dict[str, Any]]) -> None:
         """Mark assets a run finished before it had rows (``{asset_id, previous, current}``) as succeeded."""
@@ -152,30 +124,30 @@ class RunAssets:
         await conn.execute(statement, [{f"b_{k}": v for k, v in d.items()} for d in done])
 
     async def mark_reverting(self, conn: AsyncConnection, ids: list[int], attempts: dict[int, int]) -> None:
-        statement = update(run_assets).where(run_assets.c.id == bindparam("b_id")).values(revert_attempt=bindparam("b_attempt"))
-        await conn.execute(statement, [{"b_id": i, "b_attempt": attempts[i]} for i in ids])
+        await _update_each(conn, [{"id": i, "revert_attempt": attempts[i]} for i in ids])
 
     async def record_reverts(self, conn: AsyncConnection, results: list[dict[str, Any]]) -> None:
         """``{id, status (rolled_back or unchanged), error, output, ended_at}`` each (``output``: the apply's output
         with the revert's appended, see core/executor/rollback.py)."""
-        if not results:
-            return
-        statement = (
-            update(run_assets)
-            .where(run_assets.c.id == bindparam("b_id"))
-            .values(
-                status=bindparam("b_status"),
-                error=bindparam("b_error"),
-                output=bindparam("b_output"),
-                ended_at=bindparam("b_ended_at"),
-            )
-        )
-        await conn.execute(statement, [{f"b_{k}": v for k, v in r.items()} for r in results])
+        await _update_each(conn, results)
 
 
 def _asset_rows(result: Any) -> list[AssetRow]:
     keys = list(result.keys())  # once: a mapping per row recomputes its keys (slow for 10,000 rows)
     return [AssetRow.from_row(dict(zip(keys, row, strict=True))) for row in result.all()]
+
+
+async def _update_each(conn: AsyncConnection, rows: list[dict[str, Any]], **fixed: Any) -> None:
+    """One ``executemany`` UPDATE by row id: each row's own values for its keys (besides ``id``), plus ``fixed``."""
+    if not rows:
+        return
+    columns = [key for key in rows[0] if key != "id"]
+    statement = (
+        update(run_assets)
+        .where(run_assets.c.id == bindparam("b_id"))
+        .values(**{c: bindparam(f"b_{c}") for c in columns}, **fixed)
+    )
+    await conn.execute(statement, [{f"b_{k}": v for k, v in row.items()} for row in rows])
 
 
 def _aware(moment: datetime | None) -> datetime | None:
