@@ -25,6 +25,7 @@ from bot.blocks import (
     home_view,
     reject_modal,
     run_status_card,
+    seen_version,
 )
 from bot.catalogue import agents_text, tools_text
 from core.domain.spec import Environment
@@ -230,7 +231,9 @@ def build_app(service: OpsPilot, client: AsyncWebClient, signing_secret: str) ->
     async def on_approve(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         user_id, channel_id = _where(body)
-        outcome = await service.decide(action.get("value", ""), user_id, "approved")
+        outcome = await service.decide(
+            action.get("value", ""), user_id, "approved", seen_hash=seen_version(action.get("block_id"))
+        )
         if _from_home(body):
             notice = None if outcome.changed else _refusal_text(outcome.status, outcome.message)
             await publish_home(service, client, user_id, notice)

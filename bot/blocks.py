@@ -44,6 +44,17 @@ MAX_TOP_TASKS = 3
 MAX_DIFF_LINES = 14
 
 
+DECISION_BLOCK = "plan_decision"
+SHORT_HASH = 12
+
+
+def seen_version(block_id: object) -> str | None:
+    """The short plan hash a decision button was shown with (``plan_decision:<hash>``), or None."""
+    if isinstance(block_id, str) and block_id.startswith(DECISION_BLOCK + ":"):
+        return block_id.split(":", 1)[1] or None
+    return None
+
+
 def _clip(text: str, limit: int = SECTION_LIMIT) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -247,7 +258,9 @@ def plan_card(
             blocks.append(ContextBlock(elements=[_md(line)]))
             if ballot.eligible is not None and ballot.eligible < ballot.required:
                 blocks.append(SectionBlock(text=_md(messages.quorum_unreachable(ballot.eligible, ballot.required))))
-        blocks.append(ActionsBlock(block_id="plan_decision", elements=_decision_buttons(plan)))
+        # The version the approver sees rides with the click: a vote is refused if the plan changed since.
+        version = f"{DECISION_BLOCK}:{ballot.plan_hash[:SHORT_HASH]}" if ballot is not None else DECISION_BLOCK
+        blocks.append(ActionsBlock(block_id=version, elements=_decision_buttons(plan)))
     elif plan.state == "draft" and plan.validation is not None and not plan.validation.overall_valid:
         blocks.append(SectionBlock(text=_md(messages.invalid_plan(plan.validation.errors))))
     elif plan.is_report:

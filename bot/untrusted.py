@@ -7,6 +7,7 @@ a lone UTF-16 surrogate: PostgreSQL text refuses both, and nothing a person type
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from aiohttp.http_exceptions import HttpProcessingError
@@ -47,10 +48,15 @@ def structure_problem(value: Any, max_depth: int = MAX_JSON_DEPTH) -> str | None
     return None
 
 
+_CREDENTIALS = re.compile(r"\b(token|response_url|trigger_id)=[^&\s]*")
+
+
 def excerpt(text: str | bytes, limit: int = EXCERPT_CHARS) -> str:
     """A short, printable beginning of untrusted input, for a one-line log message."""
     if isinstance(text, bytes):
         text = text[: limit * 4].decode("utf-8", "replace")
+    # Slack's form bodies start with the legacy verification token and carry signed response URLs: never log those.
+    text = _CREDENTIALS.sub(lambda m: f"{m.group(1)}=***", text)
     short = text[:limit].encode("unicode_escape").decode("ascii")
     return short + ("…" if len(text) > limit else "")
 

@@ -484,15 +484,22 @@ class OpsPilot:
         return DecisionOutcome("allowed", "", plan)
 
     async def decide(
-        self, plan_id: str, actor: str, decision: Literal["approved", "rejected"], reason: str | None = None
+        self,
+        plan_id: str,
+        actor: str,
+        decision: Literal["approved", "rejected"],
+        reason: str | None = None,
+        *,
+        seen_hash: str | None = None,
     ) -> DecisionOutcome:
         """A vote. A reject by an eligible approver rejects the plan; an approval counts towards the rule's quorum,
-        and the vote that completes it approves the plan and starts its run, in one transaction."""
+        and the vote that completes it approves the plan and starts its run, in one transaction. ``seen_hash``: the
+        plan hash (or its prefix) the voter was shown; a vote on a plan that changed since is refused (superseded)."""
         with bind(plan_id=plan_id):
-            return await self._decide(plan_id, actor, decision, reason)
+            return await self._decide(plan_id, actor, decision, reason, seen_hash)
 
     async def _decide(
-        self, plan_id: str, actor: str, decision: Literal["approved", "rejected"], reason: str | None
+        self, plan_id: str, actor: str, decision: Literal["approved", "rejected"], reason: str | None, seen_hash: str | None
     ) -> DecisionOutcome:
         try:
             plan = await self.store.get_plan(plan_id)
@@ -502,6 +509,15 @@ class OpsPilot:
         gate = await self._authorize(actor, "approve" if decision == "approved" else "reject", plan, decision=decision)
         if isinstance(gate.verdict, Refused):
             return DecisionOutcome(gate.verdict.code, gate.verdict.detail, plan)
+        if seen_hash and not gate.plan_hash.startswith(seen_hash):
+            detail = (
+                f"The plan changed since you saw it (version {seen_hash[:12]}, now {gate.plan_hash[:12]}: its content or "
+                "the policies in force); look at it again, then decide."
+            )
+            await self.store.append_audit(
+                "plan", plan.id, "plan.decision_refused", actor, {"code": "superseded", "detail": detail}
+            )
+            return DecisionOutcome("superseded", detail, plan)
         required = gate.verdict.rule.required if gate.verdict.rule is not None else 1
         return await self._vote(plan, gate.plan_hash, actor, decision, reason, required)
 

@@ -31,6 +31,8 @@ class DecisionRequest(RequestModel):
     example: ClassVar[str] = '{"reason": "reviewed the canary"}'
 
     reason: str | None = Field(default=None, max_length=MAX_REASON_CHARS)
+    # The plan hash (or a prefix of 8+ characters) the caller reviewed; the vote is refused (superseded) if it changed.
+    plan_hash: str | None = Field(default=None, min_length=8, max_length=64, pattern=r"^[0-9a-f]+$")
 
 
 class TaskQuery(RequestModel):

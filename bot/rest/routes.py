@@ -241,7 +241,7 @@ async def _decide(request: web.Request, decision: Literal["approved", "rejected"
         )
     # The open plan if there is one, else the newest, whose state the service explains.
     plan = next((p for p in reversed(plans) if p.state == "awaiting_approval"), plans[-1])
-    outcome = await service.decide(plan.id, request[ACTOR], decision, body.reason)
+    outcome = await service.decide(plan.id, request[ACTOR], decision, body.reason, seen_hash=body.plan_hash)
     status = DECISION_STATUS.get(outcome.status, 403 if outcome.refused else 409)
     if status != 200:
         undecidable = outcome.plan is not None and outcome.plan.approval is None  # a report, or a plan that failed validation

@@ -66,6 +66,10 @@ class RuleMatch(_Strict):
         return [value] if isinstance(value, str) else value
 
     def covers(self, environment: str | None, risk: str | None) -> bool:
+        # A plan or ask for "all" environments (or none named) may touch production, so it is held to the production
+        # rules, never to a weaker catch-all.
+        if environment in (None, "all"):
+            environment = "production"
         if self.environment is not None and environment not in self.environment:
             return False
         return self.risk is None or risk in self.risk

@@ -23,5 +23,9 @@ async def run_limited(items: Sequence[Item], concurrency: int, work: Callable[[I
             next_index += 1
             results[index] = await work(items[index])
 
-    await asyncio.gather(*(worker() for _ in range(min(concurrency, len(items)))))
+    # A TaskGroup, not gather: an unexpected error stops the sibling workers at once, so no driver call starts after
+    # the engine has begun to recover (roll back) from that error.
+    async with asyncio.TaskGroup() as group:
+        for _ in range(min(concurrency, len(items))):
+            group.create_task(worker())
     return results  # type: ignore[return-value]

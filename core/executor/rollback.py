@@ -88,8 +88,9 @@ class Rollback:
                 attempt=attempts[row.id],
                 asset=asset_ref(row.asset_id, self.fleet.get(row.asset_id)),
                 change=change,
-                from_version=row.current or change.to_version,
-                to_version=row.previous,
+                # The change as it was applied (before -> after); a revert goes back to from_version.
+                from_version=row.previous,
+                to_version=row.current or change.to_version,
             )
 
         def outcome(row: AssetRow, error: BaseException | None, printed: str = "") -> dict:

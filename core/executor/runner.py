@@ -577,11 +577,21 @@ class Executor:
 
     async def _pause_holding(self, holding: Holding, reason: str) -> None:
         run, plan, store = holding.run, holding.plan, self.engine.store
+        appended = None
         async with holding.fenced() as conn:
-            _, appended = await store.transition_in(
-                conn, "run", run.id, "paused", actor=SYSTEM_ACTOR, reason=reason, expect=("executing",)
-            )
+            # As in _finish_phase: an abort that came in first wins (the next claim rolls back); a person's pause that
+            # came in first stands (nothing more to do).
+            state, rollback = await store.run_control_state(run.id, conn)
+            if rollback:
+                await self.engine.work.release(conn, holding.claim, due_at=self.engine.clock.now())
+                return
+            if state == "executing":
+                _, appended = await store.transition_in(
+                    conn, "run", run.id, "paused", actor=SYSTEM_ACTOR, reason=reason, expect=("executing",)
+                )
             await self.engine.work.release(conn, holding.claim, done=True)
+        if appended is None:
+            return
         await self.engine.bus.publish(appended)
         await self.engine.bus.publish(
             RunPaused(

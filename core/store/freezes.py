@@ -28,8 +28,11 @@ class Freezes:
         self.database = database
 
     async def get(self, environment: str | None) -> Freeze | None:
-        if environment is None:
-            return None
+        """The freeze that holds ``environment``; a plan for "all" environments (or none named) is held by any freeze,
+        production's first."""
+        if environment in (None, "all"):
+            every = await self.all()
+            return next((f for f in every if f.environment == "production"), every[0] if every else None)
         async with self.database.engine.connect() as conn:
             row = (await conn.execute(select(freezes).where(freezes.c.environment == environment))).mappings().first()
         return _freeze(row) if row else None

@@ -125,8 +125,9 @@ class LeasedWorker:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), wait)
 
-    def _released(self, subject: str, _done: object = None) -> None:
-        self.holding.pop(subject, None)
+    def _released(self, subject: str, done: object = None) -> None:
+        if self.holding.get(subject) is done:  # a newer claim of the same subject keeps its entry
+            self.holding.pop(subject, None)
         self._wake.set()  # work given back due now (e.g. the next phase without a soak) is claimed at once
 
     async def _next_wait(self) -> float:
@@ -141,9 +142,10 @@ class LeasedWorker:
         return max(0.0, min(seconds, poll))
 
     async def _hold(self, claim: Claim) -> None:
-        """Drive a claim while renewing its lease every third of it; stop at once when the lease is lost."""
+        """Drive a claim while renewing its lease every third of it; stop at once when the lease is lost. The failure
+        handler runs inside the renewed task too, so a long recovery (a rollback) never runs unleased."""
         with bind(**{self.log_key: claim.subject}):
-            drive = asyncio.create_task(self.drive(claim))
+            drive = asyncio.create_task(self._drive_and_recover(claim))
             current = claim
             try:
                 while True:
@@ -151,7 +153,13 @@ class LeasedWorker:
                     done, _ = await asyncio.wait({drive}, timeout=lease / 3)
                     if done:
                         break
-                    renewed = await self.work.renew(current, lease)
+                    try:
+                        renewed = await self.work.renew(current, lease)
+                    except Exception as exc:  # the database hiccuped: keep the claim while its lease still holds
+                        if self.work.clock.now() < current.lease_until:
+                            logger.warning("%s %s: could not renew the lease (%s); retrying", self.kind, claim.subject, exc)
+                            continue
+                        renewed = None
                     if renewed is None:
                         logger.warning(
                             "%s %s: lease lost to another worker; stopping without writing more", self.kind, claim.subject
@@ -167,13 +175,16 @@ class LeasedWorker:
                     await drive
                 await self._give_back(claim)
                 raise
-            exc = drive.exception()
-            if isinstance(exc, LeaseLost):
-                logger.warning("%s %s: %s", self.kind, claim.subject, exc)
-            elif exc is not None:
-                logger.error("%s %s: the worker failed: %r", self.kind, claim.subject, exc, exc_info=exc)
-                if self.on_failure is not None:
-                    await self.on_failure(claim, exc)
+
+    async def _drive_and_recover(self, claim: Claim) -> None:
+        try:
+            await self.drive(claim)
+        except LeaseLost as exc:
+            logger.warning("%s %s: %s", self.kind, claim.subject, exc)
+        except Exception as exc:
+            logger.error("%s %s: the worker failed: %r", self.kind, claim.subject, exc, exc_info=exc)
+            if self.on_failure is not None:
+                await self.on_failure(claim, exc)
 
     async def _give_back(self, claim: Claim) -> None:
         with contextlib.suppress(Exception):

@@ -47,3 +47,25 @@ def test_a_quorum_nobody_can_reach_says_so_on_the_card() -> None:
 def test_a_superseded_card_names_the_newer_plan_and_has_no_buttons() -> None:
     text = card(plan("superseded", "superseded by plan 12345678-aaaa-4bbb-8ccc-000000000000"))
     assert "Superseded by plan `12345678`" in text and "plan_approve" not in text
+
+
+def test_the_decision_buttons_carry_the_version_the_approver_sees() -> None:
+    from bot.blocks import seen_version
+
+    ballot = Ballot("1 of <@U0A>", 1, (), "abcdef012345" + "0" * 52)
+    blocks = plan_card(Task(id=plan().task_id, user_intent="fix"), plan(), ballot=ballot).blocks
+    [decision] = [b for b in blocks if b.get("type") == "actions"]
+    assert decision["block_id"] == "plan_decision:abcdef012345"
+    assert seen_version(decision["block_id"]) == "abcdef012345"
+    assert seen_version("plan_decision") is None and seen_version(None) is None
+
+
+async def test_a_click_on_a_card_of_an_older_version_is_refused_and_changes_nothing(service) -> None:
+    from core.intake import Ask
+
+    outcome = await service.submit(Ask.from_front("fix drift on staging web servers", "U0REQUESTER"))
+    stale = await service.decide(outcome.plan.id, "U0APPROVER1", "approved", seen_hash="0123456789ab")
+    assert stale.status == "superseded" and "changed since you saw it" in stale.message
+    assert (await service.get_plan(outcome.plan.id)).state == "awaiting_approval"
+    current = service.plan_hash(outcome.plan)[:12]
+    assert (await service.decide(outcome.plan.id, "U0APPROVER1", "approved", seen_hash=current)).status == "approved"

@@ -196,7 +196,8 @@ class AnsibleDriver(Driver):
             )
         if run.status == "timeout":
             return DriverError(f"{playbook.name} timed out after {self.settings.timeout:g}s ({summary})", output)
-        return DriverResult(current=action.to_version, output=_join(summary, output))
+        left = action.from_version if action.action == "revert" else action.to_version  # a revert goes back to from
+        return DriverResult(current=left, output=_join(summary, output))
 
     async def close(self) -> None:
         return None
@@ -213,7 +214,8 @@ def _opspilot_vars(actions: Sequence[DriverAction]) -> dict[str, Any]:
     }
     if len(actions) == 1:
         extra["opspilot_idempotency_key"] = first.key
-    versions = {a.subject: a.to_version for a in actions if a.to_version}
+    # The version each host ends on: the change's target, or for a revert the version it had before.
+    versions = {a.subject: v for a in actions if (v := a.from_version if a.action == "revert" else a.to_version)}
     if versions:
         extra["opspilot_versions"] = versions
     return extra

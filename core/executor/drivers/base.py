@@ -60,8 +60,10 @@ class DriverAction:
     attempt: int  # 1 for the first call with this key, 2 for the repeat after a crash, ...
     asset: AssetRef | None = None  # None for steps
     change: Change | None = None  # apply / revert
-    from_version: str | None = None  # apply: the version found before; revert: the applied version
-    to_version: str | None = None  # apply: the target; revert: the previous version to restore
+    # The change, before -> after, for both actions: apply moves from_version -> to_version; revert moves back to
+    # from_version (the version recorded before the first apply), which is what a revert template names.
+    from_version: str | None = None
+    to_version: str | None = None
     step: Step | None = None  # action == "step"
 
     @property

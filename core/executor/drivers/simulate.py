@@ -59,7 +59,7 @@ class SimulateDriver(Driver):
         if found is None:
             raise DriverError(f"asset {action.asset.id} is not in the inventory")
         image = change.image or action.asset.image or found.image
-        version = action.to_version if action.action == "revert" else (action.to_version or change.to_version)
+        version = action.from_version if action.action == "revert" else (action.to_version or change.to_version)
         if version is None:
             if action.action == "revert":
                 return DriverResult(found.image_version, found.image_version, "simulated revert: nothing recorded to restore")

@@ -58,3 +58,23 @@ async def test_a_frozen_environment_refuses_votes_over_rest_with_403_frozen(make
         await world.service.unfreeze("production", APPROVER_2)
         approved = await api.call("POST", f"{API}/tasks/{task_id}/approve", APPROVER_TOKEN)
         assert approved.status == 200 and approved.body["decision"] == "approved", approved.body
+
+
+async def test_a_vote_for_a_version_the_caller_did_not_review_is_refused_as_superseded(make_world, tmp_path: Path) -> None:
+    rules = tmp_path / "rules.yaml"
+    rule = {"match": {"environment": "production"}, "approvers": {"users": [APPROVER_1, APPROVER_2]}, "required": 1}
+    rules.write_text(json.dumps({"approvals": {"rules": [rule]}}), encoding="utf-8")
+    world = await make_world(env={"OPSPILOT_API_TOKENS": TOKENS, "OPSPILOT_CONFIG": str(rules)})
+    async with aiohttp.ClientSession(base_url=world.bot.url) as session:
+        api = ApiWorld(world, session)
+        task_id = (await api.execute(PROD)).body["task"]["id"]
+        plan = (await world.service.queries.plans_for_task(task_id))[-1]
+        current = world.service.plan_hash(plan)
+        approve = f"{API}/tasks/{task_id}/approve"
+        stale = await api.call("POST", approve, APPROVER_TOKEN, json={"plan_hash": "0123456789ab"})
+        assert stale.status == 403 and stale.body["error"]["code"] == "superseded", stale.body
+        assert (await world.service.get_plan(plan.id)).state == "awaiting_approval", "nothing changed"
+        bad = await api.call("POST", approve, APPROVER_TOKEN, json={"plan_hash": "not a hash"})
+        assert bad.status == 422 and bad.body["error"]["code"] == "invalid_request", bad.body
+        seen = await api.call("POST", approve, APPROVER_TOKEN, json={"plan_hash": current[:12]})
+        assert seen.status == 200 and seen.body["decision"] == "approved", seen.body

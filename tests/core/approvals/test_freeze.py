@@ -152,3 +152,17 @@ async def test_an_ask_outside_the_requesters_rules_gets_a_clear_answer_and_store
         assert (await service.submit(Ask(text=PROD, user_id=REQUESTER, channel_id="C0OPS"))).task is not None
     finally:
         await service.close()
+
+
+async def test_a_production_freeze_also_holds_plans_for_all_environments(ops: OpsPilot) -> None:
+    from core.store.freezes import Freezes
+    from core.timeutil import utcnow
+
+    freezes = Freezes(ops.store.database)
+    assert await freezes.get("all") is None
+    async with ops.store.database.engine.begin() as conn:
+        await freezes.set(conn, "staging", "load test", "U0ADMIN", utcnow())
+        await freezes.set(conn, "production", "release week", "U0ADMIN", utcnow())
+    held = await freezes.get("all")
+    assert held is not None and held.environment == "production" and held.reason == "release week"
+    assert (await freezes.get(None)).environment == "production"

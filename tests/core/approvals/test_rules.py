@@ -89,3 +89,11 @@ def test_a_bad_rule_stops_startup_naming_its_index_and_the_reason(tmp_path: Path
     message = str(raised.value)
     assert "approvals.rules.1" in message, message
     assert reason in message, message
+
+
+def test_a_plan_for_all_environments_is_held_to_the_production_rules() -> None:
+    from core.approvals.rules import RuleMatch
+
+    production = RuleMatch.model_validate({"environment": "production", "risk": ["high"]})
+    assert production.covers("all", "high") and production.covers(None, "high")
+    assert not RuleMatch.model_validate({"environment": "staging"}).covers("all", "high")

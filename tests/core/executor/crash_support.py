@@ -96,7 +96,7 @@ class World:
                 action,
                 "{run_id}",
                 "{asset}",
-                "{to_version}",
+                "{to_version}" if action == "apply" else "{from_version}",  # a revert goes back to from_version
                 "{key}",
                 "{attempt}",
             ]

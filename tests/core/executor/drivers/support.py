@@ -57,8 +57,8 @@ def revert_action() -> DriverAction:
         1,
         asset=ASSET,
         change=CHANGE,
-        from_version="2.0",
-        to_version="1.0",
+        from_version="1.0",
+        to_version="2.0",
     )
 
 
@@ -174,7 +174,10 @@ AGENT = textwrap.dedent(
         f.write(json.dumps({"argv": sys.argv[3:], "env": env}) + "\\n")
     if mode == "ok":
         print("re-imaging", os.environ["OPSPILOT_ASSET_ID"])
-        print(json.dumps({"previous": os.environ["OPSPILOT_FROM_VERSION"], "current": os.environ["OPSPILOT_TO_VERSION"]}))
+        before, after = os.environ["OPSPILOT_FROM_VERSION"], os.environ["OPSPILOT_TO_VERSION"]
+        if os.environ["OPSPILOT_ACTION"] == "revert":
+            before, after = after, before
+        print(json.dumps({"previous": before, "current": after}))
     elif mode == "fail":
         print("boom: disk full", file=sys.stderr)
         sys.exit(1)
@@ -244,7 +247,7 @@ class Harness:
         base = [sys.executable, str(script), mode, str(self.ledger_path)]
         return CommandDriver(
             apply=[*base, "{asset}", "{to_version}"],
-            revert=[*base, "{asset}", "{to_version}"],
+            revert=[*base, "{asset}", "{from_version}"],
             step=["/bin/sh", "-c", "{command}"],
             timeout=timeout,
             kill_grace=0.3,
