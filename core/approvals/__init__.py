@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Literal, get_args
 
 from core.domain import Plan, Run
 
@@ -27,16 +27,7 @@ RefusalCode = Literal[
     "already_decided",
     "not_allowed",
 ]
-REFUSAL_CODES: tuple[RefusalCode, ...] = (
-    "not_approver",
-    "self_approval",
-    "already_voted",
-    "expired",
-    "superseded",
-    "frozen",
-    "already_decided",
-    "not_allowed",
-)
+REFUSAL_CODES: tuple[RefusalCode, ...] = get_args(RefusalCode)
 
 DecisionStatus = Literal[
     "approved",

@@ -70,20 +70,14 @@ def row_hash(
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+#: The columns a row's hash covers (besides the hash itself).
+CONTENT_FIELDS = ("seq", "at", "entity_type", "entity_id", "event", "from_state", "to_state", "actor", "details", "prev_hash")
+
+
 def hash_of_row(row: Any) -> str:
     """``row_hash`` recomputed from a stored row (a mapping with the audit_log columns)."""
-    return row_hash(
-        seq=row["seq"],
-        at=row["at"],
-        entity_type=row["entity_type"],
-        entity_id=row["entity_id"],
-        event=row["event"],
-        from_state=row["from_state"],
-        to_state=row["to_state"],
-        actor=row["actor"],
-        details=row["details"] or {},
-        prev_hash=row["prev_hash"],
-    )
+    content = {name: row[name] for name in CONTENT_FIELDS}
+    return row_hash(**{**content, "details": content["details"] or {}})
 
 
 def sign_head(key: str, seq: int, head_hash: str) -> str:
@@ -123,33 +117,20 @@ async def append(
     if claimed is None:
         raise OpsPilotError("the audit_head row is missing: the audit chain cannot be extended (run `opspilot db upgrade`)")
     seq, prev_hash = int(claimed.seq), str(claimed.hash)
-    digest = row_hash(
-        seq=seq,
-        at=at,
-        entity_type=entity_type,
-        entity_id=entity_id,
-        event=event,
-        from_state=from_state,
-        to_state=to_state,
-        actor=actor,
-        details=details,
-        prev_hash=prev_hash,
-    )
-    await conn.execute(
-        tables.audit_log.insert().values(
-            seq=seq,
-            at=at,
-            entity_type=entity_type,
-            entity_id=entity_id,
-            event=event,
-            from_state=from_state,
-            to_state=to_state,
-            actor=actor,
-            details=details,
-            prev_hash=prev_hash,
-            row_hash=digest,
-        )
-    )
+    content: dict[str, Any] = {
+        "seq": seq,
+        "at": at,
+        "entity_type": entity_type,
+        "entity_id": entity_id,
+        "event": event,
+        "from_state": from_state,
+        "to_state": to_state,
+        "actor": actor,
+        "details": details,
+        "prev_hash": prev_hash,
+    }
+    digest = row_hash(**content)
+    await conn.execute(tables.audit_log.insert().values(**content, row_hash=digest))
     signature = sign_head(key, seq, digest) if key else None
     await conn.execute(update(head).where(head.c.id == HEAD_ID).values(hash=digest, signature=signature))
     return seq
