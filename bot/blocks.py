@@ -45,6 +45,8 @@ MAX_DIFF_LINES = 14
 
 
 DECISION_BLOCK = "plan_decision"
+# A queued run shows as running: it starts within moments, and the card then needs no rewrite when it does.
+ACTIVE_RUN_STATES = ("queued", "executing")
 SHORT_HASH = 12
 
 
@@ -238,16 +240,16 @@ def plan_card(
     if decision_line:
         blocks.append(SectionBlock(text=_md(decision_line)))
     if run is not None:
-        blocks.append(
-            SectionBlock(
-                text=_md(
-                    messages.run_status_line(
-                        run.state, run.metrics.assets_changed, run.progress.phases_completed, run.progress.total_phases
-                    )
-                )
+        if run.state in ACTIVE_RUN_STATES:
+            # No live counts on the card: they are in the thread's progress message, so the card is rewritten only
+            # when what it offers changes (started, paused, resumed, ended), never per phase.
+            line = messages.run_active_line(run.progress.total_phases)
+        else:
+            line = messages.run_status_line(
+                run.state, run.metrics.assets_changed, run.progress.phases_completed, run.progress.total_phases
             )
-        )
-        if run.state in ("executing", "paused"):
+        blocks.append(SectionBlock(text=_md(line)))
+        if run.state in (*ACTIVE_RUN_STATES, "paused"):
             blocks.append(ActionsBlock(block_id="run_control", elements=_run_buttons(run)))
 
     if plan.state == "awaiting_approval" and decision_line is None:

@@ -76,6 +76,13 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument(
         "--output", action="store_true", help="also the whole stored output of each asset and step, in phase order (capped)"
     )
+    events = commands.add_parser("events", help="the outbox: deliveries that gave up, and sending them again")
+    event_actions = events.add_subparsers(dest="events_command", required=True, metavar="ACTION")
+    letters = event_actions.add_parser("dead-letters", help="deliveries dead-lettered after their last attempt")
+    letters.add_argument("--json", action="store_true", help="one JSON array of dead letters")
+    letters.add_argument("--limit", type=int, default=200, help="at most this many, newest first (default 200)")
+    again = event_actions.add_parser("redeliver", help="send a dead-lettered delivery again (due now)")
+    again.add_argument("id", help="a delivery id from `events dead-letters`, or an event id (all its dead deliveries)")
     return parser
 
 
@@ -125,6 +132,8 @@ async def _dispatch(args: argparse.Namespace, config: Config) -> int:
         return await _audit_command(config, args)
     if args.command == "replay":
         return await _replay(config, args.run_id, args.json, args.assets, args.output)
+    if args.command == "events":
+        return await _events(config, args)
     raise AssertionError(args.command)
 
 
@@ -337,6 +346,26 @@ async def _replay(config: Config, run_id: str, as_json: bool, assets: bool, outp
         await database.dispose()
     print(result.to_json() if as_json else result.to_text(assets=assets))
     return 0
+
+
+async def _events(config: Config, args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from core.outbox.admin import dead_letter_report, redeliver_dead
+
+    try:
+        if args.events_command == "dead-letters":
+            code, output = await dead_letter_report(config, as_json=args.json, limit=max(1, args.limit))
+        else:
+            code, output = await redeliver_dead(config, args.id)
+    except SQLAlchemyError as exc:
+        print(
+            f"opspilot: cannot read the outbox ({type(exc).__name__}); is DATABASE_URL right, and has `opspilot db upgrade` run?",
+            file=sys.stderr,
+        )
+        return 2
+    print(output, file=sys.stdout if code == 0 else sys.stderr)
+    return code
 
 
 if __name__ == "__main__":

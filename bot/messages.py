@@ -237,6 +237,30 @@ def run_finished(state: str, reason: str | None, changed: int, reverted: int, do
     return f":x: Run failed after {took}: {reason}"
 
 
+def run_active_line(total_phases: int) -> str:
+    """The card of a run under way; the counts are in the thread's progress message."""
+    return f":hourglass_flowing_sand: Running: {total_phases} phases · progress in the thread"
+
+
+def run_progress(
+    total_phases: int,
+    total_assets: int,
+    run_id: str | None,
+    phases_done: int,
+    assets_done: int,
+    ended: str | None = None,
+) -> str:
+    """The run's one progress message in the card's thread, posted at its start and edited at each phase end."""
+    lines = [run_started(total_phases, total_assets, run_id)]
+    progress = f"phase {phases_done} of {total_phases} done"
+    if total_assets:
+        progress += f" · {min(assets_done, total_assets)}/{total_assets} assets"
+    if ended:
+        progress += f" · {STATE_WORDS.get(ended, ended)}"
+    lines.append(f":bar_chart: Progress: {progress}")
+    return "\n".join(lines)
+
+
 def abort_confirm() -> str:
     return "The phase in progress finishes, then every asset this run changed goes back to its previous version."
 

@@ -225,29 +225,42 @@ class ApprovalConfig(_Section):
     auto_approve_min_score: int = Field(default=80, ge=0, le=100)
 
 
-EmailTrigger = Literal["rolled_back", "failed", "completed", "approval_required", "rejected"]
+SmtpTls = Literal["none", "starttls", "implicit"]
+SMTP_PORTS: dict[str, int] = {"none": 25, "starttls": 587, "implicit": 465}  # the port when `port` is left out
+WebhookFormat = Literal["cloudevents", "legacy"]
+Severity = Literal["critical", "warning", "info"]
 
 
-def _default_email_triggers() -> list[EmailTrigger]:
+def _default_email_triggers() -> list[str]:
     return ["rolled_back", "failed"]
 
 
 class EmailNotificationsConfig(_Section):
+    """``notifications.email``. Today's keys (smtp_host, smtp_port, from_address, starttls, timeout_seconds) are
+    read as aliases of host, port, from, tls and timeout."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
     enabled: bool = False
-    smtp_host: str | None = None
-    smtp_port: int = Field(default=587, ge=1, le=65535)
-    starttls: bool = True
-    username: str | None = None  # the password comes from SMTP_PASSWORD
-    from_address: str | None = None
+    host: str | None = None
+    port: int | None = Field(default=None, ge=1, le=65535)  # None: 587 (starttls), 465 (implicit), 25 (none)
+    tls: SmtpTls = "starttls"
+    username: str | None = None
+    password_env: str = "SMTP_PASSWORD"  # the environment variable holding the SMTP password
+    from_: str | None = Field(default=None, alias="from")
     to: list[str] = Field(default_factory=list)
-    on: list[EmailTrigger] = Field(default_factory=_default_email_triggers)
-    timeout_seconds: float = Field(default=30.0, gt=0)
-    max_attempts: int = Field(default=3, ge=1, le=10)
+    # Without routes: the triggers (rolled_back, failed, completed, approval_required, rejected) or event types mailed.
+    on: list[str] = Field(default_factory=_default_email_triggers)
+    timeout: Duration = Field(default=30.0, gt=0)  # one SMTP conversation
+
+    @property
+    def smtp_port(self) -> int:
+        return self.port or SMTP_PORTS[self.tls]
 
     @model_validator(mode="before")
     @classmethod
     def _file_shape(cls, data: object) -> object:
-        from core.notify.settings import email_section_from_file  # reads a bare YAML `on:`, refuses a password
+        from core.notify.settings import email_section_from_file  # aliases, a bare YAML `on:`, no password
 
         return email_section_from_file(data)
 
@@ -259,32 +272,96 @@ class EmailNotificationsConfig(_Section):
         return self
 
 
-class WebhookNotificationsConfig(_Section):
-    enabled: bool = False
-    url: str | None = None  # the signing secret comes from OPSPILOT_WEBHOOK_SECRET
-    events: list[str] | None = None  # topics to send; None: every task, plan and run event
-    timeout_seconds: float = Field(default=10.0, gt=0)
-    max_attempts: int = Field(default=5, ge=1, le=20)
-    backoff_seconds: float = Field(default=1.0, ge=0)
+class WebhookConfig(_Section):
+    """One entry of ``notifications.webhooks``."""
+
+    url: str
+    secret_env: str = "OPSPILOT_WEBHOOK_SECRET"  # the environment variable holding the signing secret
+    format: WebhookFormat = "cloudevents"
+    events: list[str] | None = None  # event types to send; None: every public type
+    timeout: Duration = Field(default=10.0, gt=0)  # one request
 
     @model_validator(mode="before")
     @classmethod
     def _file_shape(cls, data: object) -> object:
-        from core.notify.settings import webhook_section_from_file  # refuses a secret in the file
+        from core.notify.settings import webhook_entry_from_file  # aliases, no secret in the file
 
-        return webhook_section_from_file(data)
+        return webhook_entry_from_file(data)
 
     @model_validator(mode="after")
-    def _complete_when_enabled(self) -> WebhookNotificationsConfig:
-        from core.notify.settings import check_webhook_settings
+    def _checked(self) -> WebhookConfig:
+        from core.notify.settings import check_webhook_entry
 
-        check_webhook_settings(self)
+        check_webhook_entry(self)
         return self
+
+
+class NotificationRouteConfig(_Section):
+    """One entry of ``notifications.routes``: which events go where. An empty list matches anything."""
+
+    events: list[str] = Field(default_factory=list)
+    environments: list[str] = Field(default_factory=list)
+    severities: list[Severity] = Field(default_factory=list)
+    email: bool = False
+    to: list[str] = Field(default_factory=list)  # empty: notifications.email.to
+    webhooks: bool = False
+
+    @model_validator(mode="after")
+    def _checked(self) -> NotificationRouteConfig:
+        from core.notify.settings import check_route
+
+        check_route(self)
+        return self
+
+
+class RetryConfig(_Section):
+    attempts: int = Field(default=8, ge=1, le=100)  # per delivery, first try included; then dead-lettered
+    max_backoff: Duration = Field(default=300.0, gt=0)  # the longest wait between two attempts
 
 
 class NotificationsConfig(_Section):
     email: EmailNotificationsConfig = Field(default_factory=EmailNotificationsConfig)
-    webhook: WebhookNotificationsConfig = Field(default_factory=WebhookNotificationsConfig)
+    webhooks: list[WebhookConfig] = Field(default_factory=list)
+    routes: list[NotificationRouteConfig] = Field(default_factory=list)
+    retry: RetryConfig = Field(default_factory=RetryConfig)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _file_shape(cls, data: object) -> object:
+        from core.notify.settings import notifications_from_file  # today's single `webhook:` section
+
+        return notifications_from_file(data)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> NotificationsConfig:
+        from core.notify.settings import check_notifications
+
+        check_notifications(self)
+        return self
+
+    def secret_names(self) -> set[str]:
+        """The environment variables the enabled notifiers read their secrets from."""
+        names = {hook.secret_env for hook in self.webhooks}
+        if self.email.enabled and self.email.username:
+            names.add(self.email.password_env)
+        return names
+
+
+class NatsConfig(_Section):
+    url: str | None = None  # e.g. nats://127.0.0.1:4222; None: no publishing
+    stream: str = "OPSPILOT"  # created when missing, capturing <subject_prefix>.>
+    subject_prefix: str = "opspilot"
+
+    @model_validator(mode="after")
+    def _checked(self) -> NatsConfig:
+        from core.notify.settings import check_nats
+
+        check_nats(self)
+        return self
+
+
+class EventsConfig(_Section):
+    nats: NatsConfig = Field(default_factory=NatsConfig)
 
 
 class ApiConfig(_Section):
@@ -304,6 +381,15 @@ class SlackSecrets(BaseModel):
         return self.bot_token is not None or self.app_token is not None
 
 
+class RetentionConfig(_Section):
+    """How long finished rows are kept before a worker prunes them (audit rows are always kept)."""
+
+    outbox: Duration = 14 * 86400.0  # delivered outbox events and their deliveries (dead letters are kept)
+    intake_keys: Duration = 86400.0  # Slack delivery keys and REST Idempotency-Keys
+    asset_rows: Duration = 90 * 86400.0  # per-asset rows of runs that ended
+    interval: Duration = 3600.0  # how often the pruning runs (one replica at a time)
+
+
 class Config(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -317,7 +403,9 @@ class Config(BaseModel):
     requesters: list[RequesterRule] = Field(default_factory=list)
     admins: People = Field(default_factory=People)
     notifications: NotificationsConfig = Field(default_factory=NotificationsConfig)
+    events: EventsConfig = Field(default_factory=EventsConfig)
     api: ApiConfig = Field(default_factory=ApiConfig)
+    retention: RetentionConfig = Field(default_factory=RetentionConfig)
     org_id: str = "default"
     # SIGTERM/SIGINT: how long phases and notifications in flight get to finish before OpsPilot exits.
     shutdown_grace: Duration = 30.0
@@ -328,6 +416,8 @@ class Config(BaseModel):
     anthropic_base_url: str | None = None
     smtp_password: SecretStr | None = None
     webhook_secret: SecretStr | None = None
+    # The variables notifications name (password_env, secret_env), read by load_config.
+    env_secrets: dict[str, SecretStr] = Field(default_factory=dict)
     api_tokens: SecretStr | None = None  # OPSPILOT_API_TOKENS: "token=USER_ID,token=USER_ID"
     audit_key: SecretStr | None = None  # OPSPILOT_AUDIT_KEY: signs the audit chain's head (docs/audit.md)
     source: Path | None = None
@@ -339,6 +429,13 @@ class Config(BaseModel):
             if not isinstance(user_id, str) or not user_id.strip():
                 raise ValueError("approvers must be Slack user IDs such as U0APPROVER1")
         return [u.strip() for u in value]
+
+    def secret(self, env_name: str) -> str | None:
+        """The secret held by environment variable ``env_name`` (``password_env``, ``secret_env``), or None."""
+        value = self.env_secrets.get(env_name)
+        if value is None:
+            value = {"SMTP_PASSWORD": self.smtp_password, "OPSPILOT_WEBHOOK_SECRET": self.webhook_secret}.get(env_name)
+        return value.get_secret_value() if value is not None else None
 
 
 _FILE_KEYS = {
@@ -352,6 +449,7 @@ _FILE_KEYS = {
     "requesters",
     "admins",
     "notifications",
+    "events",
     "api",
     "org_id",
     "shutdown_grace",
@@ -410,10 +508,12 @@ def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, st
         health = {**(executor.get("health") or {}), "prometheus_url": env["PROMETHEUS_URL"]}
         data["executor"] = {**executor, "health": health}
     try:
-        return Config.model_validate(data)
+        config = Config.model_validate(data)
     except ValidationError as exc:
         where = f" in {source}" if source else ""
         raise ConfigError(f"invalid configuration{where}:\n{_explain(exc)}") from exc
+    config.env_secrets = {name: SecretStr(env[name]) for name in sorted(config.notifications.secret_names()) if env.get(name)}
+    return config
 
 
 def _resolve_paths(data: dict, base: Path) -> dict:

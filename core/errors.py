@@ -16,7 +16,10 @@
     ├── PolicyError              a policy file does not load or a policy errored at evaluation
     ├── ExecutionError           a driver or health probe failed during a run
     │   └── DriverError          one driver action failed or timed out (carries its captured output)
-    └── LeaseLost                another worker holds the work now; write nothing more
+    ├── LeaseLost                another worker holds the work now; write nothing more
+    └── DeliveryError            an outbox subscriber could not deliver an event
+        ├── DeliveryFailed       retried with backoff, dead-lettered after the last attempt
+        └── DeliveryRejected     dead-lettered at once (retrying cannot help: a malformed event, a 4xx)
 
 Library errors are translated at the boundary (``raise ... from exc``), so callers only
 need to know this tree.
@@ -110,3 +113,20 @@ class DriftChanged(DriverError):
 class LeaseLost(OpsPilotError):
     """A fenced write found that this worker no longer holds the work (its lease lapsed and another
     worker claimed it). The worker must stop at once and write nothing more."""
+
+
+class DeliveryError(OpsPilotError):
+    """An outbox subscriber could not deliver an event. ``retry_after`` (seconds), when the peer said how long to
+    wait (Slack's 429, a webhook's Retry-After), replaces the computed backoff."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class DeliveryFailed(DeliveryError):
+    """Worth another try: the peer was down, slow, rate limited or answered 5xx."""
+
+
+class DeliveryRejected(DeliveryError):
+    """Retrying cannot help (a malformed event, a receiver that refuses it for good): dead-lettered at once."""

@@ -23,6 +23,11 @@ class Event:
     topic: ClassVar[str] = "event"
     at: datetime = field(default_factory=utcnow)
 
+    @property
+    def type(self) -> str:
+        """The CloudEvents ``type`` (``docs/events.md``): the topic, unless the event's outcome picks another."""
+        return self.topic
+
 
 @dataclass(frozen=True, kw_only=True)
 class TaskCreated(Event):
@@ -30,6 +35,45 @@ class TaskCreated(Event):
     task_id: str
     user_intent: str
     origin: dict[str, Any]
+
+
+@dataclass(frozen=True, kw_only=True)
+class AskAnswered(Event):
+    """A worker finished planning an ask a front recorded. Fronts answer the asker from it: a plan's card is posted
+    on ``task.planned``; the other outcomes (``invalid``, ``failed``, ``no_change``) are answered from this event.
+    ``origin`` is the ask's (front, channel, user, response_url ...)."""
+
+    topic: ClassVar[str] = "ask.answered"
+    ask_id: str
+    task_id: str | None
+    plan_id: str | None
+    outcome: str  # plan | no_change | invalid | failed
+    message: str
+    errors: tuple[str, ...] = ()
+    origin: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TaskPlanned(Event):
+    """A plan exists for the task (whether or not it needs a decision)."""
+
+    topic: ClassVar[str] = "task.planned"
+    task_id: str
+    plan_id: str
+    environment: str | None
+    agent: str
+    requires_approval: bool
+    risk_level: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class TaskFailed(Event):
+    """Planning failed: the ask could not become a valid plan (a run that fails sends RunFinished instead)."""
+
+    topic: ClassVar[str] = "task.failed"
+    task_id: str
+    reason: str
+    errors: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -160,6 +204,8 @@ class RunResumed(RunControlled):
 
 @dataclass(frozen=True, kw_only=True)
 class RunFinished(Event):
+    """The run ended: ``task.completed``, ``task.failed`` or ``run.rolled_back`` by its state."""
+
     topic: ClassVar[str] = "task.completed"
     task_id: str
     plan_id: str
@@ -171,6 +217,10 @@ class RunFinished(Event):
     phases_completed: int
     total_phases: int
     duration_seconds: float
+
+    @property
+    def type(self) -> str:
+        return {"failed": "task.failed", "rolled_back": "run.rolled_back"}.get(self.state, "task.completed")
 
 
 @dataclass(frozen=True, kw_only=True)

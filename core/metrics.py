@@ -8,6 +8,11 @@
   ``error`` or ``refused`` (a write-class tool asked for outside the executor).
 - ``opspilot_llm_tokens_total{kind}``: language model tokens by kind (input, output, cache_read,
   cache_write); zero with the offline planner.
+- Delivery and durable work, read from the database at each scrape (:meth:`Metrics.refresh`):
+  ``opspilot_outbox_backlog{subscriber}`` (deliveries pending), ``opspilot_outbox_dead_letters{subscriber}``,
+  ``opspilot_outbox_lag_seconds`` (how long the oldest due delivery has waited), and for this replica
+  ``opspilot_claimed_work{kind}`` (runs, asks, deliveries, expiries it holds now) and
+  ``opspilot_lease_takeovers_total{kind}`` (claims it took over from a holder whose lease lapsed).
 
 Each :class:`Metrics` has its own ``CollectorRegistry`` (never the process-wide default), so several
 services in one process (tests, a dry run next to a server) never collide. Agent and tool timing wraps
@@ -22,7 +27,15 @@ from collections.abc import Awaitable, Callable
 from functools import wraps
 from typing import TYPE_CHECKING, Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, disable_created_metrics, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
 
 from core.domain.states import INITIAL_STATE, TRANSITIONS
 from core.errors import ToolNotAllowed
@@ -81,6 +94,27 @@ class Metrics:
         self.llm_tokens = Counter("opspilot_llm_tokens", "Language model tokens by kind", ["kind"], registry=self.registry)
         for kind in TOKEN_KINDS:
             self.llm_tokens.labels(kind=kind)
+        self.outbox_backlog = Gauge(
+            "opspilot_outbox_backlog", "Outbox deliveries still pending, by subscriber", ["subscriber"], registry=self.registry
+        )
+        self.outbox_dead = Gauge(
+            "opspilot_outbox_dead_letters",
+            "Outbox deliveries dead-lettered, by subscriber",
+            ["subscriber"],
+            registry=self.registry,
+        )
+        self.outbox_lag = Gauge(
+            "opspilot_outbox_lag_seconds", "How long the oldest due outbox delivery has waited", registry=self.registry
+        )
+        self.claimed = Gauge(
+            "opspilot_claimed_work", "Durable work this replica holds now, by kind", ["kind"], registry=self.registry
+        )
+        self.takeovers = Gauge(
+            "opspilot_lease_takeovers_total",
+            "Claims this replica took over from a holder whose lease lapsed, by kind",
+            ["kind"],
+            registry=self.registry,
+        )
 
     # -- feeding ------------------------------------------------------------------------------
 
@@ -159,6 +193,23 @@ class Metrics:
         engine.task_spec = counted  # type: ignore[method-assign]
 
     # -- exposition ---------------------------------------------------------------------------
+
+    async def refresh(self, service: OpsPilot) -> None:
+        """Read the delivery backlog and the claims held here, just before a scrape."""
+        from core.work.queue import TAKEOVERS
+
+        stats = await service.queries.delivery_stats()
+        for gauge, values in ((self.outbox_backlog, stats.pending), (self.outbox_dead, stats.dead)):
+            gauge.clear()
+            for subscriber in service.outbox.subscribers:
+                gauge.labels(subscriber=subscriber).set(0)
+            for subscriber, count in values.items():
+                gauge.labels(subscriber=subscriber).set(count)
+        self.outbox_lag.set(stats.oldest_pending_seconds)
+        for kind, count in service.claimed_work().items():
+            self.claimed.labels(kind=kind).set(count)
+        for kind, count in TAKEOVERS.items():
+            self.takeovers.labels(kind=kind).set(count)
 
     def exposition(self) -> bytes:
         """The Prometheus text format of every metric in this instance's registry."""

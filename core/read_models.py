@@ -16,14 +16,18 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from core.approvals.authorizer import Allowed, Authorizer
 from core.audit.replay import Timeline, replay
 from core.domain import Plan, Run, Task
 from core.errors import NotFound
+from core.outbox.dispatcher import OutboxStats, outbox_stats
 from core.replay import MIN_PREFIX
 from core.store import Store
+from core.store.message_refs import merge_message_ref
+from core.store.rate_limits import RateLimits
 from core.store.votes import Votes
 
 logger = logging.getLogger(__name__)
@@ -87,8 +91,13 @@ class Queries:
         self.authorizer = authorizer
         self.votes = votes
         self.plan_hash = plan_hash
+        self._rate_limits = RateLimits(store.database)
 
     # -- cards --------------------------------------------------------------------------------
+
+    async def delivery_stats(self) -> OutboxStats:
+        """The outbox backlog, dead letters and lag (metrics)."""
+        return await outbox_stats(self.store.database)
 
     async def card_context(self, plan_id: str) -> CardContext:
         """NotFound when there is no such plan."""
@@ -103,6 +112,19 @@ class Queries:
 
     async def set_message_ref(self, plan_id: str, ref: dict[str, Any]) -> None:
         await self.store.set_message_ref(plan_id, ref)
+
+    async def update_message_ref(self, plan_id: str, changes: dict[str, Any]) -> dict[str, Any] | None:
+        """Change some keys of the message ref (None removes one) under the row's lock; returns the new ref."""
+        return await merge_message_ref(self.store.database, plan_id, changes)
+
+    # -- rate limits a front was told about (shared by replicas) -------------------------------
+
+    async def rate_limited_until(self, method: str, channel: str = "") -> datetime | None:
+        """The end of the window in which ``method`` must not be called for ``channel``, if one was recorded."""
+        return await self._rate_limits.until(method, channel)
+
+    async def record_rate_limit(self, method: str, channel: str, until: datetime, now: datetime) -> None:
+        await self._rate_limits.record(method, channel, until, now)
 
     # -- tasks, plans, runs -----------------------------------------------------------------------
 

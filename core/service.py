@@ -11,10 +11,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -43,12 +43,15 @@ from core.errors import (
 )
 from core.events import (
     AuditAppended,
+    Event,
     EventBus,
     FreezeChanged,
     PlanDecided,
     PlanProposed,
     PlanSuperseded,
     TaskCreated,
+    TaskFailed,
+    TaskPlanned,
     VoteRecorded,
 )
 from core.executor import Executor, engine_settings
@@ -59,10 +62,13 @@ from core.inventory import Inventory, InventoryRefresh
 from core.llm import MetaPromptEngine, SpecRequest, build_language_model
 from core.logcontext import add as add_log_ids
 from core.logcontext import bind
-from core.notify import NotificationHub, attach_notifiers
+from core.outbox import CloudEvent
+from core.outbox.dispatcher import DeadLetter, Dispatcher, RetryPolicy, requeue_orphans
+from core.outbox.writer import Outbox
 from core.read_models import Queries
 from core.replay import Replay
 from core.replay import replay as replay_run
+from core.retention import RetentionWorker
 from core.sources import file_sources
 from core.store import Database, Store
 from core.store.database import scratch_database_url
@@ -70,10 +76,12 @@ from core.store.freezes import Freeze, Freezes
 from core.store.votes import AlreadyVoted, Votes
 from core.tools import ToolContext, ToolRegistry, default_registry
 from core.validation import PlanContext, ValidationPipeline, build_evaluator, build_validator
+from core.work.queue import WorkQueue
 
 logger = logging.getLogger(__name__)
 
 OutcomeKind = Literal["plan", "no_change", "invalid", "failed"]
+Role = Literal["all", "front", "worker"]
 OPEN_PLAN_STATES = ("draft", "validated", "awaiting_approval")
 
 
@@ -152,8 +160,23 @@ class OpsPilot:
             scheduler=scheduler,
             poll_interval=lambda: executor.engine.settings.poll_interval,
         )
+        # The transactional outbox: every event is written with its state change; the dispatcher (a worker role)
+        # delivers it to each subscriber (Slack, email, webhooks, NATS) under a lease.
+        self.outbox = Outbox(WorkQueue(store.database, clock), clock)
+        store.outbox = self.outbox
+        self.dispatcher = Dispatcher(
+            self.outbox,
+            self.outbox.work,
+            retry=retry_policy(config),
+            clock=clock,
+            scheduler=scheduler,
+            lease_seconds=lambda: executor.engine.settings.lease_seconds,
+            poll_interval=lambda: executor.engine.settings.poll_interval,
+            on_dead_letter=self._dead_lettered,
+        )
+        self.retention = RetentionWorker(store.database, config.retention, clock=clock, scheduler=scheduler)
+        self.role: Role = "all"
         self.queries = Queries(store, self.authorizer, self.votes, self.plan_hash)  # what fronts read
-        self.notifications: NotificationHub | None = None
         self._drained = False
 
     # -- wiring ------------------------------------------------------------------------------
@@ -218,16 +241,53 @@ class OpsPilot:
         executor.pre_start_check = service.recheck_before_run
         executor.engine.pre_phase_check = service.check_before_phase
         executor.plan_hasher = service.plan_hash
-        service.notifications = None if read_only else attach_notifiers(config, bus, store)
+        if not read_only:
+            service.outbox.register(*_notification_subscribers(config, store))
         return service
 
-    async def start(self) -> None:
+    async def start(self, role: Role = "all") -> None:
+        """Start the workers of ``role``: ``all`` and ``worker`` run runs, approval expiries and outbox deliveries
+        (and asks, where a front records them); ``front`` runs none: it only records work for the workers."""
+        self.role = role
         if not self.scheduler.running:
             self.scheduler.start()
+        if role == "front":
+            return
         resumed = await self.executor.resume_unfinished()
         if resumed:
             logger.info("resumed %d unfinished run(s)", resumed)
         self.expiry.start()
+        orphans = await requeue_orphans(self.store.database, self.outbox.work)
+        if orphans:
+            logger.info("requeued %d delivery queue(s) that had lost their work item", orphans)
+        self.dispatcher.start()
+        await self.retention.start()
+
+    def claimed_work(self) -> dict[str, int]:
+        """Durable work this replica holds now, by kind (metrics)."""
+        workers = {"run": self.executor.worker, "approval_expiry": self.expiry.worker, "delivery": self.dispatcher.worker}
+        workers.update(getattr(self, "extra_workers", {}))
+        return {kind: len(worker.holding) for kind, worker in workers.items()}
+
+    @property
+    def workers_running(self) -> bool:
+        """For ``/ready`` of a worker: its delivery worker is up (the run and expiry workers start with it)."""
+        return self.dispatcher.running
+
+    async def _dead_lettered(self, letter: DeadLetter, event: CloudEvent | None) -> None:
+        """A delivery that will not be retried: audited on the run, else the plan, else the task it was about."""
+        data = event.data if event is not None else {}
+        entity = next(((kind, data.get(f"{kind}_id")) for kind in ("run", "plan", "task") if data.get(f"{kind}_id")), None)
+        if entity is None:
+            return
+        details = {
+            "subscriber": letter.subscriber,
+            "event_id": letter.event_id,
+            "type": letter.type,
+            "attempts": letter.attempt,
+            "error": (letter.last_error or "")[:500],
+        }
+        await self.store.append_audit(entity[0], str(entity[1]), "notification.dead_lettered", SYSTEM_ACTOR, details)
 
     async def drain(self, grace: float | None = None) -> None:
         """Start no more phases and give the work in flight ``grace`` seconds (``shutdown_grace``) to finish.
@@ -244,9 +304,15 @@ class OpsPilot:
             self.scheduler.shutdown(wait=False)
         await self.expiry.stop(min(grace, 5.0))  # an expiry cut short is given back and fires at the next start
         await self.executor.close(grace)  # phases in flight finish (or are cut) while the database is still there
-        if self.notifications is not None:
-            # Before the database goes: failures and deliveries cut short are audited.
-            await self.notifications.close(max(0.0, deadline - loop.time()))
+        # Deliveries in flight get what is left of the grace; the rest stays in the outbox for the next start or
+        # another replica (nothing is dropped).
+        await self.dispatcher.stop(max(0.5, min(5.0, deadline - loop.time())))
+        await self.retention.stop(1.0)
+        for subscriber in self.outbox.subscribers.values():
+            try:
+                await subscriber.close()
+            except Exception:
+                logger.exception("closing the %s subscriber failed", subscriber.name)
 
     async def close(self, grace: float | None = None) -> None:
         await self.drain(grace)
@@ -297,8 +363,9 @@ class OpsPilot:
             usage=draft.usage,
         )
         add_log_ids(task_id=task.id)
-        await self.store.add_task(task, ask.user_id)
-        await self.bus.publish(TaskCreated(task_id=task.id, user_intent=task.user_intent, origin=task.origin))
+        await self.store.add_task(
+            task, ask.user_id, emit=[TaskCreated(task_id=task.id, user_intent=task.user_intent, origin=task.origin)]
+        )
         await self.store.transition("task", task.id, "parsing", actor=ask.user_id, details={"provider": draft.provider})
         outcome = await self._plan(task, draft.spec, ask.user_id, persist=True)
         outcome.usage, outcome.note = draft.usage + outcome.usage, _notes(draft.note, outcome.note)
@@ -328,7 +395,13 @@ class OpsPilot:
         await self.store.add_task(task, ask.user_id)
         await self.store.transition("task", task.id, "parsing", actor=ask.user_id)
         await self.store.transition(
-            "task", task.id, "failed", actor=SYSTEM_ACTOR, reason=reason[:1000], details={"errors": errors[:20]}
+            "task",
+            task.id,
+            "failed",
+            actor=SYSTEM_ACTOR,
+            reason=reason[:1000],
+            details={"errors": errors[:20]},
+            emit=[TaskFailed(task_id=task.id, reason=reason[:1000], errors=tuple(str(e) for e in errors[:20]))],
         )
         return await self.store.get_task(task.id)
 
@@ -377,22 +450,30 @@ class OpsPilot:
             await self.store.append_audit(
                 "plan", plan.id, "plan.validation_failed", SYSTEM_ACTOR, {"errors": plan.validation.errors[:50]}
             )
-        await self._settle_task(task.id, "planned", details={"plan_id": plan.id, "tools": [c.name for c in result.tool_calls]})
         plan = await self.store.get_plan(plan.id)
-        task = await self.store.get_task(task.id)
         auto_approve = (
             plan.state == "awaiting_approval"
             and plan.quality is not None
             and not plan.quality.requires_approval
             and self._may_auto_approve(plan, task)
         )
-        await self.bus.publish(
-            PlanProposed(
+        requires_approval = plan.state == "awaiting_approval" and not auto_approve
+        planned: list[Event] = [
+            TaskPlanned(
                 task_id=task.id,
                 plan_id=plan.id,
-                requires_approval=plan.state == "awaiting_approval" and not auto_approve,
+                environment=plan.environment,
+                agent=plan.agent,
+                requires_approval=requires_approval,
+                risk_level=spec.risk_level,
             )
+        ]
+        if requires_approval:
+            planned.append(PlanProposed(task_id=task.id, plan_id=plan.id, requires_approval=True))
+        await self._settle_task(
+            task.id, "planned", details={"plan_id": plan.id, "tools": [c.name for c in result.tool_calls]}, emit=planned
         )
+        task = await self.store.get_task(task.id)
         if auto_approve:
             await self._auto_approve(plan)
             plan = await self.store.get_plan(plan.id)
@@ -435,19 +516,29 @@ class OpsPilot:
                         reason=f"superseded by plan {newest_plan_id}",
                         details={"superseded_by": newest_plan_id},
                         expect=OPEN_PLAN_STATES,
+                        emit=[PlanSuperseded(task_id=task_id, plan_id=older.id, superseded_by=newest_plan_id)],
                     )
                 except IllegalTransition:
                     logger.info("plan %s was decided meanwhile; not superseded", older.id)
-                    continue
-                await self.bus.publish(PlanSuperseded(task_id=task_id, plan_id=older.id, superseded_by=newest_plan_id))
 
-    async def _settle_task(self, task_id: str, target: str, *, reason: str | None = None, details: dict | None = None) -> None:
-        """A first planning settles the task; a replan only leaves a trace on a task already settled."""
+    async def _settle_task(
+        self,
+        task_id: str,
+        target: str,
+        *,
+        reason: str | None = None,
+        details: dict | None = None,
+        emit: Sequence[Event] = (),
+    ) -> None:
+        """A first planning settles the task; a replan only leaves a trace on a task already settled. A failure
+        emits ``task.failed`` (and ``emit`` whatever else the caller has), in the same transaction."""
+        if target == "failed":
+            emit = [*emit, TaskFailed(task_id=task_id, reason=reason or "planning failed")]
         if (await self.store.get_task(task_id)).status.state == "parsing":
-            await self.store.transition("task", task_id, target, actor=SYSTEM_ACTOR, reason=reason, details=details)
+            await self.store.transition("task", task_id, target, actor=SYSTEM_ACTOR, reason=reason, details=details, emit=emit)
         else:
             await self.store.append_audit(
-                "task", task_id, f"task.replanned.{target}", SYSTEM_ACTOR, {**(details or {}), "reason": reason}
+                "task", task_id, f"task.replanned.{target}", SYSTEM_ACTOR, {**(details or {}), "reason": reason}, emit=emit
             )
 
     async def _auto_approve(self, plan: Plan) -> None:
@@ -464,9 +555,9 @@ class OpsPilot:
             reason=reason,
             expect=("awaiting_approval",),
             changes={"approval": approval.to_document()},
+            emit=[PlanDecided(task_id=plan.task_id, plan_id=plan.id, decision="approved", actor=SYSTEM_ACTOR)],
         )
         approved = await self.store.get_plan(plan.id)
-        await self.bus.publish(PlanDecided(task_id=plan.task_id, plan_id=plan.id, decision="approved", actor=SYSTEM_ACTOR))
         await self.executor.start(approved, SYSTEM_ACTOR)
 
     # -- decisions ---------------------------------------------------------------------------
@@ -558,6 +649,18 @@ class OpsPilot:
                     if decision == "approved":
                         run, started = await self.executor.start_in(conn, plan.model_copy(update={"approval": approval}), actor)
                         published.append(started)
+                    decided_event = PlanDecided(task_id=plan.task_id, plan_id=plan.id, decision=decision, actor=actor)
+                    await self.store.emit_in(conn, decided_event)
+                if not decided:
+                    vote_event = VoteRecorded(
+                        task_id=plan.task_id,
+                        plan_id=plan.id,
+                        actor=actor,
+                        decision="approve",
+                        votes=len(ballot),
+                        required=required,
+                    )
+                    await self.store.emit_in(conn, vote_event)
         except AlreadyVoted:
             return DecisionOutcome(
                 "already_voted", "You already voted on this version of the plan; it needs someone else now.", plan
@@ -567,11 +670,7 @@ class OpsPilot:
             return DecisionOutcome("already_decided", _already(current), current)
         await self.bus.publish(published.pop(0))  # the vote's audit entry, committed with the vote
         if not decided:
-            await self.bus.publish(
-                VoteRecorded(
-                    task_id=plan.task_id, plan_id=plan.id, actor=actor, decision="approve", votes=len(ballot), required=required
-                )
-            )
+            await self.bus.publish(vote_event)
             message = f"Vote recorded: {len(ballot)} of {required} approvals."
             return DecisionOutcome("voted", message, plan, votes=ballot, required=required)
         for event in published:
@@ -579,7 +678,7 @@ class OpsPilot:
         if run is not None:
             self.executor.wake()
         plan = await self.store.get_plan(plan.id)
-        await self.bus.publish(PlanDecided(task_id=plan.task_id, plan_id=plan.id, decision=decision, actor=actor))
+        await self.bus.publish(decided_event)
         return DecisionOutcome(decision, f"Plan {decision}.", plan, run, votes=ballot, required=required)
 
     async def control_run(self, run_id: str, actor: str, action: Literal["pause", "resume", "abort"]) -> RunControlOutcome:
@@ -725,8 +824,9 @@ class OpsPilot:
             appended = await self.store.append_audit_in(
                 conn, "environment", environment, "environment.frozen", actor, {"reason": reason}
             )
-        await self.bus.publish(appended)
-        await self.bus.publish(FreezeChanged(environment=environment, actor=actor, reason=reason))
+            changed = FreezeChanged(environment=environment, actor=actor, reason=reason)
+            await self.store.emit_in(conn, changed)
+        await self.store.publish(appended, changed)
         return FreezeOutcome("frozen", f"{environment} is frozen: {reason}", Freeze(environment, reason, actor, at))
 
     async def unfreeze(self, environment: str, actor: str) -> FreezeOutcome:
@@ -741,8 +841,9 @@ class OpsPilot:
             if not await self.freezes.clear(conn, environment):
                 return FreezeOutcome("not_frozen", f"{environment} is not frozen.")
             appended = await self.store.append_audit_in(conn, "environment", environment, "environment.unfrozen", actor)
-        await self.bus.publish(appended)
-        await self.bus.publish(FreezeChanged(environment=environment, actor=actor, reason=None))
+            changed = FreezeChanged(environment=environment, actor=actor, reason=None)
+            await self.store.emit_in(conn, changed)
+        await self.store.publish(appended, changed)
         return FreezeOutcome("unfrozen", f"{environment} is no longer frozen; paused runs go on when someone resumes them.")
 
     async def frozen(self, environment: str | None) -> Freeze | None:
@@ -803,6 +904,22 @@ class OpsPilot:
 class _Gate:
     verdict: Verdict
     plan_hash: str
+
+
+def _notification_subscribers(config: Config, store: Store) -> list[Any]:
+    """Email, webhooks and NATS as outbox subscribers (``notifications`` and ``events`` in the config)."""
+    from core import notify
+
+    build = getattr(notify, "build_subscribers", None)
+    return list(build(config, store)) if build is not None else []
+
+
+def retry_policy(config: Config) -> RetryPolicy:
+    """Delivery retries from ``notifications.retry`` (attempts, max_backoff)."""
+    retry = getattr(config.notifications, "retry", None)
+    if retry is None:
+        return RetryPolicy()
+    return RetryPolicy(attempts=int(retry.attempts), max_backoff=float(retry.max_backoff))
 
 
 def _notes(*notes: str | None) -> str | None:

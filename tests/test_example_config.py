@@ -40,7 +40,7 @@ def model_keys(model: type[BaseModel], prefix: tuple[str, ...] = (), only: set[s
     for name, field in model.model_fields.items():
         if only is not None and name not in only:
             continue
-        path = (*prefix, name)
+        path = (*prefix, field.alias or name)  # as the file spells it (email `from` is the field `from_`)
         section = _section(field.annotation)
         keys[path] = section is not None
         if section is not None:

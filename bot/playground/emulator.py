@@ -71,7 +71,7 @@ from bot.playground.seeds import (
 )
 from bot.playground.ui import PlaygroundUi
 from bot.playground.view_state import state_values
-from bot.playground.web_api import WebApi
+from bot.playground.web_api import Injection, WebApi
 from bot.playground.workspace import Workspace, bot_extra
 
 __all__ = [
@@ -288,6 +288,22 @@ class SlackEmulator:
         event = self._payloads.app_home_opened(user, dm_channel_id(user), self._workspace.home_of(user))
         return await self._deliver_event("app_home_opened", event)
 
+    # -- failures on demand -------------------------------------------------
+
+    def fail_next(
+        self,
+        method: str,
+        *,
+        error: str = "ratelimited",
+        status: int = 429,
+        retry_after: int | None = 30,
+        channel: str | None = None,
+        times: int = 1,
+    ) -> None:
+        """The next ``times`` calls of ``method`` (to ``channel``, if given) fail with ``error`` (default: a 429 with
+        ``Retry-After``) instead of running."""
+        self._web_api.inject(Injection(method, error, status, retry_after, channel, times))
+
     # -- observation ---------------------------------------------------------
 
     @property
@@ -299,6 +315,10 @@ class SlackEmulator:
 
     def messages(self, channel: str) -> list[Message]:
         return self._workspace.top_level(self._channel(channel))
+
+    def channel_history(self, channel: str) -> list[Message]:
+        """What the channel shows, oldest first: top-level messages and thread replies broadcast to it."""
+        return self._workspace.history(self._channel(channel))
 
     def thread(self, channel: str, ts: str) -> list[Message]:
         return self._workspace.replies(self._channel(channel), ts)

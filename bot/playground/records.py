@@ -50,6 +50,7 @@ class Message:
     ephemeral_for: str | None = None
     edited: bool = False
     raw: dict[str, Any] = field(default_factory=dict)
+    broadcast: bool = False  # a thread reply also sent to the channel (reply_broadcast)
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -82,6 +83,7 @@ class WebApi:
         self._bot_token = bot_token
         self.triggers = triggers
         self.rate_limiter = rate_limiter
+        self._injected: list[Injection] = []
         self._methods: dict[str, Handler] = {
             "auth.test": self.auth_test,
             "chat.postMessage": self.chat_post_message,
@@ -95,6 +97,8 @@ class WebApi:
             "users.info": self.users_info,
             "conversations.info": self.conversations_info,
             "conversations.open": self.conversations_open,
+            "conversations.history": self.conversations_history,
+            "conversations.replies": self.conversations_replies,
             "usergroups.users.list": self.usergroups_users_list,
             "reactions.add": self.reactions_add,
         }
@@ -116,6 +120,7 @@ class WebApi:
             if handler is None:
                 self.workspace.warn(f"bot called {method}, which the playground does not implement")
                 raise ApiError("unknown_method")
+            self._raise_injected(method, params)
             result = handler(params)
         except ApiError as exc:
             return self._failure(method, params, exc)
@@ -134,6 +139,26 @@ class WebApi:
             raise ApiError("not_authed")
         if token != self._bot_token:
             raise ApiError("invalid_auth")
+
+    # -- failures on demand (tests) ------------------------------------------
+
+    def inject(self, injection: Injection) -> None:
+        """Answer the next ``injection.times`` calls of its method (to its channel, if it names one) with its error."""
+        self._injected.append(injection)
+
+    def _raise_injected(self, method: str, params: Params) -> None:
+        for injection in self._injected:
+            if injection.method != method or injection.times <= 0:
+                continue
+            if injection.channel is not None and self.workspace.resolve_channel(str(params.get("channel") or "")) != (
+                self.workspace.resolve_channel(injection.channel) or injection.channel
+            ):
+                continue
+            injection.times -= 1
+            if injection.times <= 0:
+                self._injected.remove(injection)
+            headers = {"Retry-After": str(injection.retry_after)} if injection.retry_after is not None else {}
+            raise ApiError(injection.error, status=injection.status, headers=headers)
 
     # -- helpers -------------------------------------------------------------
 
@@ -213,9 +238,15 @@ class WebApi:
         if self.rate_limiter is not None and not self.rate_limiter.allow(channel):
             raise ApiError("ratelimited", status=429, headers={"Retry-After": "1"})
         message_extra = bot_extra()
-        if isinstance(params.get("metadata"), dict):
-            message_extra["metadata"] = params["metadata"]
-        message = self.workspace.post(channel, BOT_USER_ID, text, blocks, thread_ts, message_extra)
+        metadata = params.get("metadata")
+        if metadata is not None and metadata != "":
+            if not isinstance(metadata, dict) or not isinstance(metadata.get("event_type"), str):
+                raise ApiError("invalid_metadata_format", ["[ERROR] metadata needs an event_type and an event_payload"])
+            if not isinstance(metadata.get("event_payload"), dict):
+                raise ApiError("invalid_metadata_schema", ["[ERROR] metadata.event_payload must be an object"])
+            message_extra["metadata"] = metadata
+        broadcast = flag(params.get("reply_broadcast")) and thread_ts is not None
+        message = self.workspace.post(channel, BOT_USER_ID, text, blocks, thread_ts, message_extra, broadcast=broadcast)
         return {"channel": channel, "ts": message.ts, "message": message.raw, **extra}
 
     def _own_message(self, params: Params, refusal: str) -> tuple[str, str]:
@@ -337,6 +368,41 @@ class WebApi:
             )
         return {"channel": info}
 
+    def conversations_history(self, params: Params) -> Params:
+        """Newest first, top-level messages and broadcast replies; ``oldest``/``latest`` bound ts (exclusive),
+        ``cursor`` is an offset. Message metadata only with ``include_all_metadata``."""
+        channel = self._channel(params)
+        messages = [m for m in reversed(self.workspace.history(channel)) if _within(m.ts, params)]
+        return self._page(messages, params)
+
+    def conversations_replies(self, params: Params) -> Params:
+        """The thread of ``ts``: its parent first, then the replies, oldest first."""
+        channel = self._channel(params)
+        ts = str(params.get("ts") or "")
+        parent = self.workspace.find(channel, ts)
+        if parent is None:
+            raise ApiError("thread_not_found")
+        if parent.thread_ts is not None:  # asked with a reply's ts: Slack answers with the whole thread
+            parent = self.workspace.find(channel, parent.thread_ts) or parent
+        messages = [parent, *(m for m in self.workspace.replies(channel, parent.ts) if _within(m.ts, params))]
+        return self._page(messages, params)
+
+    def _page(self, messages: list[Any], params: Params) -> Params:
+        try:
+            limit = max(1, min(int(params.get("limit") or 100), 1000))
+            start = int(params.get("cursor") or 0)
+        except ValueError as exc:
+            raise ApiError("invalid_cursor") from exc
+        page = messages[start : start + limit]
+        with_metadata = flag(params.get("include_all_metadata"))
+        shown = [m.raw if with_metadata else {k: v for k, v in m.raw.items() if k != "metadata"} for m in page]
+        more = start + limit < len(messages)
+        return {
+            "messages": shown,
+            "has_more": more,
+            "response_metadata": {"next_cursor": str(start + limit) if more else ""},
+        }
+
     def conversations_open(self, params: Params) -> Params:
         users = [u for u in str(params.get("users") or "").split(",") if u]
         if len(users) != 1:
@@ -361,6 +427,28 @@ class WebApi:
         if not self.workspace.add_reaction(channel, ts, name, BOT_USER_ID):
             raise ApiError("already_reacted")
         return {}
+
+
+@dataclass
+class Injection:
+    """A failure the emulator answers instead of running ``method`` (default: a 429 with Retry-After)."""
+
+    method: str
+    error: str = "ratelimited"
+    status: int = 429
+    retry_after: int | None = 30
+    channel: str | None = None
+    times: int = 1
+
+
+def _within(ts: str, params: Params) -> bool:
+    try:
+        moment = float(ts)
+        oldest = float(params.get("oldest") or 0)
+        latest = float(params.get("latest") or 0)
+    except ValueError:
+        return True
+    return moment > oldest and (not latest or moment < latest)
 
 
 def _bearer_token(request: web.Request) -> str | None:

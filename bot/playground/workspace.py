@@ -103,6 +103,10 @@ class Workspace:
     def replies(self, channel: str, thread_ts: str) -> list[Message]:
         return [m for m in self._messages.get(channel, {}).values() if m.thread_ts == thread_ts]
 
+    def history(self, channel: str) -> list[Message]:
+        """What the channel itself shows, oldest first: top-level messages and replies broadcast to it."""
+        return [m for m in self._messages.get(channel, {}).values() if m.thread_ts is None or m.broadcast]
+
     def ephemerals(self, user: str | None = None, channel: str | None = None) -> list[Message]:
         return [
             m
@@ -124,6 +128,8 @@ class Workspace:
         blocks: list[dict[str, Any]] | None = None,
         thread_ts: str | None = None,
         extra: Mapping[str, Any] | None = None,
+        *,
+        broadcast: bool = False,
     ) -> Message:
         ts = self.clock.next()
         raw = dict(extra or {})
@@ -139,6 +145,7 @@ class Workspace:
                 blocks=list(blocks or []),
                 thread_ts=thread_ts,
                 raw=raw,
+                broadcast=broadcast and thread_ts is not None,
             )
         )
         self._messages.setdefault(channel, {})[ts] = message
@@ -358,6 +365,8 @@ def _shaped(message: Message, **thread_fields: Any) -> Message:
         raw["blocks"] = message.blocks
     if message.thread_ts is not None:
         raw["thread_ts"] = message.thread_ts
+        if message.broadcast:
+            raw["subtype"] = "thread_broadcast"
     elif message.reply_count:
         raw["thread_ts"] = message.ts
         raw["reply_count"] = message.reply_count

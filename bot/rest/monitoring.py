@@ -38,6 +38,10 @@ def monitoring_routes(app: web.Application, service: OpsPilot, metrics: Metrics,
         return web.json_response({"status": "ready", "database": "ok"})
 
     async def exposition(_: web.Request) -> web.Response:
+        try:
+            await asyncio.wait_for(metrics.refresh(service), READY_TIMEOUT_SECONDS)
+        except Exception as exc:  # the counters in memory are still worth a scrape
+            logger.warning("metrics: could not read the delivery backlog: %s", type(exc).__name__)
         return web.Response(body=metrics.exposition(), headers={"Content-Type": CONTENT_TYPE})
 
     app.router.add_get("/ready", ready)

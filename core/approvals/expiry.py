@@ -118,6 +118,8 @@ class ApprovalExpiry:
                     expect=("awaiting_approval",),
                     changes={"approval": approval.to_document()},
                 )
+                expired = ApprovalExpired(task_id=plan.task_id, plan_id=plan.id, environment=plan.environment, ttl_seconds=ttl)
+                await self.store.emit_in(conn, expired)
                 await self.work.release(conn, claim, done=True)
         except IllegalTransition:  # decided by a vote meanwhile
             async with self.work.fenced(claim) as conn:
@@ -125,9 +127,7 @@ class ApprovalExpiry:
             return
         logger.info("plan %s expired after %.0fs without a decision; rejected", plan.id, ttl)
         await self.bus.publish(appended)
-        await self.bus.publish(
-            ApprovalExpired(task_id=plan.task_id, plan_id=plan.id, environment=plan.environment, ttl_seconds=ttl)
-        )
+        await self.bus.publish(expired)
 
     async def _renotify(self, claim: Claim, plan: Plan, ttl: float) -> None:
         due = self.clock.now() + timedelta(seconds=ttl)
@@ -135,9 +135,11 @@ class ApprovalExpiry:
             appended = await self.store.append_audit_in(
                 conn, "plan", plan.id, "plan.approval_reminded", SYSTEM_ACTOR, {"ttl_seconds": ttl, "next_at": due.isoformat()}
             )
+            reminded = ApprovalExpired(
+                task_id=plan.task_id, plan_id=plan.id, environment=plan.environment, ttl_seconds=ttl, renotify=True
+            )
+            await self.store.emit_in(conn, reminded)
             await self.work.release(conn, claim, due_at=due)
         await self.bus.publish(appended)
-        await self.bus.publish(
-            ApprovalExpired(task_id=plan.task_id, plan_id=plan.id, environment=plan.environment, ttl_seconds=ttl, renotify=True)
-        )
+        await self.bus.publish(reminded)
         self.worker.arm(due)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.clock import Clock
 from core.domain import Plan, Run
-from core.events import Event, EventBus
+from core.events import EventBus
 from core.executor.drivers import Driver
 from core.executor.health import HealthProbe
 from core.store import Store
@@ -63,13 +63,6 @@ class Holding:
     claim: Claim
     run: Run
     plan: Plan
-    events: list[Event] = field(default_factory=list)
 
     def fenced(self) -> AbstractAsyncContextManager[AsyncConnection]:
         return self.engine.work.fenced(self.claim)
-
-    async def publish(self) -> None:
-        """Publish the events of committed writes, in order."""
-        events, self.events = self.events, []
-        for event in events:
-            await self.engine.bus.publish(event)

@@ -299,6 +299,8 @@ class Executor:
     async def pause(self, run_id: str, actor: str, reason: str | None = None) -> Run:
         """Stop after the phase in flight; nothing is reverted. Raises IllegalTransition unless executing."""
         store = self.engine.store
+        before = await store.get_run(run_id, with_assets=False)
+        plan = await store.get_plan(before.plan_id)
         async with store.database.engine.begin() as conn:
             # Lock order of every run write: the work row, then the run row, then the audit head (holders take the
             # work row first through their fence; the same order here keeps PostgreSQL free of deadlocks).
@@ -306,21 +308,18 @@ class Executor:
             _, appended = await store.transition_in(
                 conn, "run", run_id, "paused", actor=actor, reason=reason, expect=("executing",)
             )
-        await self.engine.bus.publish(appended)
-        run = await store.get_run(run_id, with_assets=False)
-        plan = await store.get_plan(run.plan_id)
-        await self.engine.bus.publish(
-            RunPaused(
+            paused = RunPaused(
                 task_id=plan.task_id,
                 plan_id=plan.id,
                 run_id=run_id,
                 actor=actor,
                 reason=reason,
-                phases_completed=run.progress.phases_completed,
-                total_phases=run.progress.total_phases,
+                phases_completed=before.progress.phases_completed,
+                total_phases=before.progress.total_phases,
             )
-        )
-        return run
+            await store.emit_in(conn, paused)
+        await store.publish(appended, paused)
+        return await store.get_run(run_id, with_assets=False)
 
     async def resume(self, run_id: str, actor: str) -> Run:
         """Re-validate, then carry on with the next phase now.
@@ -345,9 +344,7 @@ class Executor:
             await self.engine.work.enqueue(RUN_WORK, run_id, due, conn)  # work row first: see pause()
             await store.save_run_progress(run, conn)
             _, appended = await store.transition_in(conn, "run", run_id, "executing", actor=actor, expect=("paused",))
-        await self.engine.bus.publish(appended)
-        await self.engine.bus.publish(
-            RunResumed(
+            resumed = RunResumed(
                 task_id=plan.task_id,
                 plan_id=plan.id,
                 run_id=run_id,
@@ -355,7 +352,8 @@ class Executor:
                 phases_completed=index,
                 total_phases=run.progress.total_phases,
             )
-        )
+            await store.emit_in(conn, resumed)
+        await store.publish(appended, resumed)
         self.wake()
         return await store.get_run(run_id)
 
@@ -366,14 +364,15 @@ class Executor:
         run = await store.get_run(run_id, with_assets=False)
         reason = f"aborted by {actor}"
         if run.state == "queued":
+            plan = await store.get_plan(run.plan_id)
             async with store.database.engine.begin() as conn:
                 await self.engine.work.mark_done(RUN_WORK, run_id, conn)  # work row first: see pause()
                 _, appended = await store.transition_in(
                     conn, "run", run_id, "failed", actor=actor, reason=reason, expect=("queued",)
                 )
-            await self.engine.bus.publish(appended)
-            plan = await store.get_plan(run.plan_id)
-            await self._publish_finished(run, plan, "failed", reason)
+                finished = self._finished(run, plan, "failed", reason)
+                await store.emit_in(conn, finished)
+            await store.publish(appended, finished)
             return await store.get_run(run_id)
         if run.state in TERMINAL_RUN_STATES:
             raise IllegalTransition("run", run_id, run.state, "rolled_back")
@@ -404,24 +403,24 @@ class Executor:
                 _, appended = await store.transition_in(
                     conn, "run", run.id, "failed", actor=SYSTEM_ACTOR, reason=reason, details={"errors": problems}
                 )
+                finished = self._finished(run, plan, "failed", reason)
+                await store.emit_in(conn, finished)
                 await self.engine.work.release(conn, holding.claim, done=True)
-            await self.engine.bus.publish(appended)
-            await self._publish_finished(run, plan, "failed", reason)
+            await store.publish(appended, finished)
             return False
         run.started_at = self.engine.clock.now()
+        started = RunStarted(
+            task_id=plan.task_id,
+            plan_id=plan.id,
+            run_id=run.id,
+            total_phases=len(execution_phases(plan)),
+            total_assets=len(plan.payload.affected_assets),
+        )
         async with holding.fenced() as conn:
             await store.save_run_progress(run, conn)
             _, appended = await store.transition_in(conn, "run", run.id, "executing", actor=SYSTEM_ACTOR, expect=("queued",))
-        await self.engine.bus.publish(appended)
-        await self.engine.bus.publish(
-            RunStarted(
-                task_id=plan.task_id,
-                plan_id=plan.id,
-                run_id=run.id,
-                total_phases=len(execution_phases(plan)),
-                total_assets=len(plan.payload.affected_assets),
-            )
-        )
+            await store.emit_in(conn, started)
+        await store.publish(appended, started)
         return True
 
     async def _execute_phase(self, holding: Holding, index: int) -> None:
@@ -438,19 +437,19 @@ class Executor:
         if summary.status == "pending":
             summary.status, summary.started_at = "running", clock.now()
             run.progress.current_phase = index
+            phase_started = PhaseStarted(
+                task_id=plan.task_id,
+                plan_id=plan.id,
+                run_id=run.id,
+                index=index,
+                name=phase.name,
+                total_phases=total,
+                assets=tuple(phase.assets),
+            )
             async with holding.fenced() as conn:
                 await store.save_run_progress(run, conn)
-            await self.engine.bus.publish(
-                PhaseStarted(
-                    task_id=plan.task_id,
-                    plan_id=plan.id,
-                    run_id=run.id,
-                    index=index,
-                    name=phase.name,
-                    total_phases=total,
-                    assets=tuple(phase.assets),
-                )
-            )
+                await store.emit_in(conn, phase_started)
+            await store.publish(phase_started)
         report = await PhaseExecution(holding, index, phase, await self._fleet()).run()
         if report.outcome == "abort":
             await self._roll_back(holding, report.reason, actor=_actor_of(report.reason))
@@ -500,11 +499,28 @@ class Executor:
         due = clock.now() + timedelta(seconds=wait or 0.0)
         run.progress.next_phase_at = None if last else due
         pause_event = None
+        # Drivers that act on hosts (ansible) report per-host outcomes in the thread.
+        outcomes, failures = await self._phase_outcomes(run.id, index) if self.engine.driver.acts_on_many else ({}, ())
+        completed = PhaseCompleted(
+            task_id=plan.task_id,
+            plan_id=plan.id,
+            run_id=run.id,
+            index=index,
+            name=phase.name,
+            total_phases=total,
+            assets_changed=len(phase.assets),
+            health=metrics,
+            next_wait_seconds=wait,
+            outcomes=outcomes,
+            failures=failures,
+        )
+        paused: RunPaused | None = None
         async with holding.fenced() as conn:
             # Read under the fence (on PostgreSQL the work row is locked now): an abort or pause that came in during
             # the phase decides what happens next, not the soak.
             state, rollback = await store.run_control_state(run.id, conn)
             await store.save_run_progress(run, conn)
+            await store.emit_in(conn, completed)
             if rollback:
                 await self.engine.work.release(conn, holding.claim, due_at=clock.now())  # the next claim rolls back
             elif pause_reason is not None:
@@ -512,42 +528,25 @@ class Executor:
                     _, pause_event = await store.transition_in(
                         conn, "run", run.id, "paused", actor=SYSTEM_ACTOR, reason=pause_reason, expect=("executing",)
                     )
+                    paused = RunPaused(
+                        task_id=plan.task_id,
+                        plan_id=plan.id,
+                        run_id=run.id,
+                        actor=SYSTEM_ACTOR,
+                        reason=pause_reason,
+                        phases_completed=run.progress.phases_completed,
+                        total_phases=total,
+                    )
+                    await store.emit_in(conn, paused)
                 await self.engine.work.release(conn, holding.claim, done=True)
             elif state == "paused":
                 await self.engine.work.release(conn, holding.claim, done=True)  # resume enqueues it again
             else:
                 await self.engine.work.release(conn, holding.claim, due_at=due)
         crash_point("after_phase")
-        # Drivers that act on hosts (ansible) report per-host outcomes in the thread.
-        outcomes, failures = await self._phase_outcomes(run.id, index) if self.engine.driver.acts_on_many else ({}, ())
-        await self.engine.bus.publish(
-            PhaseCompleted(
-                task_id=plan.task_id,
-                plan_id=plan.id,
-                run_id=run.id,
-                index=index,
-                name=phase.name,
-                total_phases=total,
-                assets_changed=len(phase.assets),
-                health=metrics,
-                next_wait_seconds=wait,
-                outcomes=outcomes,
-                failures=failures,
-            )
-        )
-        if pause_event is not None:
-            await self.engine.bus.publish(pause_event)
-            await self.engine.bus.publish(
-                RunPaused(
-                    task_id=plan.task_id,
-                    plan_id=plan.id,
-                    run_id=run.id,
-                    actor=SYSTEM_ACTOR,
-                    reason=pause_reason,
-                    phases_completed=run.progress.phases_completed,
-                    total_phases=total,
-                )
-            )
+        await store.publish(completed)
+        if pause_event is not None and paused is not None:
+            await store.publish(pause_event, paused)
         if due > clock.now() and not last:
             self._arm(due)
 
@@ -585,16 +584,7 @@ class Executor:
             if rollback:
                 await self.engine.work.release(conn, holding.claim, due_at=self.engine.clock.now())
                 return
-            if state == "executing":
-                _, appended = await store.transition_in(
-                    conn, "run", run.id, "paused", actor=SYSTEM_ACTOR, reason=reason, expect=("executing",)
-                )
-            await self.engine.work.release(conn, holding.claim, done=True)
-        if appended is None:
-            return
-        await self.engine.bus.publish(appended)
-        await self.engine.bus.publish(
-            RunPaused(
+            paused = RunPaused(
                 task_id=plan.task_id,
                 plan_id=plan.id,
                 run_id=run.id,
@@ -603,7 +593,15 @@ class Executor:
                 phases_completed=run.progress.phases_completed,
                 total_phases=run.progress.total_phases,
             )
-        )
+            if state == "executing":
+                _, appended = await store.transition_in(
+                    conn, "run", run.id, "paused", actor=SYSTEM_ACTOR, reason=reason, expect=("executing",)
+                )
+                await store.emit_in(conn, paused)
+            await self.engine.work.release(conn, holding.claim, done=True)
+        if appended is None:
+            return
+        await store.publish(appended, paused)
 
     async def _verdict(self, phase: Phase) -> Verdict:
         longest = max((c.timeout for c in phase.health_checks if c.timeout), key=parse_duration, default=DEFAULT_PROBE_TIMEOUT)
@@ -640,10 +638,11 @@ class Executor:
                 expect=("executing",),
                 details={"assets_changed": run.metrics.assets_changed, "duration_seconds": run.metrics.duration_seconds},
             )
+            finished = self._finished(run, plan, "completed", None)
+            await store.emit_in(conn, finished)
             await self.engine.work.release(conn, holding.claim, done=True)
         crash_point("after_run")
-        await self.engine.bus.publish(appended)
-        await self._publish_finished(run, plan, "completed", None)
+        await store.publish(appended, finished)
 
     async def _roll_back(self, holding: Holding, reason: str, actor: str = SYSTEM_ACTOR) -> None:
         """Record that the run is rolling back (a takeover carries on), revert, then end rolled_back or failed."""
@@ -666,24 +665,23 @@ class Executor:
             _, appended = await store.transition_in(
                 conn, "run", run.id, target, actor=actor, reason=reason[:4000], details=details, expect=("executing", "paused")
             )
+            finished = self._finished(run, plan, target, reason, report.reverted)
+            await store.emit_in(conn, finished)
             await self.engine.work.release(conn, holding.claim, done=True)
-        await self.engine.bus.publish(appended)
-        await self._publish_finished(run, plan, target, reason, report.reverted)
+        await store.publish(appended, finished)
 
-    async def _publish_finished(self, run: Run, plan: Plan, state: str, reason: str | None, reverted: int = 0) -> None:
-        await self.engine.bus.publish(
-            RunFinished(
-                task_id=plan.task_id,
-                plan_id=plan.id,
-                run_id=run.id,
-                state=state,
-                reason=reason,
-                assets_changed=run.metrics.assets_changed,
-                assets_rolled_back=reverted,
-                phases_completed=run.progress.phases_completed,
-                total_phases=len(execution_phases(plan)),
-                duration_seconds=_elapsed(run, self.engine.clock),
-            )
+    def _finished(self, run: Run, plan: Plan, state: str, reason: str | None, reverted: int = 0) -> RunFinished:
+        return RunFinished(
+            task_id=plan.task_id,
+            plan_id=plan.id,
+            run_id=run.id,
+            state=state,
+            reason=reason,
+            assets_changed=run.metrics.assets_changed,
+            assets_rolled_back=reverted,
+            phases_completed=run.progress.phases_completed,
+            total_phases=len(execution_phases(plan)),
+            duration_seconds=_elapsed(run, self.engine.clock),
         )
 
 

@@ -39,6 +39,7 @@ _REGION = re.compile(
     r"|(?:us|europe|asia|northamerica|southamerica|australia)-(?:east|west|north|south|central|northeast|southeast)\d"
     r"|(?:east|west|central|north|south)(?:us|europe)\d?)\b"
 )
+REGION_PATTERN = _REGION
 
 
 def _find(text: str, table: dict[str, tuple[str, ...]]) -> list[str]:

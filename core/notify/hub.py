@@ -150,43 +150,43 @@ class NotificationHub:
 
 
 def build_notifiers(config: Config) -> list[Notifier]:
-    """The notifiers ``config.notifications`` enables. Raises ConfigError for settings that need a secret."""
+    """The notifiers ``config.notifications`` enables (the pre-outbox path; :func:`core.notify.build_subscribers`
+    replaces it). Raises ConfigError for settings that need a secret."""
     section = config.notifications
     notifiers: list[Notifier] = []
     email = section.email
     if email.enabled:
-        password = config.smtp_password.get_secret_value() if config.smtp_password else None
+        password = config.secret(email.password_env)
         if email.username and not password:
-            raise ConfigError("notifications.email.username is set but SMTP_PASSWORD is not; set it in the environment")
+            raise ConfigError(f"notifications.email.username is set but {email.password_env} is not; set it in the environment")
         if password and not email.username:
-            logger.warning("SMTP_PASSWORD is set but notifications.email.username is not; sending without login")
+            logger.warning("%s is set but notifications.email.username is not; sending without login", email.password_env)
         notifiers.append(
             EmailNotifier(
-                smtp_host=email.smtp_host or "",
+                smtp_host=email.host or "",
                 smtp_port=email.smtp_port,
-                from_address=email.from_address or "",
+                from_address=email.from_ or "",
                 to=email.to,
                 on=email.on,
-                starttls=email.starttls,
+                starttls=email.tls == "starttls",
                 username=email.username,
                 password=password,
-                timeout_seconds=email.timeout_seconds,
-                max_attempts=email.max_attempts,
+                timeout_seconds=email.timeout,
+                max_attempts=3,
             )
         )
-    hook = section.webhook
-    if hook.enabled:
-        secret = config.webhook_secret.get_secret_value() if config.webhook_secret else None
+    for hook in section.webhooks:
+        secret = config.secret(hook.secret_env)
         if secret is None:
-            logger.warning("OPSPILOT_WEBHOOK_SECRET is not set; webhook requests will not be signed")
+            logger.warning("%s is not set; webhook requests will not be signed", hook.secret_env)
         notifiers.append(
             WebhookNotifier(
-                url=hook.url or "",
+                url=hook.url,
                 secret=secret,
                 events=hook.events,
-                timeout_seconds=hook.timeout_seconds,
-                max_attempts=hook.max_attempts,
-                backoff_seconds=hook.backoff_seconds,
+                timeout_seconds=hook.timeout,
+                max_attempts=5,
+                backoff_seconds=1.0,
             )
         )
     return notifiers

@@ -1,9 +1,10 @@
 """One Notice per domain event, so every notifier says the same thing.
 
 :func:`build_notice` turns an event into a subject, a severity, a plain-text body written for
-the on-call engineer who reads it at 3 a.m., and a JSON-able dict (the webhook body). With a
-store it looks up the ask, the plan, the approval and the run to say more; without one, or when
-a lookup fails, it says what the event itself carries.
+the on-call engineer who reads it at 3 a.m., and a JSON-able dict (the ``format: legacy`` webhook
+body). With a store it looks up the ask, the plan, the approval and the run to say more; without
+one, or when a lookup fails, it says what the event itself carries. :func:`notice_for` does the
+same for an outbox envelope (``CloudEvent``), and still says something for a type it has no words for.
 """
 
 from __future__ import annotations
@@ -15,20 +16,30 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from core.errors import OpsPilotError
 from core.events import (
+    ApprovalExpired,
     Event,
+    FreezeChanged,
     PhaseCompleted,
     PhaseStarted,
     PlanDecided,
     PlanProposed,
+    PlanSuperseded,
     RunFinished,
+    RunPaused,
+    RunResumed,
     RunStarted,
     TaskCreated,
+    TaskFailed,
+    TaskPlanned,
+    VoteRecorded,
 )
+from core.notify.revive import revive
 from core.timeutil import format_duration, isoformat
 
 if TYPE_CHECKING:
     from core.domain import Plan, Task
     from core.domain.run import Run
+    from core.outbox.envelope import CloudEvent
     from core.store import Store
 
 logger = logging.getLogger(__name__)
@@ -102,6 +113,43 @@ async def build_notice(event: Event, store: Store | None = None) -> Notice | Non
         at=event.at,
         data=data,
         **ids,
+    )
+
+
+async def notice_for(event: CloudEvent, store: Store | None = None) -> Notice:
+    """The notice for an outbox envelope: the domain event's words when it revives into one OpsPilot describes,
+    else a plain account of the envelope (type, environment and the scalar fields of ``data``)."""
+    domain_event = revive(event)
+    notice = await build_notice(domain_event, store) if domain_event is not None else None
+    if notice is not None:
+        return notice
+    return _plain_notice(event)
+
+
+def _plain_notice(event: CloudEvent) -> Notice:
+    headline = event.type.replace(".", " ").replace("_", " ").capitalize()
+    where = f" ({event.environment})" if event.environment else ""
+    lines = [f"{headline}{where}.", ""]
+    width = max((len(k) for k in event.data), default=0) + 1
+    for key, value in event.data.items():
+        if value is None or isinstance(value, dict | list) or key.endswith("_id"):
+            continue
+        lines.append(f"{(key.replace('_', ' ').capitalize() + ':').ljust(width)} {value}")
+    ids = {k: event.data.get(k) for k in ("task_id", "plan_id", "run_id")}
+    lines += ["", *(f"{k.removesuffix('_id').capitalize()} id: {v}" for k, v in ids.items() if v)]
+    if ids["task_id"]:
+        lines += ["", f"Audit trail: opspilot audit {ids['task_id']}"]
+    return Notice(
+        topic=event.type,
+        kind=event.type,
+        severity=event.severity,
+        subject=f"[OpsPilot] {headline}{where}",
+        text="\n".join(lines) + "\n",
+        at=event.time,
+        data=event.data,
+        task_id=ids["task_id"],
+        plan_id=ids["plan_id"],
+        run_id=ids["run_id"],
     )
 
 
@@ -258,7 +306,77 @@ def _run_finished(event: RunFinished, found: _Found) -> _Draft:
     return _Draft(event.state, severity, headline, lines, context)  # type: ignore[arg-type]
 
 
+def _task_planned(event: TaskPlanned, found: _Found) -> _Draft:
+    lines = _plan_lines(found)
+    if event.risk_level:
+        lines.append(("Risk", event.risk_level))
+    lines.append(("Next", "waits for an approver" if event.requires_approval else "no approval needed"))
+    return _Draft("planned", "info", "Plan ready", lines)
+
+
+def _task_failed(event: TaskFailed, found: _Found) -> _Draft:
+    lines = _plan_lines(found)
+    lines.append(("Reason", event.reason))
+    lines += [("Error", error) for error in event.errors[:_LISTED]]
+    lines.append(("Next", "nothing was planned or changed; rephrase the ask or check the errors above"))
+    return _Draft("planning_failed", "critical", "Planning FAILED", lines)
+
+
+def _approval_expired(event: ApprovalExpired, found: _Found) -> _Draft:
+    lines = _plan_lines(found, with_approval=False)
+    waited = format_duration(event.ttl_seconds)
+    if event.renotify:
+        lines.append(("Waiting", f"more than {waited}; approvers were reminded"))
+        return _Draft("approval_reminder", "warning", "Approval still needed", lines)
+    lines.append(("Expired", f"no decision within {waited}; the plan was rejected"))
+    return _Draft("approval_expired", "warning", "Approval expired", lines)
+
+
+def _run_paused(event: RunPaused, found: _Found) -> _Draft:
+    lines = _plan_lines(found)
+    lines.append(("Paused", f"by {event.actor} after {event.phases_completed}/{event.total_phases} phases"))
+    if event.reason:
+        lines.append(("Reason", event.reason))
+    lines.append(("Next", "a person must resume or abort the run"))
+    return _Draft("paused", "warning", "Run paused", lines)
+
+
+def _run_resumed(event: RunResumed, found: _Found) -> _Draft:
+    lines = _plan_lines(found)
+    lines.append(("Resumed", f"by {event.actor} after {event.phases_completed}/{event.total_phases} phases"))
+    return _Draft("resumed", "info", "Run resumed", lines)
+
+
+def _plan_superseded(event: PlanSuperseded, found: _Found) -> _Draft:
+    lines = _plan_lines(found, with_approval=False)
+    lines.append(("Replaced by", event.superseded_by))
+    return _Draft("superseded", "info", "Plan superseded", lines)
+
+
+def _vote_recorded(event: VoteRecorded, found: _Found) -> _Draft:
+    lines = _plan_lines(found, with_approval=False)
+    lines.append(("Vote", f"{event.decision} by {event.actor} ({event.votes}/{event.required})"))
+    return _Draft("vote", "info", "Vote recorded", lines)
+
+
+def _freeze_changed(event: FreezeChanged, found: _Found) -> _Draft:
+    frozen = event.reason is not None
+    lines = [("Environment", event.environment), ("By", event.actor)]
+    if frozen:
+        lines.append(("Reason", event.reason or ""))
+    headline = f"{event.environment} {'FROZEN' if frozen else 'unfrozen'}"
+    return _Draft("frozen" if frozen else "unfrozen", "warning" if frozen else "info", headline, lines)
+
+
 _DESCRIBERS: dict[type[Event], Any] = {
+    TaskPlanned: _task_planned,
+    TaskFailed: _task_failed,
+    ApprovalExpired: _approval_expired,
+    RunPaused: _run_paused,
+    RunResumed: _run_resumed,
+    PlanSuperseded: _plan_superseded,
+    VoteRecorded: _vote_recorded,
+    FreezeChanged: _freeze_changed,
     TaskCreated: _task_created,
     PlanProposed: _plan_proposed,
     PlanDecided: _plan_decided,

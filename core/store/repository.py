@@ -21,7 +21,7 @@ from core.domain import Approval, Plan, PlanPayload, Quality, Run, Status, Task,
 from core.domain.run import AssetResult, PhaseResult, RunMetrics, RunProgress
 from core.domain.states import check_transition
 from core.errors import IllegalTransition, NotFound, OpsPilotError
-from core.events import AuditAppended, EventBus
+from core.events import AuditAppended, Event, EventBus
 from core.store import audit_chain, tables
 from core.store.database import Database
 from core.store.run_assets import AssetRow, RunAssets
@@ -78,6 +78,16 @@ class Store:
         self._audit_key = audit_key.get_secret_value() if audit_key is not None else None
         self.run_assets = RunAssets(database)
         self._payloads: dict[str, PlanPayload] = {}
+        # The transactional outbox (core/outbox/writer.py), set when the service is wired: every event written
+        # through ``emit_in`` (and every audit entry) is recorded in the transaction of the change that caused it.
+        self.outbox: Any = None
+
+    async def emit_in(self, conn: AsyncConnection, *events: Event) -> None:
+        """Record domain events in the caller's transaction (the outbox); publish them on the bus after commit."""
+        if self.outbox is None:
+            return
+        for event in events:
+            await self.outbox.add(conn, event)
 
     @property
     def _engine(self) -> AsyncEngine:
@@ -109,14 +119,31 @@ class Store:
             details=details,
             key=self._audit_key,
         )
-        return AuditAppended(entity_type=entity_type, entity_id=entity_id, event=event, actor=actor, details=details)
+        appended = AuditAppended(entity_type=entity_type, entity_id=entity_id, event=event, actor=actor, details=details)
+        await self.emit_in(conn, appended)
+        return appended
 
     async def append_audit(
-        self, entity_type: str, entity_id: str, event: str, actor: str, details: dict[str, Any] | None = None
+        self,
+        entity_type: str,
+        entity_id: str,
+        event: str,
+        actor: str,
+        details: dict[str, Any] | None = None,
+        *,
+        emit: Sequence[Event] = (),
     ) -> None:
+        """Append an audit entry; ``emit``: domain events written to the outbox in the same transaction."""
         async with self._engine.begin() as conn:
             appended = await self._audit(conn, entity_type, entity_id, event, actor, details)
-        await self.bus.publish(appended)
+            await self.emit_in(conn, *emit)
+        await self.publish(appended, *emit)
+
+    async def publish(self, *events: Event) -> None:
+        """After a commit: hand the committed events to in-process subscribers (metrics, tests). Durable delivery
+        goes through the outbox, never through this."""
+        for event in events:
+            await self.bus.publish(event)
 
     async def append_audit_in(
         self,
@@ -198,16 +225,19 @@ class Store:
         details: dict[str, Any] | None = None,
         expect: Sequence[str] | None = None,
         changes: dict[str, Any] | None = None,
+        emit: Sequence[Event] = (),
     ) -> str:
-        """Move an entity to ``target``; returns the state it left. Raises IllegalTransition, changing nothing."""
+        """Move an entity to ``target``; returns the state it left. Raises IllegalTransition, changing nothing.
+        ``emit``: domain events written to the outbox in the same transaction (and published after it)."""
         try:
             async with self._engine.begin() as conn:
                 current, appended = await self.transition_in(
                     conn, kind, entity_id, target, actor=actor, reason=reason, details=details, expect=expect, changes=changes
                 )
+                await self.emit_in(conn, *emit)
         except SQLAlchemyError as exc:
             raise OpsPilotError(f"database error while moving {kind} {entity_id} to {target}: {exc}") from exc
-        await self.bus.publish(appended)
+        await self.publish(appended, *emit)
         return current
 
     async def transition_in(
@@ -245,7 +275,7 @@ class Store:
 
     # -- tasks -------------------------------------------------------------------------------
 
-    async def add_task(self, task: Task, actor: str) -> None:
+    async def add_task(self, task: Task, actor: str, *, emit: Sequence[Event] = ()) -> None:
         async with self._engine.begin() as conn:
             await conn.execute(
                 insert(tables.tasks).values(
@@ -272,7 +302,8 @@ class Store:
                 None,
                 task.status.state,
             )
-        await self.bus.publish(appended)
+            await self.emit_in(conn, *emit)
+        await self.publish(appended, *emit)
 
     async def update_task(self, task_id: str, *, task_spec: TaskSpec | None = None, usage: Usage | None = None) -> None:
         values: dict[str, Any] = {"updated_at": utcnow()}

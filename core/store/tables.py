@@ -178,3 +178,96 @@ freezes = Table(
     Column("actor", String(100), nullable=False),
     Column("at", DateTime(timezone=True), nullable=False),
 )
+
+# -- delivery (migration 0006) -------------------------------------------------------------------
+
+# The transactional outbox: one row per domain event, inserted in the transaction of the state change that
+# caused it. ``envelope`` is the CloudEvents 1.0 JSON document subscribers receive.
+outbox_events = Table(
+    "outbox_events",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("id", String(36), nullable=False, unique=True),
+    Column("type", String(60), nullable=False),
+    Column("subject", String(200)),
+    Column("partition", String(100), nullable=False),  # ordering key: deliveries of one partition go in seq order
+    Column("severity", String(10), nullable=False),
+    Column("environment", String(40)),
+    Column("envelope", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_outbox_events_created", "created_at"),
+)
+
+# One row per (event, subscriber): delivered, still pending (with its next due time), or dead-lettered.
+outbox_deliveries = Table(
+    "outbox_deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("event_seq", Integer, nullable=False),
+    Column("event_id", String(36), nullable=False),
+    Column("subscriber", String(80), nullable=False),
+    Column("partition", String(100), nullable=False),
+    Column("status", String(12), nullable=False),  # pending | delivered | dead
+    Column("attempt", Integer, nullable=False, default=0),
+    Column("due_at", DateTime(timezone=True), nullable=False),
+    Column("started_at", DateTime(timezone=True)),  # set before an attempt; an unfinished one is checked before repeating
+    Column("last_error", Text),
+    Column("result", Text),  # JSON the subscriber returned (a Slack ts, refused recipients)
+    Column("delivered_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("event_id", "subscriber", name="uq_outbox_delivery_event_subscriber"),
+    Index("ix_outbox_deliveries_queue", "subscriber", "partition", "status", "event_seq"),
+    Index("ix_outbox_deliveries_status", "status", "updated_at"),
+)
+
+# Idempotent intake: one row per delivery key (Slack event_id, or a key derived from a command / interaction).
+intake_keys = Table(
+    "intake_keys",
+    metadata,
+    Column("key", String(255), primary_key=True),
+    Column("source", String(20), nullable=False),  # slack_event | slack_command | slack_action | ...
+    Column("ask_id", String(36)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_intake_keys_created", "created_at"),
+)
+
+# Asks recorded by a front and planned by a worker (durable work of kind "ask").
+asks = Table(
+    "asks",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("front", String(20), nullable=False),
+    Column("payload", Text, nullable=False),  # JSON: the Ask and where to answer
+    Column("state", String(12), nullable=False),  # pending | done | failed
+    Column("task_id", String(36)),
+    Column("error", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_asks_state", "state", "created_at"),
+)
+
+# REST ``Idempotency-Key``: scoped per token and route, kept 24 h; the first answer is replayed.
+api_idempotency = Table(
+    "api_idempotency",
+    metadata,
+    Column("scope", String(100), nullable=False),  # the token's id (never the token)
+    Column("route", String(200), nullable=False),
+    Column("key", String(255), nullable=False),
+    Column("body_hash", String(64), nullable=False),
+    Column("state", String(12), nullable=False),  # in_progress | done
+    Column("status_code", Integer),
+    Column("response", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("scope", "route", "key", name="uq_api_idempotency_key"),
+    Index("ix_api_idempotency_created", "created_at"),
+)
+
+# Slack rate limits shared by replicas: a 429's Retry-After stops calls to ``method`` for ``channel`` until then.
+slack_rate_limits = Table(
+    "slack_rate_limits",
+    metadata,
+    Column("method", String(60), primary_key=True),
+    Column("channel", String(40), primary_key=True),  # "" when the method is limited workspace-wide
+    Column("until", DateTime(timezone=True), nullable=False),
+)

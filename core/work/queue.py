@@ -16,6 +16,7 @@ import logging
 import os
 import secrets
 import socket
+from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -30,6 +31,9 @@ from core.store import Database
 from core.store.tables import work_items
 
 logger = logging.getLogger(__name__)
+
+# Claims taken over from a holder whose lease lapsed, by kind, in this process (``opspilot_lease_takeovers``).
+TAKEOVERS: Counter[str] = Counter()
 
 
 def worker_id() -> str:
@@ -138,6 +142,7 @@ class WorkQueue:
                     )
         for claim in claims:
             if claim.taken_over:
+                TAKEOVERS[kind] += 1
                 logger.warning("took over %s %s (fence %d): the previous holder's lease lapsed", kind, claim.subject, claim.fence)
         return claims
 

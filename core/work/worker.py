@@ -46,7 +46,7 @@ class LeasedWorker:
         capacity: int = 20,
         on_failure: OnFailure | None = None,
         scheduler: AsyncIOScheduler | None = None,
-        log_key: str = "subject",
+        log_key: str | None = "subject",
     ) -> None:
         self.work = work
         self.kind = kind
@@ -144,7 +144,7 @@ class LeasedWorker:
     async def _hold(self, claim: Claim) -> None:
         """Drive a claim while renewing its lease every third of it; stop at once when the lease is lost. The failure
         handler runs inside the renewed task too, so a long recovery (a rollback) never runs unleased."""
-        with bind(**{self.log_key: claim.subject}):
+        with bind(**({self.log_key: claim.subject} if self.log_key else {})):
             drive = asyncio.create_task(self._drive_and_recover(claim))
             current = claim
             try:
