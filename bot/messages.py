@@ -248,15 +248,15 @@ def run_progress(
     run_id: str | None,
     phases_done: int,
     assets_done: int,
-    ended: str | None = None,
+    ended: bool = False,
 ) -> str:
     """The run's one progress message in the card's thread, posted at its start and edited at each phase end."""
     lines = [run_started(total_phases, total_assets, run_id)]
     progress = f"phase {phases_done} of {total_phases} done"
     if total_assets:
         progress += f" · {min(assets_done, total_assets)}/{total_assets} assets"
-    if ended:
-        progress += f" · {STATE_WORDS.get(ended, ended)}"
+    if ended:  # how it ended is the reply below (the thread is searched for it by those words)
+        progress += " · stopped, see the last reply"
     lines.append(f":bar_chart: Progress: {progress}")
     return "\n".join(lines)
 

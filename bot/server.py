@@ -22,10 +22,11 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.signature import SignatureVerifier
 
-from bot.app import build_app, build_client
+from bot.app import build_app
 from bot.groups import SlackGroupDirectory
-from bot.progress import SlackProgress
 from bot.rest import monitoring_routes, rest_routes
+from bot.slack_delivery import SlackSubscriber
+from bot.slack_limits import SharedRateLimits, delivery_client, request_client
 from bot.slack_request import Refusal, decode_body, header_refusal, payload_refusal
 from bot.untrusted import excerpt, quiet_protocol_errors
 from core.config import Config
@@ -75,7 +76,7 @@ class Running:
     bolt: AsyncApp
     emulator: object | None = None
     socket_handler: AsyncSocketModeHandler | None = None
-    progress: SlackProgress | None = None
+    slack: SlackSubscriber | None = None  # the outbox subscriber that writes cards and threads
     state: dict = field(default_factory=dict)
 
     async def stop(self, grace: float | None = None) -> None:
@@ -85,9 +86,7 @@ class Running:
         self.state["ready"], self.state["draining"] = False, True
         if self.socket_handler is not None:
             await self.socket_handler.close_async()
-        await self.service.drain(grace)
-        if self.progress is not None:
-            await self.progress.close()  # after the executor: the last phase's updates are queued by then
+        await self.service.drain(grace)  # Slack updates not delivered yet stay in the outbox for the next start
         await self.runner.cleanup()
         await self.service.close()
 
@@ -193,11 +192,13 @@ async def start(config: Config, *, host: str = "127.0.0.1", port: int = 3000, mo
         app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[draining_guard(state)])
         if emulator is not None:
             emulator.register(app)
-        client = build_client(bot_token, config.slack.api_url)
+        # One replica's 429 holds every replica's calls of that method to that channel (slack_rate_limits).
+        limits = SharedRateLimits(service.queries, service.clock)
+        client = request_client(bot_token, config.slack.api_url, limits)
         bolt = build_app(service, client, signing_secret)
         service.use_groups(SlackGroupDirectory(client))
-        progress = SlackProgress(service, client)
-        progress.subscribe()
+        slack = SlackSubscriber(service, delivery_client(bot_token, config.slack.api_url, limits))
+        service.outbox.register(slack)
         slack_routes(app, bolt, state, signing_secret)
         metrics = Metrics()
         metrics.attach(service)
@@ -211,7 +212,7 @@ async def start(config: Config, *, host: str = "127.0.0.1", port: int = 3000, mo
             # The emulator shares this server: the bot talks to it over loopback like it would to Slack.
             emulator.base_url = url
             emulator.bot_url = f"{url}/slack/events"
-            client.base_url = emulator.api_url
+            client.base_url = slack.client.base_url = emulator.api_url
 
         socket_handler = None
         if mode == "socket":
@@ -231,7 +232,7 @@ async def start(config: Config, *, host: str = "127.0.0.1", port: int = 3000, mo
         }
         state["ready"] = True
         logger.info("OpsPilot ready in %s mode on %s", mode, url)
-        return Running(mode, service, url, runner, bolt, emulator, socket_handler, progress, state)
+        return Running(mode, service, url, runner, bolt, emulator, socket_handler, slack, state)
     except BaseException:
         await service.close()
         raise

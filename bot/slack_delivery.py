@@ -296,11 +296,11 @@ class SlackSubscriber(Subscriber):
         )
         await self._reply(attempt, ref, "reply", text, broadcast=state in BROADCAST_STATES)
         if state != "completed":  # a completed run's last phase already brought its progress to N of N
-            await self._edit_progress(attempt, ref, int(data.get("phases_completed") or 0), ended=state)
+            await self._edit_progress(attempt, ref, int(data.get("phases_completed") or 0), ended=True)
         await self._refresh_card(attempt, data["plan_id"], ref)
         return None
 
-    async def _edit_progress(self, attempt: _Attempt, ref: dict[str, Any], phases_done: int, *, ended: str | None = None) -> None:
+    async def _edit_progress(self, attempt: _Attempt, ref: dict[str, Any], phases_done: int, *, ended: bool = False) -> None:
         """The run's progress message says ``phases_done`` of its phases are done (and how it ended)."""
         data = attempt.data
         run_id = data["run_id"]

@@ -17,6 +17,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 DEFAULT_RETRY_AFTER = 1.0  # a 429 without Retry-After (Slack always sends it; a proxy might not)
+REQUEST_WAIT_SECONDS = 30.0  # a listener (after its ack) waits this long at most for a window to end
 
 
 class SharedRateLimits:
@@ -118,3 +120,20 @@ def channel_of(call: dict[str, Any]) -> str:
         if isinstance(part, dict) and part.get("channel"):
             return str(part["channel"])
     return ""
+
+
+def request_client(token: str, api_url: str, limits: SharedRateLimits | None) -> LimitedWebClient:
+    """Bolt's client (listeners, after their ack): waits out a short window, retries a dropped connection."""
+    return LimitedWebClient(
+        token=token,
+        base_url=api_url,
+        retry_handlers=[AsyncConnectionErrorRetryHandler(max_retry_count=2)],
+        limits=limits,
+        wait_up_to=REQUEST_WAIT_SECONDS,
+    )
+
+
+def delivery_client(token: str, api_url: str, limits: SharedRateLimits | None) -> LimitedWebClient:
+    """The outbox subscriber's client: one try per call and no waiting; the dispatcher retries (a post repeated by an
+    HTTP-level retry could show twice, a delivery retry checks the thread first)."""
+    return LimitedWebClient(token=token, base_url=api_url, retry_handlers=[], limits=limits, wait_up_to=0.0)

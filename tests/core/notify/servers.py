@@ -129,7 +129,7 @@ class SmtpRecorder:
             if self.answers:
                 return self.answers.pop(0)
             message = message_from_bytes(envelope.original_content or envelope.content, policy=default_policy)
-            tls = session.ssl is not None
+            tls = server.transport.get_extra_info("ssl_object") is not None
             self.mails.append(Mail(envelope.mail_from, list(envelope.rcpt_tos), message, tls))  # type: ignore[arg-type]
         return "250 OK"
 
