@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from typing import Any, Literal, get_args
 
-from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetryHandler, AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import messages
-from bot.asks import handle_ask
+from bot.asks import record_ask
 from bot.blocks import (
     ABORT_ACTION,
     APPROVE_ACTION,
+    CHOICE_ACTION,
     PAUSE_ACTION,
     REASON_ACTION,
     REASON_BLOCK,
@@ -23,14 +25,17 @@ from bot.blocks import (
     REJECT_VIEW,
     RESUME_ACTION,
     home_view,
+    read_choice,
     reject_modal,
     run_status_card,
     seen_version,
 )
 from bot.catalogue import agents_text, tools_text
+from bot.intake import Intake, is_help
 from core.domain.spec import Environment
 from core.errors import ConfigError, NotFound
 from core.intake import normalize_text
+from core.intake.keys import IntakeKey
 from core.llm.offline import EXAMPLE_ASKS
 from core.service import OpsPilot
 
@@ -106,21 +111,27 @@ async def audit_answer(service: OpsPilot, any_id: str) -> dict | None:
     return {"text": text, "response_type": "ephemeral", "replace_original": False}
 
 
-async def freeze_answer(service: OpsPilot, words: list[str], user_id: str) -> dict | None:
-    """`/ops freeze ENV REASON` / `/ops unfreeze ENV` (ephemeral). None when the words are not that command with a
-    known environment, so "freeze the tmp directory cleanup on dev" is an ask like any other."""
+def is_freeze_command(words: list[str]) -> bool:
+    """`/ops freeze ENV REASON` or `/ops unfreeze ENV` with a known environment; "freeze the tmp directory cleanup on
+    dev" is an ask like any other."""
     verb = words[0].lower() if words else ""
     environment = words[1].lower() if len(words) > 1 else ""
     if environment not in get_args(Environment) or environment == "all":
+        return False
+    return (verb == "freeze" and len(words) >= 3) or (verb == "unfreeze" and len(words) == 2)
+
+
+async def freeze_answer(service: OpsPilot, words: list[str], user_id: str) -> dict | None:
+    """`/ops freeze ENV REASON` / `/ops unfreeze ENV` (ephemeral). None when the words are not that command."""
+    if not is_freeze_command(words):
         return None
-    if verb == "freeze" and len(words) >= 3:
+    verb, environment = words[0].lower(), words[1].lower()
+    if verb == "freeze":
         outcome = await service.freeze(environment, user_id, " ".join(words[2:]))
         text = messages.froze(environment, outcome.freeze.reason) if outcome.freeze is not None else None
-    elif verb == "unfreeze" and len(words) == 2:
+    else:
         outcome = await service.unfreeze(environment, user_id)
         text = messages.unfroze(environment) if outcome.status == "unfrozen" else None
-    else:
-        return None
     if text is None:
         text = messages.freeze_refused(outcome.message)
     return {"text": text, "response_type": "ephemeral", "replace_original": False}
@@ -137,12 +148,25 @@ def _from_home(body: dict[str, Any]) -> bool:
 
 
 def build_app(service: OpsPilot, client: AsyncWebClient, signing_secret: str) -> AsyncApp:
-    app = AsyncApp(client=client, signing_secret=signing_secret, process_before_response=False)
+    # The HTTP front (bot/server.py) checks the timestamp and the signature before Bolt sees a request, and Socket
+    # Mode carries no signature: Bolt's own check would only verify the same HMAC a second time on every ack.
+    app = AsyncApp(
+        client=client, signing_secret=signing_secret, process_before_response=False, request_verification_enabled=False
+    )
+
+    async def first_delivery(key: IntakeKey | None) -> bool:
+        """Claim the delivery's intake key: False for Slack's retry or a replay, which must change nothing."""
+        return key is None or await service.asks.keys.claim(key)
+
+    app.middleware(Intake(service))
 
     @app.command("/ops")
-    async def on_ops(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient) -> None:
+    async def on_ops(
+        ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient, context: AsyncBoltContext
+    ) -> None:
         text = normalize_text(command.get("text", ""))
         keyword = text.lower()
+        key: IntakeKey | None = context.get("intake_key")
         if keyword in ("", "help", "?"):
             await ack(text=messages.usage(EXAMPLE_ASKS))
             return
@@ -154,6 +178,8 @@ def build_app(service: OpsPilot, client: AsyncWebClient, signing_secret: str) ->
             return
         if keyword == "inventory refresh":
             await ack()
+            if not await first_delivery(key):
+                return
             await respond(**await inventory_refresh_answer(service))
             return
         if keyword == "approvals":
@@ -167,50 +193,51 @@ def build_app(service: OpsPilot, client: AsyncWebClient, signing_secret: str) ->
                 await ack()
                 await respond(**audit)
                 return
-        if words and words[0].lower() in ("freeze", "unfreeze"):
+        if is_freeze_command(words):
+            await ack()
+            if not await first_delivery(key):
+                return
             frozen = await freeze_answer(service, words, command["user_id"])
             if frozen is not None:
-                await ack()
                 await respond(**frozen)
-                return
+            return
         if words and words[0].lower() == "status" and len(words) <= 2:
             await ack()
             await respond(**await status_answer(service, words[1] if len(words) == 2 else None))
             return
+        # The ask is recorded (with the delivery's key, in one transaction) before the ack: an acked ask is never
+        # lost. A worker plans it; the card or the answer comes through the outbox.
+        try:
+            ask_id = await record_ask(
+                service,
+                text=text,
+                user_id=command["user_id"],
+                channel_id=command["channel_id"],
+                via="slash_command",
+                key=key,
+                team_id=command.get("team_id"),
+                response_url=command.get("response_url"),
+            )
+        except Exception:
+            logger.exception("could not record an ask from %s", command["user_id"])
+            await ack(text=messages.planning_failed("OpsPilot could not record your ask just now; try again in a moment."))
+            return
+        if ask_id is None:
+            await ack()  # Slack's retry or a replay of an ask already recorded
+            return
         await ack(text=messages.working_on(text))
 
-        async def reply_privately(message: str) -> None:
-            await respond(text=message, response_type="ephemeral", replace_original=False)
-
-        await handle_ask(
-            service,
-            client,
-            text=text,
-            user_id=command["user_id"],
-            channel_id=command["channel_id"],
-            reply_privately=reply_privately,
-            via="slash_command",
-        )
-
     @app.event("app_mention")
-    async def on_mention(event: dict[str, Any], client: AsyncWebClient) -> None:
-        text = normalize_text(event.get("text", ""))
+    async def on_mention(event: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext) -> None:
+        """An ask was recorded by the intake middleware (bot/intake.py); only help is answered here."""
         user_id, channel_id = event.get("user"), event.get("channel")
-        if not user_id or not channel_id:
+        if context.get("ask_id") or not user_id or not channel_id:
             return
-
-        async def reply_privately(message: str) -> None:
+        if is_help(normalize_text(event.get("text", ""))):
             try:
-                await client.chat_postEphemeral(channel=channel_id, user=user_id, text=message)
+                await client.chat_postEphemeral(channel=channel_id, user=user_id, text=messages.usage(EXAMPLE_ASKS))
             except SlackApiError as exc:
                 logger.warning("could not answer mention privately: %s", exc.response.get("error"))
-
-        if text.lower() in ("", "help", "?"):
-            await reply_privately(messages.usage(EXAMPLE_ASKS))
-            return
-        await handle_ask(
-            service, client, text=text, user_id=user_id, channel_id=channel_id, reply_privately=reply_privately, via="mention"
-        )
 
     def _refusal_text(status: str, message: str) -> str:
         return messages.plan_gone() if status == "not_found" else messages.refusal(status, message)
@@ -299,6 +326,41 @@ def build_app(service: OpsPilot, client: AsyncWebClient, signing_secret: str) ->
     async def on_abort(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         await control(body, action, client, "abort")
+
+    @app.action(re.compile(rf"^{CHOICE_ACTION}:\d+$"))
+    async def on_choice(
+        ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
+    ) -> None:
+        """A "did you mean" button: the ask goes on as if it had said that reading (recorded like any ask; a worker
+        plans it with the agent picked, and its card or answer comes through the outbox as usual)."""
+        await ack()
+        picked = read_choice(action.get("value"))
+        user_id, channel_id = _where(body)
+        if picked is None or not channel_id:
+            return
+        agent, text = picked
+        label = str((action.get("text") or {}).get("text") or agent)
+        try:
+            await record_ask(
+                service,
+                text=text,
+                user_id=user_id,
+                channel_id=channel_id,
+                via="did_you_mean",
+                key=None,  # the interaction's key was claimed by the middleware
+                team_id=(body.get("team") or {}).get("id"),
+                response_url=body.get("response_url"),
+                agent=agent,
+            )
+        except Exception:
+            logger.exception("could not record the reading %s picked by %s", agent, user_id)
+            await respond(
+                text=messages.planning_failed("OpsPilot could not record your choice just now; click it again in a moment."),
+                response_type="ephemeral",
+                replace_original=False,
+            )
+            return
+        await respond(text=messages.chose(label), response_type="ephemeral", replace_original=True)
 
     @app.event("app_home_opened")
     async def on_home(event: dict[str, Any], client: AsyncWebClient) -> None:

@@ -38,6 +38,8 @@ REJECT_ACTION = "plan_reject"
 PAUSE_ACTION = "run_pause"
 RESUME_ACTION = "run_resume"
 ABORT_ACTION = "run_abort"
+CHOICE_ACTION = "ask_choice"  # "did you mean" buttons: ask_choice:0, ask_choice:1, ... (action ids are unique per block)
+BUTTON_VALUE_LIMIT = 2000
 SECTION_LIMIT = 3000
 MAX_PHASE_LINES = 12
 MAX_TOP_TASKS = 3
@@ -310,7 +312,7 @@ def _footer(task: Task, plan: Plan) -> str:
     usage = task.usage
     if usage is not None:
         if usage.provider == "offline":
-            parts.append("planner: offline rules")
+            parts.append("planner: offline intent model")
         else:
             parts.append(
                 f"planner: {usage.model or usage.provider} · {usage.input_tokens} in / {usage.output_tokens} out tokens"
@@ -377,6 +379,43 @@ def run_status_card(replay: Replay) -> Card:
     blocks.append(ContextBlock(elements=[_md(messages.status_footer(run.id))]))
     text = messages.status_fallback(run.id, run.state, stats.phases_completed, stats.total_phases, duration)
     return Card(text=text, blocks=[b.to_dict() for b in blocks])
+
+
+def choice_value(agent: str, text: str) -> str:
+    """What a "did you mean" button carries: the agent picked and the ask as typed (clipped to Slack's 2,000)."""
+    value = json.dumps({"agent": agent, "text": text})
+    while len(value) > BUTTON_VALUE_LIMIT:
+        text = text[: len(text) - (len(value) - BUTTON_VALUE_LIMIT) - 1]
+        value = json.dumps({"agent": agent, "text": text})
+    return value
+
+
+def read_choice(value: object) -> tuple[str, str] | None:
+    """(agent, ask text) from a button's value, or None when it is not one of ours."""
+    try:
+        data = json.loads(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("agent"), str) or not isinstance(data.get("text"), str):
+        return None
+    return data["agent"], data["text"]
+
+
+def choices_card(choices: Sequence[dict[str, str]]) -> Card:
+    """An unclear ask: one button per likely reading; clicking one goes on as if the ask had said it."""
+    labels = [str(c.get("label") or c.get("agent")) for c in choices]
+    buttons = [
+        ButtonElement(
+            text=_clip(label, 75), action_id=f"{CHOICE_ACTION}:{i}", value=choice_value(str(c["agent"]), str(c.get("text") or ""))
+        )
+        for i, (c, label) in enumerate(zip(choices[:5], labels, strict=False))
+    ]
+    blocks: list[Block] = [
+        SectionBlock(text=_md(messages.did_you_mean())),
+        ActionsBlock(block_id="ask_choices", elements=buttons),
+        ContextBlock(elements=[_md(messages.did_you_mean_hint())]),
+    ]
+    return Card(text=messages.did_you_mean_text(labels), blocks=[b.to_dict() for b in blocks])
 
 
 def text_card(text: str) -> list[dict]:

@@ -1,6 +1,6 @@
 """The ``opspilot`` command.
 
-opspilot serve [--host HOST] [--port PORT] [--playground]
+opspilot serve [--host HOST] [--port PORT] [--playground] [--role all|front|worker]
 opspilot plan "fix drift on prod web servers" [--json]
 opspilot db upgrade
 opspilot policy check PLAN.json | opspilot policy test
@@ -26,7 +26,7 @@ from core.errors import OpsPilotError
 from core.logcontext import setup_logging
 
 if TYPE_CHECKING:
-    from core.service import AskOutcome
+    from core.service import AskOutcome, Role
 
 logger = logging.getLogger("opspilot")
 
@@ -45,10 +45,20 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=int(os.environ.get("PORT") or 3000))
     serve.add_argument("--playground", action="store_true", help="use the local playground even when Slack credentials are set")
+    serve.add_argument(
+        "--role",
+        choices=["all", "front", "worker"],
+        default="all",
+        help="all (default): everything in one process; front: Slack and REST requests only, asks are recorded for "
+        "workers; worker: plans asks, runs rollouts, expires approvals, delivers events (HTTP only for /health, "
+        "/ready, /metrics)",
+    )
 
     plan = commands.add_parser("plan", help="dry run: print the TaskSpec and plan for an ask; changes nothing")
     plan.add_argument("ask", help='what you would type after /ops, e.g. "fix drift on prod web servers"')
-    plan.add_argument("--json", action="store_true", help="print one JSON object {task_spec, plan, message}")
+    plan.add_argument(
+        "--json", action="store_true", help="print one JSON object {task_spec, plan, message, intent} (and choices when unclear)"
+    )
     plan.add_argument("--user", default="cli", help="the user the ask is made as")
 
     db = commands.add_parser("db", help="database maintenance")
@@ -108,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 async def _dispatch(args: argparse.Namespace, config: Config) -> int:
     if args.command == "serve":
-        return await _serve(config, args.host, args.port, args.playground)
+        return await _serve(config, args.host, args.port, args.playground, args.role)
     if args.command == "plan":
         return await _plan(config, args.ask, args.json, args.user)
     if args.command == "db":
@@ -137,7 +147,7 @@ async def _dispatch(args: argparse.Namespace, config: Config) -> int:
     raise AssertionError(args.command)
 
 
-async def _serve(config: Config, host: str, port: int, playground: bool) -> int:
+async def _serve(config: Config, host: str, port: int, playground: bool, role: Role = "all") -> int:
     from bot.server import choose_mode, start
 
     mode = choose_mode(config, playground)
@@ -153,7 +163,7 @@ async def _serve(config: Config, host: str, port: int, playground: bool) -> int:
     for signum in signals:  # before starting: a signal during startup stops the bot right after it
         loop.add_signal_handler(signum, on_signal, signum)
     try:
-        running = await start(config, host=host, port=port, mode=mode)
+        running = await start(config, host=host, port=port, mode=mode, role=role)
     except BaseException:
         for signum in signals:
             loop.remove_signal_handler(signum)
@@ -163,7 +173,8 @@ async def _serve(config: Config, host: str, port: int, playground: bool) -> int:
             f"OpsPilot playground: open {running.url}/ in your browser (no Slack workspace needed). Ctrl-C stops it.", flush=True
         )
     else:
-        print(f"OpsPilot is serving Slack in {mode} mode; health at {running.url}/health", flush=True)
+        what = {"all": "serving Slack", "front": "serving Slack (front only)", "worker": "working (no Slack routes)"}[role]
+        print(f"OpsPilot is {what} in {mode} mode; health at {running.url}/health", flush=True)
     try:
         await stopping.wait()
         logger.info(
@@ -195,6 +206,8 @@ async def _plan(config: Config, text: str, as_json: bool, user: str) -> int:
                     "task_spec": outcome.spec.to_document() if outcome.spec else None,
                     "plan": outcome.plan.to_document() if outcome.plan else None,
                     "message": outcome.message if not outcome.note else f"{outcome.message} ({outcome.note})",
+                    "intent": outcome.intent.to_document() if outcome.intent is not None else None,
+                    **({"choices": [{"agent": c.agent, "label": c.label} for c in outcome.choices]} if outcome.choices else {}),
                 },
                 indent=2,
             )
@@ -206,6 +219,18 @@ async def _plan(config: Config, text: str, as_json: bool, user: str) -> int:
 
 def _plan_text(outcome: AskOutcome) -> str:
     lines = [outcome.message]
+    if outcome.choices:
+        lines += ["", "Did you mean:"] + [f"  - {c.label} ({c.agent}, {c.confidence:.0%})" for c in outcome.choices]
+    if outcome.intent is not None:
+        reading = outcome.intent
+        others = ", ".join(f"{a.agent} {a.confidence:.0%}" for a in reading.alternatives)
+        lines += ["", f"Reading: {reading.agent} ({reading.confidence:.0%}; then {others})"]
+        named = {k: v for k, v in reading.entities.to_document().items() if v and k != "time_range"}
+        if reading.entities.time_range is not None:
+            window = reading.entities.time_range
+            named["time_range"] = f"{window.text}: {window.since:%Y-%m-%d %H:%M} to {window.until:%Y-%m-%d %H:%M} UTC"
+        if named:
+            lines.append("  entities:    " + "; ".join(f"{k}={v}" for k, v in named.items()))
     if outcome.spec is not None:
         spec = outcome.spec
         scope = spec.context.scope

@@ -57,6 +57,22 @@ def cannot_map(reason: str, examples: Iterable[str]) -> str:
     return f":information_source: {reason}\n\n" + usage(examples)
 
 
+def did_you_mean() -> str:
+    return ":thinking_face: I'm not sure what you mean. Did you mean:"
+
+
+def did_you_mean_hint() -> str:
+    return "Or ask again in other words; `/ops help` lists asks that work. Nothing was created."
+
+
+def did_you_mean_text(labels: Sequence[str]) -> str:
+    return "I'm not sure what you mean. Did you mean: " + " / ".join(labels)
+
+
+def chose(label: str) -> str:
+    return f":hourglass_flowing_sand: {_clip(label, 200)} Working on it …"
+
+
 def no_change(message: str) -> str:
     return f":white_check_mark: {message}"
 

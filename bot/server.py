@@ -4,11 +4,16 @@ API under ``/api/v1/ai``) in one of three modes.
 - ``http``: real Slack delivers signed requests to ``/slack/events``.
 - ``socket``: real Slack over Socket Mode (``SLACK_APP_TOKEN``); the HTTP server still answers ``/health``.
 - ``playground``: no Slack at all; a local workspace emulator shares the server and serves the page at ``/``.
+
+and in one of three roles (``opspilot serve --role``): ``all`` (the default), ``front`` (answers Slack and the REST
+API, records asks, runs no worker) and ``worker`` (plans asks, runs rollouts, expires approvals and delivers the
+outbox; its HTTP server answers only ``/health``, ``/ready`` and ``/metrics``).
 """
 
 from __future__ import annotations
 
 import errno
+import gc
 import logging
 import secrets
 import socket
@@ -26,13 +31,14 @@ from bot.app import build_app
 from bot.groups import SlackGroupDirectory
 from bot.rest import monitoring_routes, rest_routes
 from bot.slack_delivery import SlackSubscriber
-from bot.slack_limits import SharedRateLimits, delivery_client, request_client
+from bot.slack_limits import SharedRateLimits, delivery_client, request_client, use_shared_limits
 from bot.slack_request import Refusal, decode_body, header_refusal, payload_refusal
 from bot.untrusted import excerpt, quiet_protocol_errors
+from core.asks.pressure import IntakePressure
 from core.config import Config
 from core.errors import ConfigError
 from core.metrics import Metrics
-from core.service import OpsPilot
+from core.service import OpsPilot, Role
 
 if TYPE_CHECKING:
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
@@ -42,6 +48,7 @@ logger = logging.getLogger(__name__)
 Mode = Literal["http", "socket", "playground"]
 PLAYGROUND_WAIT_SCALE = 0.005  # a 30 minute canary wait becomes 9 seconds
 MAX_BODY_BYTES = 1024 * 1024
+ROLES: tuple[Role, ...] = ("all", "front", "worker")
 
 
 def choose_mode(config: Config, force_playground: bool = False) -> Mode:
@@ -114,11 +121,20 @@ def draining_guard(state: dict) -> Callable[..., Awaitable[web.StreamResponse]]:
     return guard
 
 
-def slack_routes(app: web.Application, bolt: AsyncApp, state: dict, signing_secret: str) -> None:
+def slack_routes(
+    app: web.Application, bolt: AsyncApp, state: dict, signing_secret: str, pressure: IntakePressure | None = None
+) -> None:
+    """``POST /slack/events``. ``pressure``: counts deliveries in flight, so this replica's ask workers plan in the
+    quiet moments between them (acks first)."""
     verifier = SignatureVerifier(signing_secret)
     quiet_protocol_errors()
+    pressure = pressure or IntakePressure()
 
     async def events(request: web.Request) -> web.Response:
+        with pressure.handling():
+            return await handle(request)
+
+    async def handle(request: web.Request) -> web.Response:
         # Every check runs before Bolt parses anything, so no body or header of any shape gets a 5xx.
         raw = await request.read()
         headers = {name.lower(): value for name, value in request.headers.items()}  # the last of repeated headers, like Bolt
@@ -147,23 +163,40 @@ def slack_routes(app: web.Application, bolt: AsyncApp, state: dict, signing_secr
         except Exception as exc:
             logger.warning("signed Slack request that could not be read (%s): %s", type(exc).__name__, excerpt(body))
             return Refusal(400, "unreadable_request", "OpsPilot could not read this request.").response()
+        if bolt_response.status == 503:
+            return await to_aiohttp_response(bolt_response)  # the intake could not record it: Slack retries later
         if bolt_response.status >= 500:
             # A listener failed before it acknowledged; the error handler has logged it. Slack must not retry.
             return Refusal(400, "unreadable_request", "OpsPilot could not handle this request.").response()
         return await to_aiohttp_response(bolt_response)
 
+    app.router.add_post("/slack/events", events)
+
+
+def health_routes(app: web.Application, state: dict) -> None:
     async def health(_: web.Request) -> web.Response:
         if not state.get("ready"):
             return web.json_response({"status": "starting"}, status=503)
         return web.json_response({"status": "ok", **state.get("info", {})})
 
-    app.router.add_post("/slack/events", events)
     app.router.add_get("/health", health)
 
 
-async def start(config: Config, *, host: str = "127.0.0.1", port: int = 3000, mode: Mode | None = None) -> Running:
-    """Start the service, the Slack front and the HTTP server; returns once ``/health`` says ok."""
+async def start(
+    config: Config, *, host: str = "127.0.0.1", port: int = 3000, mode: Mode | None = None, role: Role = "all"
+) -> Running:
+    """Start the service, the Slack front and the HTTP server; returns once ``/health`` says ok.
+
+    ``role``: ``all`` (one process does everything), ``front`` (Slack and REST requests: asks are recorded, no
+    worker runs) or ``worker`` (asks, runs, approval expiries and outbox deliveries; the HTTP server only answers
+    ``/health``, ``/ready`` and ``/metrics``)."""
     mode = mode or choose_mode(config)
+    if role not in ROLES:
+        raise ConfigError(f"unknown role {role!r}: use one of {', '.join(ROLES)}")
+    if mode == "playground" and role != "all":
+        raise ConfigError(
+            "the playground runs in one process: use --role all (fronts and workers are for real Slack, or SLACK_API_URL)"
+        )
     emulator = None
     if mode == "playground":
         from bot.playground.emulator import APPROVER_1, APPROVER_2, SlackEmulator
@@ -181,7 +214,7 @@ async def start(config: Config, *, host: str = "127.0.0.1", port: int = 3000, mo
             raise ConfigError(
                 "SLACK_BOT_TOKEN is not set: real Slack needs the bot token (or unset all Slack variables for the playground)"
             )
-        if mode == "http" and config.slack.signing_secret is None:
+        if mode == "http" and role != "worker" and config.slack.signing_secret is None:
             raise ConfigError("SLACK_SIGNING_SECRET is not set: OpsPilot refuses unsigned requests")
         signing_secret = config.slack.signing_secret.get_secret_value() if config.slack.signing_secret else secrets.token_hex(16)
         bot_token = config.slack.bot_token.get_secret_value()
@@ -196,14 +229,19 @@ async def start(config: Config, *, host: str = "127.0.0.1", port: int = 3000, mo
         limits = SharedRateLimits(service.queries, service.clock)
         client = request_client(bot_token, config.slack.api_url, limits)
         bolt = build_app(service, client, signing_secret)
+        use_shared_limits(bolt, client)
         service.use_groups(SlackGroupDirectory(client))
         slack = SlackSubscriber(service, delivery_client(bot_token, config.slack.api_url, limits))
         service.outbox.register(slack)
-        slack_routes(app, bolt, state, signing_secret)
+        health_routes(app, state)
+        if role != "worker":
+            slack_routes(app, bolt, state, signing_secret, service.asks.pressure)
+            rest_routes(app, service, config)
+            state["routes"] = True
+        state["role"] = role
         metrics = Metrics()
         metrics.attach(service)
         monitoring_routes(app, service, metrics, state)
-        rest_routes(app, service, config)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=config.shutdown_grace)
         await runner.setup()
         await web.TCPSite(runner, host, port).start()
@@ -215,7 +253,7 @@ async def start(config: Config, *, host: str = "127.0.0.1", port: int = 3000, mo
             client.base_url = slack.client.base_url = emulator.api_url
 
         socket_handler = None
-        if mode == "socket":
+        if mode == "socket" and role != "worker":
             from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
             if config.slack.app_token is None:
@@ -223,15 +261,21 @@ async def start(config: Config, *, host: str = "127.0.0.1", port: int = 3000, mo
             socket_handler = AsyncSocketModeHandler(bolt, config.slack.app_token.get_secret_value())
             await socket_handler.connect_async()
 
-        await service.start()
+        await service.start(role)
         state["info"] = {
             "mode": mode,
+            "role": role,
             "planner": service.engine.provider,
             "database": service.queries.database_kind(),
             "approvers": len(config.approvers),
         }
+        # What startup built (policies, schemas, the intent model: ~250k objects) lives as long as the process: moved
+        # out of the collector's reach, a full collection takes microseconds instead of ~120 ms, which would
+        # otherwise stall every ack in flight each time planning's garbage triggers one.
+        gc.collect()
+        gc.freeze()
         state["ready"] = True
-        logger.info("OpsPilot ready in %s mode on %s", mode, url)
+        logger.info("OpsPilot ready in %s mode on %s (role %s)", mode, url, role)
         return Running(mode, service, url, runner, bolt, emulator, socket_handler, slack, state)
     except BaseException:
         await service.close()

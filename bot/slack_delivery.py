@@ -31,7 +31,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot import messages
-from bot.blocks import text_card
+from bot.blocks import choices_card, text_card
 from bot.cards import current_card, fingerprint
 from bot.slack_limits import retry_after_of
 from core.approvals import SYSTEM_ACTOR
@@ -130,6 +130,8 @@ class SlackSubscriber(Subscriber):
             raise _translated(exc, delivery.event) from exc
         except (aiohttp.ClientError, SlackClientError, TimeoutError, OSError) as exc:
             raise DeliveryFailed(f"Slack unreachable: {type(exc).__name__}: {exc}"[:500]) from exc
+        except (KeyError, TypeError, ValueError) as exc:  # an event whose data lacks what its type promises
+            raise DeliveryRejected(f"malformed {delivery.event.type} event: {type(exc).__name__}: {exc}"[:500]) from exc
         if attempt.posted:
             result = {**(result or {}), "posted": attempt.posted}
         return result
@@ -196,7 +198,8 @@ class SlackSubscriber(Subscriber):
 
     async def _on_card_change(self, attempt: _Attempt) -> dict[str, Any] | None:
         data = attempt.data
-        ref = await self._card_ref(attempt, data["plan_id"])
+        # A replaced plan that never had a card gets none now: its successor's card is the one to decide on.
+        ref = await self._card_ref(attempt, data["plan_id"], post_missing=attempt.event.type != "plan.superseded")
         if ref is None:
             return None
         if attempt.event.type == "approval.expired" and data.get("renotify"):
@@ -342,6 +345,11 @@ class SlackSubscriber(Subscriber):
                     logger.info("could not answer in %s (%s); answering privately", channel, _error(exc))
             await self._privately(origin, text)
             return None
+        choices = [c for c in data.get("choices") or [] if isinstance(c, dict) and c.get("agent")]
+        if outcome == "invalid" and choices:
+            card = choices_card(choices)  # "did you mean": a button per likely reading
+            await self._privately(origin, card.text, card.blocks)
+            return None
         if outcome == "invalid":
             text = messages.cannot_map(message, EXAMPLE_ASKS)
         else:
@@ -351,13 +359,13 @@ class SlackSubscriber(Subscriber):
         await self._privately(origin, text)
         return None
 
-    async def _privately(self, origin: dict[str, Any], text: str) -> None:
+    async def _privately(self, origin: dict[str, Any], text: str, blocks: list[dict] | None = None) -> None:
         """Through the ask's response_url while Slack still takes it, else an ephemeral message in its channel."""
         url = origin.get("response_url")
         if url:
             try:
                 answer = await AsyncWebhookClient(str(url), timeout=int(self.response_timeout)).send(
-                    text=text, response_type="ephemeral", replace_original=False
+                    text=text, response_type="ephemeral", replace_original=False, blocks=blocks or None
                 )
             except (aiohttp.ClientError, TimeoutError, OSError) as exc:
                 logger.info("response_url failed (%s); answering with an ephemeral message", type(exc).__name__)
@@ -369,7 +377,7 @@ class SlackSubscriber(Subscriber):
         user = origin.get("user") or origin.get("user_id")
         if not channel or not user:
             raise DeliveryRejected("the ask names no channel and user to answer, and its response_url did not take it")
-        await self.client.chat_postEphemeral(channel=str(channel), user=str(user), text=text)
+        await self.client.chat_postEphemeral(channel=str(channel), user=str(user), text=text, blocks=blocks or None)
 
     # -- what this process posted (so a retry here needs no lookup) --------------------------------
 

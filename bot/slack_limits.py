@@ -13,9 +13,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from slack_bolt.async_app import AsyncApp, AsyncBoltContext
+from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
@@ -29,6 +32,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 DEFAULT_RETRY_AFTER = 1.0  # a 429 without Retry-After (Slack always sends it; a proxy might not)
+DELIVERY_CALL_TIMEOUT = 10  # seconds for one Web API call of a delivery (the dispatcher cuts an attempt at 30 s)
 REQUEST_WAIT_SECONDS = 30.0  # a listener (after its ack) waits this long at most for a window to end
 
 
@@ -76,7 +80,7 @@ class LimitedWebClient(AsyncWebClient):
         self.limits = limits
         self.wait_up_to = wait_up_to
 
-    async def api_call(self, api_method: str, **kwargs: Any) -> AsyncSlackResponse:  # type: ignore[override]
+    async def api_call(self, api_method: str, **kwargs: Any) -> AsyncSlackResponse:
         if self.limits is None:
             return await super().api_call(api_method, **kwargs)
         channel = channel_of(kwargs)
@@ -136,4 +140,17 @@ def request_client(token: str, api_url: str, limits: SharedRateLimits | None) ->
 def delivery_client(token: str, api_url: str, limits: SharedRateLimits | None) -> LimitedWebClient:
     """The outbox subscriber's client: one try per call and no waiting; the dispatcher retries (a post repeated by an
     HTTP-level retry could show twice, a delivery retry checks the thread first)."""
-    return LimitedWebClient(token=token, base_url=api_url, retry_handlers=[], limits=limits, wait_up_to=0.0)
+    return LimitedWebClient(
+        token=token, base_url=api_url, timeout=DELIVERY_CALL_TIMEOUT, retry_handlers=[], limits=limits, wait_up_to=0.0
+    )
+
+
+def use_shared_limits(app: AsyncApp, client: AsyncWebClient) -> None:
+    """Listeners get ``client`` (the limited one) instead of the plain client Bolt builds per request, so their calls
+    honour the shared windows too. One workspace, one token: the same client serves every request."""
+
+    async def limited_client(context: AsyncBoltContext, next: Callable[[], Awaitable[BoltResponse]]) -> BoltResponse:
+        context["client"] = client
+        return await next()
+
+    app.middleware(limited_client)

@@ -188,6 +188,13 @@ class LLMConfig(_Section):
     timeout_seconds: float = Field(default=60.0, gt=0)
 
 
+class IntentsConfig(_Section):
+    """How the offline planner reads asks (core/intents): more labelled asks, and when it asks back instead of guessing."""
+
+    extra_corpus: Path | None = None  # a YAML file of your own asks (agent: NAME, asks: [...]); relative to the config file
+    min_confidence: float = Field(default=0.55, ge=0.0, le=1.0)  # below: offer the likeliest readings as choices
+
+
 class PoliciesConfig(_Section):
     # The built-in policies always load; dir and dirs add folders (relative to the config file).
     dir: Path | None = None
@@ -381,6 +388,14 @@ class SlackSecrets(BaseModel):
         return self.bot_token is not None or self.app_token is not None
 
 
+class IntakeConfig(_Section):
+    """Asks recorded by a front and planned by workers (``opspilot serve --role``)."""
+
+    workers: int = Field(default=4, ge=1, le=64)  # asks one replica plans at once
+    lease: Duration = Field(default=60.0, ge=5)  # a dead worker's ask is planned again after this
+    poll_interval: Duration = Field(default=1.0, gt=0)  # how soon a worker replica notices an ask another front recorded
+
+
 class RetentionConfig(_Section):
     """How long finished rows are kept before a worker prunes them (audit rows are always kept)."""
 
@@ -397,6 +412,7 @@ class Config(BaseModel):
     inventory: InventoryConfig = Field(default_factory=InventoryConfig)
     executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
     llm: LLMConfig = Field(default_factory=LLMConfig)
+    intents: IntentsConfig = Field(default_factory=IntentsConfig)
     policies: PoliciesConfig = Field(default_factory=PoliciesConfig)
     approval: ApprovalConfig = Field(default_factory=ApprovalConfig)
     approvals: ApprovalsConfig = Field(default_factory=ApprovalsConfig)  # rules: who approves what, how many
@@ -406,6 +422,7 @@ class Config(BaseModel):
     events: EventsConfig = Field(default_factory=EventsConfig)
     api: ApiConfig = Field(default_factory=ApiConfig)
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
+    intake: IntakeConfig = Field(default_factory=IntakeConfig)
     org_id: str = "default"
     # SIGTERM/SIGINT: how long phases and notifications in flight get to finish before OpsPilot exits.
     shutdown_grace: Duration = 30.0
@@ -443,6 +460,7 @@ _FILE_KEYS = {
     "inventory",
     "executor",
     "llm",
+    "intents",
     "policies",
     "approval",
     "approvals",
@@ -450,6 +468,7 @@ _FILE_KEYS = {
     "admins",
     "notifications",
     "events",
+    "intake",
     "api",
     "org_id",
     "shutdown_grace",
@@ -518,7 +537,7 @@ def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, st
 
 def _resolve_paths(data: dict, base: Path) -> dict:
     data = dict(data)
-    for section, key in (("inventory", "path"), ("inventory", "data_dir"), ("policies", "dir")):
+    for section, key in (("inventory", "path"), ("inventory", "data_dir"), ("policies", "dir"), ("intents", "extra_corpus")):
         value = (data.get(section) or {}).get(key) if isinstance(data.get(section), dict) else None
         if isinstance(value, str):
             data[section] = {**data[section], key: str((base / value).resolve())}

@@ -3,6 +3,7 @@
     OpsPilotError
     ├── ConfigError              bad or unreadable configuration / data files
     ├── InvalidAsk               the ask cannot be turned into a task (empty, unknown, ambiguous)
+    │   └── UnclearAsk           several readings are likely: the person picks one (carries the choices)
     ├── SpecError                a TaskSpec failed schema validation (after repair, for LLM output)
     ├── PlanningError            an agent could not produce a plan
     ├── ValidationFailed         a plan failed schema / policy / safety checks
@@ -38,6 +39,14 @@ class ConfigError(OpsPilotError):
 
 class InvalidAsk(OpsPilotError):
     pass
+
+
+class UnclearAsk(InvalidAsk):
+    """The ask could mean several things; ``choices`` (core.intents.reader.Choice) are the likeliest readings to offer."""
+
+    def __init__(self, message: str, choices: list | None = None) -> None:
+        super().__init__(message)
+        self.choices = choices or []
 
 
 class SpecError(OpsPilotError):

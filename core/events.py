@@ -51,6 +51,8 @@ class AskAnswered(Event):
     message: str
     errors: tuple[str, ...] = ()
     origin: dict[str, Any] = field(default_factory=dict)
+    # An unclear ask (outcome invalid): the readings to offer, each {agent, label, text}; a front shows them as buttons.
+    choices: tuple[dict[str, str], ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -61,7 +63,7 @@ class TaskPlanned(Event):
     task_id: str
     plan_id: str
     environment: str | None
-    agent: str
+    agent: str | None
     requires_approval: bool
     risk_level: str | None = None
 

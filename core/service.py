@@ -27,6 +27,7 @@ from core.approvals.expiry import ApprovalExpiry
 from core.approvals.groups import GroupDirectory, StaticGroupDirectory
 from core.approvals.plan_hash import plan_hash, policy_bundle_hash
 from core.approvals.rules import HIGH_RISK, ApprovalRule, RuleBook
+from core.asks import AskQueue, AskWorker
 from core.clock import SYSTEM_CLOCK, Clock
 from core.config import Config
 from core.domain import Approval, Plan, Run, Task, TaskSpec, Usage
@@ -39,6 +40,7 @@ from core.errors import (
     PlanningError,
     SpecError,
     ToolError,
+    UnclearAsk,
     ValidationFailed,
 )
 from core.events import (
@@ -58,6 +60,9 @@ from core.executor import Executor, engine_settings
 from core.executor.drivers import build_driver
 from core.executor.health import probe_for
 from core.intake import Ask
+from core.intake.idempotency import IdempotencyKeys
+from core.intake.screen import screen
+from core.intents import Choice, IntentReader, Lexicon, Reading, build_reader, default_reader
 from core.inventory import Inventory, InventoryRefresh
 from core.llm import MetaPromptEngine, SpecRequest, build_language_model
 from core.logcontext import add as add_log_ids
@@ -95,6 +100,8 @@ class AskOutcome:
     usage: Usage = field(default_factory=Usage)
     note: str | None = None
     errors: list[str] = field(default_factory=list)
+    intent: Reading | None = None  # the offline intent model's reading of the ask (plan --json shows it)
+    choices: list[Choice] = field(default_factory=list)  # an unclear ask: the readings to offer ("did you mean")
 
     @property
     def needs_decision(self) -> bool:
@@ -174,9 +181,24 @@ class OpsPilot:
             poll_interval=lambda: executor.engine.settings.poll_interval,
             on_dead_letter=self._dead_lettered,
         )
+        bus.subscribe(self._wake_dispatcher)  # committed events wake this replica's dispatcher at once (others poll)
         self.retention = RetentionWorker(store.database, config.retention, clock=clock, scheduler=scheduler)
+        # Asks a front recorded (core/asks): planned by this replica's ask worker when its role runs workers.
+        self.asks = AskQueue(store.database, clock)
+        self.ask_worker = AskWorker(
+            self.asks,
+            self,
+            capacity=config.intake.workers,
+            lease_seconds=lambda: config.intake.lease,
+            poll_interval=lambda: config.intake.poll_interval,
+            scheduler=scheduler,
+        )
+        self.asks.on_recorded.append(self.ask_worker.wake)
+        # REST Idempotency-Key answers (bot/rest/idempotency.py), kept retention.intake_keys.
+        self.idempotency = IdempotencyKeys(store.database, clock, keep_seconds=config.retention.intake_keys)
         self.role: Role = "all"
         self.queries = Queries(store, self.authorizer, self.votes, self.plan_hash)  # what fronts read
+        self._reader: IntentReader | None = None  # create() trains it; else the shipped corpus and sample names
         self._drained = False
 
     # -- wiring ------------------------------------------------------------------------------
@@ -208,6 +230,14 @@ class OpsPilot:
             await database.upgrade()
         tools = default_registry()
         model = build_language_model(config, store)
+        # Trained once per process and corpus (cached on disk too), before anything is served. Not in a thread: a
+        # collection there would drop objects (the policy engine) that must die on the thread that made them.
+        reader = build_reader(
+            [config.intents.extra_corpus] if config.intents.extra_corpus else [],
+            lexicon=await _lexicon(inventory, config),
+            min_confidence=config.intents.min_confidence,
+            clock=clock,
+        )
         tool_context = ToolContext(inventory=inventory, config=config, sources=file_sources(config.inventory.data_dir))
         validator = build_validator(config, store, evaluator)
         scheduler = AsyncIOScheduler(timezone="UTC")
@@ -238,11 +268,12 @@ class OpsPilot:
             tool_context=tool_context,
             clock=clock,
         )
+        service._reader = reader
         executor.pre_start_check = service.recheck_before_run
         executor.engine.pre_phase_check = service.check_before_phase
         executor.plan_hasher = service.plan_hash
         if not read_only:
-            service.outbox.register(*_notification_subscribers(config, store))
+            service.outbox.register(*_notification_subscribers(config, store, clock))
         return service
 
     async def start(self, role: Role = "all") -> None:
@@ -261,18 +292,31 @@ class OpsPilot:
         if orphans:
             logger.info("requeued %d delivery queue(s) that had lost their work item", orphans)
         self.dispatcher.start()
+        self.ask_worker.start()
         await self.retention.start()
+
+    async def _wake_dispatcher(self, _event: Event) -> None:
+        if self.dispatcher.running:
+            self.dispatcher.wake()
 
     def claimed_work(self) -> dict[str, int]:
         """Durable work this replica holds now, by kind (metrics)."""
-        workers = {"run": self.executor.worker, "approval_expiry": self.expiry.worker, "delivery": self.dispatcher.worker}
+        workers = {
+            "run": self.executor.worker,
+            "approval_expiry": self.expiry.worker,
+            "delivery": self.dispatcher.worker,
+            "ask": self.ask_worker.worker,
+        }
         workers.update(getattr(self, "extra_workers", {}))
         return {kind: len(worker.holding) for kind, worker in workers.items()}
 
     @property
     def workers_running(self) -> bool:
-        """For ``/ready`` of a worker: its delivery worker is up (the run and expiry workers start with it)."""
-        return self.dispatcher.running
+        """For ``/ready`` of a worker: its ask, run, expiry and delivery workers are up."""
+        return all(
+            worker.running
+            for worker in (self.ask_worker.worker, self.executor.worker, self.expiry.worker, self.dispatcher.worker)
+        )
 
     async def _dead_lettered(self, letter: DeadLetter, event: CloudEvent | None) -> None:
         """A delivery that will not be retried: audited on the run, else the plan, else the task it was about."""
@@ -302,6 +346,8 @@ class OpsPilot:
         deadline = loop.time() + grace
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+        # An ask cut short is given back and planned again at the next start (or by another replica).
+        await self.ask_worker.stop(min(grace, 5.0))
         await self.expiry.stop(min(grace, 5.0))  # an expiry cut short is given back and fires at the next start
         await self.executor.close(grace)  # phases in flight finish (or are cut) while the database is still there
         # Deliveries in flight get what is left of the grace; the rest stays in the outbox for the next start or
@@ -320,7 +366,23 @@ class OpsPilot:
 
     # -- asks --------------------------------------------------------------------------------
 
-    def _request(self, ask: Ask) -> SpecRequest:
+    @property
+    def reader(self) -> IntentReader:
+        """The intent model and the names it knows (core/intents)."""
+        if self._reader is None:
+            self._reader = default_reader()
+        return self._reader
+
+    def read(self, ask: Ask) -> tuple[Reading | None, AskOutcome | None]:
+        """The intent model's reading of the ask, or the outcome for an ask no planner should read (empty, a paste,
+        control characters, another language, an attempt to talk its way past approval): nothing is created."""
+        problem = screen(ask.text)
+        if problem is not None:
+            logger.info("ask by %s refused before reading: %s", ask.user_id, problem.split(":")[0][:80])
+            return None, AskOutcome("invalid", problem)
+        return self.reader.read(ask.text, now=self.clock.now()), None
+
+    def _request(self, ask: Ask, reading: Reading | None = None) -> SpecRequest:
         return SpecRequest(
             text=ask.text,
             user_id=ask.user_id,
@@ -328,22 +390,30 @@ class OpsPilot:
             org_id=self.config.org_id,
             agents=tuple(a.describe() for a in self.agents.all()),
             tools=tuple({"name": t.name, "description": t.description, "risk": t.risk} for t in self.tools.all()),
+            reading=reading,
+            agent=ask.agent,
         )
 
-    async def submit(self, ask: Ask) -> AskOutcome:
-        """Turn an ask into a plan awaiting approval (or a reason why not). Persists everything."""
+    async def submit(self, ask: Ask, *, task_id: str | None = None) -> AskOutcome:
+        """Turn an ask into a plan awaiting approval (or a reason why not). Persists everything. ``task_id``: the id
+        the task gets (an ask worker records it before planning, so a retry finds what an earlier attempt stored)."""
         with bind():  # the task id, once there is one, is in every log record until the ask is handled
-            return await self._submit(ask)
+            return await self._submit(ask, task_id)
 
-    async def _submit(self, ask: Ask) -> AskOutcome:
+    async def _submit(self, ask: Ask, task_id: str | None = None) -> AskOutcome:
         if not ask.text.strip():
             raise InvalidAsk("The ask is empty.")
+        reading, refused_input = self.read(ask)
+        if refused_input is not None:
+            return refused_input
         try:
-            draft = await self.engine.task_spec(self._request(ask))
+            draft = await self.engine.task_spec(self._request(ask, reading))
+        except UnclearAsk as exc:
+            return AskOutcome("invalid", str(exc), intent=reading, choices=list(exc.choices))
         except InvalidAsk as exc:
-            return AskOutcome("invalid", str(exc))
+            return AskOutcome("invalid", str(exc), intent=reading)
         except (SpecError, LLMError) as exc:
-            task = await self._failed_task(ask, str(exc), getattr(exc, "errors", []))
+            task = await self._failed_task(ask, str(exc), getattr(exc, "errors", []), task_id)
             return AskOutcome(
                 "failed", f"I could not understand that ask reliably: {exc}", task=task, errors=getattr(exc, "errors", [])
             )
@@ -351,10 +421,10 @@ class OpsPilot:
         refused = await self.authorizer.may_request(ask.user_id, draft.spec.environment, draft.spec.risk_level)
         if refused is not None:
             logger.info("ask by %s refused by the requesters rules", ask.user_id)
-            return AskOutcome("invalid", refused.detail, spec=draft.spec)
+            return AskOutcome("invalid", refused.detail, spec=draft.spec, intent=reading)
 
         task = Task(
-            id=str(uuid.uuid4()),
+            id=task_id or str(uuid.uuid4()),
             org_id=self.config.org_id,
             created_by=ask.user_id,
             user_intent=ask.text,
@@ -369,6 +439,7 @@ class OpsPilot:
         await self.store.transition("task", task.id, "parsing", actor=ask.user_id, details={"provider": draft.provider})
         outcome = await self._plan(task, draft.spec, ask.user_id, persist=True)
         outcome.usage, outcome.note = draft.usage + outcome.usage, _notes(draft.note, outcome.note)
+        outcome.intent = reading
         if outcome.usage != draft.usage:
             await self.store.update_task(task.id, usage=outcome.usage)
             if outcome.task is not None:
@@ -377,20 +448,30 @@ class OpsPilot:
 
     async def dry_run(self, ask: Ask) -> AskOutcome:
         """The same reading and planning as ``submit``, but nothing is stored and nothing starts."""
+        reading, refused_input = self.read(ask)
+        if refused_input is not None:
+            return refused_input
         try:
-            draft = await self.engine.task_spec(self._request(ask))
+            draft = await self.engine.task_spec(self._request(ask, reading))
+        except UnclearAsk as exc:
+            return AskOutcome("invalid", str(exc), intent=reading, choices=list(exc.choices))
         except InvalidAsk as exc:
-            return AskOutcome("invalid", str(exc))
+            return AskOutcome("invalid", str(exc), intent=reading)
         except (SpecError, LLMError) as exc:
-            return AskOutcome("failed", str(exc), errors=getattr(exc, "errors", []))
+            return AskOutcome("failed", str(exc), errors=getattr(exc, "errors", []), intent=reading)
         task = Task(id=str(uuid.uuid4()), created_by=ask.user_id, user_intent=ask.text, task_spec=draft.spec)
         outcome = await self._plan(task, draft.spec, ask.user_id, persist=False)
         outcome.usage, outcome.note = draft.usage + outcome.usage, _notes(draft.note, outcome.note)
+        outcome.intent = reading
         return outcome
 
-    async def _failed_task(self, ask: Ask, reason: str, errors: list[str]) -> Task:
+    async def _failed_task(self, ask: Ask, reason: str, errors: list[str], task_id: str | None = None) -> Task:
         task = Task(
-            id=str(uuid.uuid4()), org_id=self.config.org_id, created_by=ask.user_id, user_intent=ask.text, origin=ask.origin
+            id=task_id or str(uuid.uuid4()),
+            org_id=self.config.org_id,
+            created_by=ask.user_id,
+            user_intent=ask.text,
+            origin=ask.origin,
         )
         await self.store.add_task(task, ask.user_id)
         await self.store.transition("task", task.id, "parsing", actor=ask.user_id)
@@ -885,6 +966,7 @@ class OpsPilot:
 
         Raises ConfigError with the source's message when it cannot be read; the last good fleet stays."""
         result = await self.inventory.refresh()
+        self._reader = self.reader.with_lexicon(await _lexicon(self.inventory, self.config))  # new services, hosts, tags
         logger.info(
             "inventory refreshed: %d asset(s), %d added, %d removed, %d changed, %d left out",
             result.assets,
@@ -906,12 +988,12 @@ class _Gate:
     plan_hash: str
 
 
-def _notification_subscribers(config: Config, store: Store) -> list[Any]:
+def _notification_subscribers(config: Config, store: Store, clock: Clock = SYSTEM_CLOCK) -> list[Any]:
     """Email, webhooks and NATS as outbox subscribers (``notifications`` and ``events`` in the config)."""
     from core import notify
 
     build = getattr(notify, "build_subscribers", None)
-    return list(build(config, store)) if build is not None else []
+    return list(build(config, store, clock=clock)) if build is not None else []
 
 
 def retry_policy(config: Config) -> RetryPolicy:
@@ -920,6 +1002,11 @@ def retry_policy(config: Config) -> RetryPolicy:
     if retry is None:
         return RetryPolicy()
     return RetryPolicy(attempts=int(retry.attempts), max_backoff=float(retry.max_backoff))
+
+
+async def _lexicon(inventory: Inventory, config: Config) -> Lexicon:
+    """The names asks are read against: the fleet (hosts, services, tags, images) and the data directory's services."""
+    return Lexicon.build(await inventory.fleet(), config.inventory.data_dir)
 
 
 def _notes(*notes: str | None) -> str | None:

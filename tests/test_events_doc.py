@@ -7,7 +7,7 @@ import json
 import re
 from pathlib import Path
 
-import core.events as events
+from core import events
 from core.outbox import SEVERITY, CloudEvent
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "events.md"

@@ -23,8 +23,12 @@ They raise DeliveryError when the bot cannot be reached, LookupError for unknown
 Observation:
     emu.calls, emu.calls_to("chat.update"), emu.deliveries, emu.warnings
     emu.messages(channel), emu.thread(channel, ts), emu.ephemerals(user), emu.find_message(channel, ts)
+    emu.channel_history(channel)            # top-level messages and replies broadcast to the channel
     emu.open_modal(user), emu.home_view(user), emu.views
     await emu.wait_for(lambda: ..., timeout=10.0)
+
+Failures on demand: emu.fail_next("chat.postMessage", retry_after=30, channel=None, times=1) answers 429 (or
+`error=..., status=...`) instead of running the method.
 
 Channels may be given as ids or "#names". `message_events=True` also delivers plain
 `message` events; `trigger_ttl` is how long trigger ids stay valid (Slack: 3 s).
@@ -287,6 +291,11 @@ class SlackEmulator:
         self._require_user(user)
         event = self._payloads.app_home_opened(user, dm_channel_id(user), self._workspace.home_of(user))
         return await self._deliver_event("app_home_opened", event)
+
+    def response_url(self, user: str, channel: str) -> str:
+        """A response URL like the one a slash command from ``user`` in ``channel`` carries."""
+        self._require_user(user)
+        return self._issue_response_url(ResponseTarget(user=user, channel=self._channel(channel)))
 
     # -- failures on demand -------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""``GET /ready`` (the database answers) and ``GET /metrics`` (Prometheus text format).
+"""``GET /ready`` (this process can do its role: the database answers, and a front has its Slack and REST routes
+mounted, a worker its workers running) and ``GET /metrics`` (Prometheus text format).
 
 Both are unauthenticated like ``/health``: load balancers and Prometheus call them, and they carry no
 ids, intents or secrets, only counts by state, agent and tool name.
@@ -35,7 +36,17 @@ def monitoring_routes(app: web.Application, service: OpsPilot, metrics: Metrics,
                 },
                 status=503,
             )
-        return web.json_response({"status": "ready", "database": "ok"})
+        role = state.get("role", "all")
+        missing = []
+        if role in ("all", "front") and not state.get("routes"):
+            missing.append("the Slack and REST routes are not mounted")
+        if role in ("all", "worker") and not service.workers_running:
+            missing.append("its workers (asks, runs, approval expiries, outbox deliveries) are not all running")
+        if missing:
+            return web.json_response(
+                {"status": "unavailable", "database": "ok", "role": role, "message": "; ".join(missing)}, status=503
+            )
+        return web.json_response({"status": "ready", "database": "ok", "role": role})
 
     async def exposition(_: web.Request) -> web.Response:
         try:

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from bot.rest.auth import ENV_NAME, TokenTable, bearer_token, parse_tokens
 from bot.rest.errors import ApiError, error_response, from_core_error, from_http_exception
+from bot.rest.idempotency import idempotency
 from bot.rest.models import DecisionRequest, ExecuteRequest, RequestModel, TaskQuery, explain, query_values
 from bot.rest.views import agents_view, outcome_view, plan_view, run_view, task_view, tools_view
 from bot.untrusted import structure_problem, text_problem
@@ -48,7 +49,9 @@ def rest_routes(app: web.Application, service: OpsPilot, config: Config) -> None
 
 
 def build_api(service: OpsPilot, config: Config) -> web.Application:
-    api = web.Application(middlewares=[_guard])
+    # Inside the gate: only authenticated calls reach the Idempotency-Key store (bot/rest/idempotency.py).
+    keys = service.idempotency
+    api = web.Application(middlewares=[_guard, idempotency(keys, lambda request: request.config_dict[SETTINGS].max_body_bytes)])
     api[SERVICE] = service
     api[TOKENS] = parse_tokens(config.api_tokens)
     api[SETTINGS] = config.api
@@ -193,7 +196,12 @@ async def execute(request: web.Request) -> web.Response:
     ask = Ask.from_front(body.intent, request[ACTOR], front="api")
     outcome = await (service.dry_run(ask) if body.dry_run else service.submit(ask))
     if outcome.kind == "invalid":
-        raise ApiError(422, "unknown_ask", outcome.message)
+        # An unclear ask: the likeliest readings, so a client can ask the person which one they meant.
+        choices: list[dict[str, Any]] = [
+            {"agent": c.agent, "label": c.label, "confidence": round(c.confidence, 3)} for c in outcome.choices
+        ]
+        offered: dict[str, Any] = {"choices": choices} if choices else {}
+        raise ApiError(422, "unknown_ask", outcome.message, **offered)
     if outcome.kind == "failed":
         stored = outcome.task.id if outcome.task is not None and not body.dry_run else None
         extra: dict[str, Any] = {"task_id": stored} if stored else {}

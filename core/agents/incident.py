@@ -18,20 +18,33 @@ class IncidentAgent(Agent):
 
     async def draft(self, spec: TaskSpec, task_id: str, ctx: AgentContext) -> AgentResult:
         environment = spec.environment
-        service = spec.context.parameters.get("service")
+        params = spec.context.parameters
+        service = params.get("service")
+        window = {k: str(params[k]) for k in ("since", "until") if params.get(k)}
         logs = await ctx.call(
-            "query_logs", environment=environment, min_level="warn", **({"services": [service]} if service else {})
+            "query_logs", environment=environment, min_level="warn", **({"services": [service]} if service else {}), **window
         )
+        outside = ""
+        if logs["count"] == 0 and window:
+            # Nothing in the window the ask named: say so, and look at the latest warnings and errors instead.
+            logs = await ctx.call(
+                "query_logs", environment=environment, min_level="warn", **({"services": [service]} if service else {})
+            )
+            if logs["count"]:
+                named = params.get("time_range") or "the time named"
+                span = f"{window.get('since', '…')} to {window.get('until', '…')}"
+                outside = f"Nothing logged {named} ({span}); the latest warnings and errors are from {logs['last_at']}. "
         if logs["count"] == 0:
             known = ", ".join(logs["services_known"])
             subject = f"{service} in {environment}" if service else environment
             return AgentResult(None, f"No warnings or errors logged for {subject}. Services with logs: {known}.", ctx.trace)
+        scoped = {} if outside else window
         if not service:
             service = max(logs["by_service"], key=lambda s: logs["by_service"][s])
-            logs = await ctx.call("query_logs", environment=environment, min_level="warn", services=[service])
+            logs = await ctx.call("query_logs", environment=environment, min_level="warn", services=[service], **scoped)
         dependencies = await self._dependencies(ctx, service)
         related = (
-            await ctx.call("query_logs", environment=environment, min_level="error", services=dependencies)
+            await ctx.call("query_logs", environment=environment, min_level="error", services=dependencies, **scoped)
             if dependencies
             else None
         )
@@ -73,7 +86,10 @@ class IncidentAgent(Agent):
             if event.get("hint"):
                 finding["recommendation"] = event["hint"]
             findings.append(finding)
-        summary = f"{service} in {environment}: {len(errors)} errors on {len(assets)} assets since {first['at']}, mostly “{top}”"
+        summary = (
+            outside
+            + f"{service} in {environment}: {len(errors)} errors on {len(assets)} assets since {first['at']}, mostly “{top}”"
+        )
         summary += f". Likely cause: {cause['detail']}" if cause else ". No recent change lines up with the errors"
         payload = {
             "summary": summary,

@@ -30,6 +30,9 @@ class Scope(Document):
     roles: list[str] = Field(default_factory=list)
     asset_ids: list[str] = Field(default_factory=list)
     asset_filter: str | None = None
+    # Services and tags the ask named (their assets are in asset_ids); shown in goals and cards.
+    services: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
 
 
 class SpecContext(Document):

@@ -23,7 +23,11 @@ class Ask(BaseModel):
     user_id: str
     channel_id: str | None = None
     origin: dict[str, Any] = Field(default_factory=dict)
+    # The reading the person picked from "did you mean" choices (an agent name): the ask means that.
+    agent: str | None = None
 
     @classmethod
-    def from_front(cls, text: str, user_id: str, channel_id: str | None = None, **origin: Any) -> Ask:
-        return cls(text=normalize_text(text), user_id=user_id, channel_id=channel_id, origin=origin)
+    def from_front(
+        cls, text: str, user_id: str, channel_id: str | None = None, *, agent: str | None = None, **origin: Any
+    ) -> Ask:
+        return cls(text=normalize_text(text), user_id=user_id, channel_id=channel_id, origin=origin, agent=agent)

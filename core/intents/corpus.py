@@ -92,8 +92,10 @@ def read_file(path: Path, labels: Sequence[str] = LABELS) -> list[Example]:
         if not isinstance(asks, list):
             raise ConfigError(f"{where}: `asks:` must be a list of strings")
         for ask in asks:
-            if not isinstance(ask, str | int | float) or not str(ask).strip():
-                raise ConfigError(f"{where}: every ask must be a non-empty string, got {ask!r}")
+            if isinstance(ask, bool) or not isinstance(ask, str | int | float) or not str(ask).strip():
+                raise ConfigError(
+                    f"{where}: every ask must be a non-empty string, got {ask!r} (quote asks with a colon, or yes/no)"
+                )
             text = str(ask).strip()
             if len(text) > MAX_ASK_LENGTH:
                 raise ConfigError(f"{where}: an ask is longer than {MAX_ASK_LENGTH} characters: {text[:60]!r}…")

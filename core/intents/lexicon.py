@@ -34,6 +34,7 @@ class Lexicon:
     images: frozenset[str] = frozenset()
     apis: frozenset[str] = frozenset()
     platforms: frozenset[str] = frozenset({"aws", "azure", "gcp"})
+    roles: frozenset[str] = frozenset()
 
     @classmethod
     def build(cls, fleet: Fleet | None, data_dir: Path | None) -> Lexicon:
@@ -42,11 +43,13 @@ class Lexicon:
         assets: dict[str, str] = {}
         images: set[str] = set()
         platforms: set[str] = {"aws", "azure", "gcp"}
+        roles: set[str] = set()
         if fleet is not None:
             images |= set(fleet.golden_images)
             for asset in fleet.assets:
                 assets[asset.id.lower()] = asset.environment
                 platforms.add(asset.platform.lower())
+                roles.add(asset.role)
                 if asset.service:
                     services.setdefault(asset.service.lower(), set()).add(asset.id)
                 for tag in asset.tags:
@@ -76,6 +79,7 @@ class Lexicon:
             images=frozenset(images),
             apis=frozenset(apis),
             platforms=frozenset(platforms),
+            roles=frozenset(roles),
         )
 
     def assets_of(self, services: Iterable[str] = (), tags: Iterable[str] = ()) -> list[str]:

@@ -35,7 +35,12 @@ class AnthropicModel(LanguageModel):
     async def draft_spec(self, request: SpecRequest) -> SpecDraft:
         system = spec_system(request.agents, request.tools)
         ask = spec_user(
-            request.text, user_id=request.user_id, channel_id=request.channel_id, default_environment=request.default_environment
+            request.text,
+            user_id=request.user_id,
+            channel_id=request.channel_id,
+            default_environment=request.default_environment,
+            hint=request.reading.to_document() if request.reading is not None else None,
+            chosen_agent=request.agent,
         )
         messages: list[dict[str, Any]] = [{"role": "user", "content": ask}]
         tools = [spec_tool()]

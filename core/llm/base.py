@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.domain import TaskSpec, Usage
+
+if TYPE_CHECKING:
+    from core.intents.reader import Reading
 
 
 @dataclass(frozen=True)
@@ -18,6 +21,10 @@ class SpecRequest:
     agents: tuple[dict[str, Any], ...] = ()
     tools: tuple[dict[str, Any], ...] = ()
     org_id: str = "default"
+    # The offline intent model's reading of the ask (a hint for a language model; what the offline planner uses).
+    reading: Reading | None = None
+    # The agent the person picked from "did you mean" choices: it is what the ask means, whatever the model reads.
+    agent: str | None = None
 
 
 @dataclass

@@ -24,12 +24,14 @@ class MetaPromptEngine:
     async def task_spec(self, request: SpecRequest) -> SpecDraft:
         try:
             draft = await self.model.draft_spec(request)
-        except LLMError as exc:
+        except (LLMError, SpecError) as exc:
             if self.fallback is None:
                 raise
-            logger.warning("%s planner unavailable (%s); using %s", self.model.name, exc, self.fallback.name)
+            why = "was unavailable" if isinstance(exc, LLMError) else "gave no valid TaskSpec"
+            logger.warning("%s planner %s (%s); using %s", self.model.name, why, exc, self.fallback.name)
             draft = await self.fallback.draft_spec(request)
-            draft.note = f"The {self.model.name} planner was unavailable ({exc}); the offline planner answered."
+            said = f"The {self.model.name} planner {why} ({exc}); the offline planner answered."
+            draft.note = f"{said} {draft.note}" if draft.note else said
         errors = errors_for("task-spec", draft.spec.to_document())
         if errors:
             raise SpecError("the planner produced a TaskSpec that breaks the schema", errors)

@@ -1,7 +1,10 @@
-"""The offline planner: rules that map common phrasings to a TaskSpec without any network.
+"""The offline planner: the intent model (core/intents) picks the agent, the rules below build its TaskSpec.
 
-Each rule recognizes one kind of task; the first that matches builds the spec. When nothing
-matches, the person is told which asks work, one example per agent.
+The model reads the ask as a whole (word and character n-grams learnt from a corpus of labelled asks), so it
+understands phrasings no keyword list foresaw; the entities (environment, services, regions, CVE ids, images, time
+ranges...) fill the spec. When the model is unsure (confidence below ``intents.min_confidence``) the keywords of the
+rules settle between its likeliest readings if exactly one of them matches; otherwise the person is offered the two
+or three likeliest readings to pick from. An ask about something OpsPilot does not do is told so, with what it can do.
 """
 
 from __future__ import annotations
@@ -11,12 +14,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.domain import AgentRef, Constraints, Scope, SpecContext, TaskSpec
-from core.errors import InvalidAsk
+from core.errors import InvalidAsk, UnclearAsk
 from core.intake import vocabulary as words
+from core.intake.screen import screen
+from core.intents.entities import Entities
+from core.intents.reader import Choice, IntentReader, Reading, default_reader
 from core.llm import phrases
 from core.llm.base import LanguageModel, SpecDraft, SpecRequest
 
 RISK_BY_ENVIRONMENT = {"production": "high", "staging": "medium", "development": "low", "all": "medium"}
+OFFER_FLOOR = 0.12  # a reading less likely than this is not worth a button
+# Saying "OpsPilot does not do that" takes more certainty than planning: turning away an ask it could handle costs
+# more than offering a choice. Below this, an ask read as out of scope is offered its likeliest agents instead.
+NONE_CONFIDENCE = 0.8
+REPORT_AGENTS = frozenset({"incident_agent", "cost_agent", "compliance_agent", "security_agent"})
 
 
 @dataclass(frozen=True)
@@ -29,29 +40,23 @@ class Rule:
     example: str
     # None: the ask must name an environment; otherwise the environment assumed when it names none.
     default_environment: str | None = None
-    parameters: Callable[[str], dict[str, Any]] = field(default=lambda text: {})
+    parameters: Callable[[str, Entities], dict[str, Any]] = field(default=lambda text, entities: {})
     scoped: bool = True
     rollout: bool = True
     risk: str | None = None
+    # What the person is offered when the ask is unclear, e.g. "Investigate an incident on {service} ({environment})?"
+    offer: Callable[[Entities, str], str] = field(default=lambda entities, environment: "")
 
     @property
     def needs_environment(self) -> bool:
         return self.default_environment is None
 
 
-def _scope(text: str) -> Scope:
-    roles = words.roles(text)
-    return Scope(
-        roles=roles,
-        platforms=words.platforms(text),
-        regions=words.regions(text),
-        asset_filter=" ".join(f"role:{r}" for r in roles) or None,
-    )
-
-
 def _scope_words(environment: str, scope: Scope) -> str:
     parts = [environment if environment != "all" else "all environments"]
-    parts += [r.replace("-", " ") + "s" for r in scope.roles] or ["assets"]
+    if scope.services:
+        parts.append("/".join(scope.services))
+    parts += [r.replace("-", " ") + "s" for r in scope.roles] or ([] if scope.services else ["assets"])
     if scope.platforms or scope.regions:
         parts.append("in " + " ".join([*scope.platforms, *scope.regions]))
     return " ".join(parts)
@@ -61,25 +66,56 @@ def _where(environment: str) -> str:
     return environment if environment != "all" else "all environments"
 
 
-def _compliance_parameters(text: str) -> dict[str, Any]:
+def _compliance_parameters(text: str, entities: Entities) -> dict[str, Any]:
     found = phrases.controls(text)
-    if words.has_any(text, "fix", "remediate", "enforce", "make us compliant", "bring into compliance"):
+    if words.has_any(text, "fix", "remediate", "enforce", "make us compliant", "bring into compliance", "bring staging into"):
         found["remediate"] = True
     return found
 
 
-def _security_parameters(text: str) -> dict[str, Any]:
-    exposure = words.has_any(text, "exposed", "exposure", "open port", "attack surface", "public", "internet")
-    vulns = words.has_any(text, "vuln", "cve")
-    return {"focus": "exposure"} if exposure and not vulns else {}
+def _security_parameters(text: str, entities: Entities) -> dict[str, Any]:
+    exposure = words.has_any(
+        text, "exposed", "exposure", "open port", "attack surface", "public", "internet", "open to", "0.0.0.0"
+    )
+    vulns = words.has_any(text, "vuln", "cve") or bool(entities.cve_ids)
+    found: dict[str, Any] = {"focus": "exposure"} if exposure and not vulns else {}
+    if entities.cve_ids:
+        found["cve_ids"] = list(entities.cve_ids)
+    return found
 
 
-def _api_parameters(text: str) -> dict[str, Any]:
+def _patch_parameters(text: str, entities: Entities) -> dict[str, Any]:
+    return {"cve_ids": list(entities.cve_ids)} if entities.cve_ids else {}
+
+
+def _incident_parameters(text: str, entities: Entities) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    service = entities.services[0] if entities.services else phrases.service(text)
+    if service:
+        found["service"] = service
+    if entities.time_range is not None:
+        window = entities.time_range.to_document()
+        found.update(since=window["since"], until=window["until"], time_range=window["text"])
+    return found
+
+
+def _dr_parameters(text: str, entities: Entities) -> dict[str, Any]:
+    return {"region": entities.regions[0]} if entities.regions else {}
+
+
+def _image_parameters(text: str, entities: Entities) -> dict[str, Any]:
+    found = phrases.image(text)
+    if entities.images:
+        found["image"] = entities.images[0]
+    return found
+
+
+def _api_parameters(text: str, entities: Entities) -> dict[str, Any]:
     found: dict[str, Any] = {}
     name = phrases.api(text)
     if name:
         found["api"] = name
-    if words.has_any(text, "including writes", "with writes", "read and write", "read/write", "read-write"):
+    if words.has_any(text, "including writes", "with writes", "read and write", "read/write", "read-write", "write access"):
         found["include_writes"] = True
     return found
 
@@ -87,6 +123,16 @@ def _api_parameters(text: str) -> dict[str, Any]:
 def _label(params: dict[str, Any], key: str, fallback: str) -> str:
     value = params.get(key)
     return ", ".join(value) if isinstance(value, list) else str(value) if value else fallback
+
+
+def _on(entities: Entities, fallback: str = "") -> str:
+    """ " on payments web servers" for an offer, from what the ask named."""
+    named = [*entities.services, *(r.replace("-", " ") + "s" for r in entities.roles), *entities.hosts[:2]]
+    return f" on {' '.join(named)}" if named else fallback
+
+
+def _in(environment: str) -> str:
+    return f" ({environment})" if environment not in ("", "all") else " (all environments)" if environment else ""
 
 
 RULES: list[Rule] = [
@@ -97,6 +143,7 @@ RULES: list[Rule] = [
         matches=lambda t: words.has_any(t, "drift", "out of sync", "golden image version", "reconcile"),
         goal=lambda env, scope, p: f"Remediate drift for {_scope_words(env, scope)}",
         example="fix drift on prod web servers",
+        offer=lambda e, env: f"Fix drift{_on(e)}{_in(env)}?",
     ),
     Rule(
         task_type="adapter_generation",
@@ -107,6 +154,7 @@ RULES: list[Rule] = [
         example="integrate the PagerDuty API",
         default_environment="all",
         parameters=_api_parameters,
+        offer=lambda e, env: "Generate an adapter for a third-party API?",
         scoped=False,
         rollout=False,
         risk="medium",
@@ -121,7 +169,8 @@ RULES: list[Rule] = [
         goal=lambda env, scope, p: f"Write an SOP for {p['topic']}"[:500],
         example="write an SOP for rotating TLS certificates",
         default_environment="all",
-        parameters=lambda t: {"topic": phrases.topic(t)},
+        parameters=lambda t, e: {"topic": phrases.topic(t)},
+        offer=lambda e, env: "Write an SOP (a step-by-step procedure)?",
         scoped=False,
         rollout=False,
         risk="medium",
@@ -139,7 +188,8 @@ RULES: list[Rule] = [
         goal=lambda env, scope, p: f"Plan a disaster-recovery drill for {_label(p, 'region', 'a region')} in {_where(env)}",
         example="plan a DR drill for us-east-1",
         default_environment="production",
-        parameters=lambda t: {"region": r[0]} if (r := phrases.region(t)) else {},
+        parameters=_dr_parameters,
+        offer=lambda e, env: f"Plan a DR drill for {e.regions[0] if e.regions else 'a region'}{_in(env)}?",
         scoped=False,
         rollout=False,
     ),
@@ -153,7 +203,8 @@ RULES: list[Rule] = [
         ),
         goal=lambda env, scope, p: f"Patch {_label(p, 'cve_ids', 'high and critical CVEs')} on {_scope_words(env, scope)}",
         example="patch CVE-2024-3094 on staging db servers",
-        parameters=lambda t: {"cve_ids": ids} if (ids := phrases.cve_ids(t)) else {},
+        parameters=_patch_parameters,
+        offer=lambda e, env: f"Patch {', '.join(e.cve_ids) or 'security updates'}{_on(e)}{_in(env)}?",
     ),
     Rule(
         task_type="image_management",
@@ -166,7 +217,8 @@ RULES: list[Rule] = [
         goal=lambda env, scope, p: f"Build, validate and promote a new {_label(p, 'image', 'golden')} image to {_where(env)}",
         example="build a new golden image for ubuntu-base",
         default_environment="staging",
-        parameters=phrases.image,
+        parameters=_image_parameters,
+        offer=lambda e, env: f"Build and promote a new {e.images[0] if e.images else 'golden'} image{_in(env)}?",
         scoped=False,
         rollout=False,
     ),
@@ -183,6 +235,7 @@ RULES: list[Rule] = [
         example="are we compliant with CIS 5.2 in prod",
         default_environment="all",
         parameters=_compliance_parameters,
+        offer=lambda e, env: f"Audit compliance{_on(e)}{_in(env)}?",
         rollout=False,
         risk="low",
     ),
@@ -200,6 +253,7 @@ RULES: list[Rule] = [
         example="scan prod for exposed ports",
         default_environment="all",
         parameters=_security_parameters,
+        offer=lambda e, env: f"Scan{_on(e)} for vulnerabilities and exposed ports{_in(env)}?",
         rollout=False,
         risk="low",
     ),
@@ -213,6 +267,7 @@ RULES: list[Rule] = [
         goal=lambda env, scope, p: f"Find cost savings in {_where(env)}",
         example="where can we cut cost",
         default_environment="all",
+        offer=lambda e, env: f"Review cost{_in(env)}?",
         scoped=False,
         rollout=False,
         risk="low",
@@ -244,7 +299,8 @@ RULES: list[Rule] = [
         goal=lambda env, scope, p: f"Investigate {p.get('service', 'errors')} in {_where(env)}",
         example="why is checkout erroring",
         default_environment="production",
-        parameters=lambda t: {"service": s} if (s := phrases.service(t)) else {},
+        parameters=_incident_parameters,
+        offer=lambda e, env: f"Investigate an incident{_on(e)}{_in(env)}?",
         scoped=False,
         rollout=False,
         risk="low",
@@ -267,37 +323,100 @@ AGENT_ORDER = (
 EXAMPLE_ASKS: tuple[str, ...] = tuple(next(r.example for r in RULES if r.agent == agent) for agent in AGENT_ORDER)
 
 
+@dataclass(frozen=True)
+class Decision:
+    """What the planner makes of a reading: an agent to plan with, or nothing (unclear, or not something we do)."""
+
+    agent: str | None
+    how: str  # model | keywords | chosen | unclear | out_of_scope
+    choices: tuple[str, ...] = ()  # the agents to offer when unclear, likeliest first
+
+
+def decide(reading: Reading, text: str, rules: list[Rule] | None = None, chosen: str | None = None) -> Decision:
+    """The agent for an ask: the person's choice, else the model's when confident, else the one of its likeliest
+    readings the keyword rules single out, else the likeliest readings to offer."""
+    if chosen:
+        return Decision(chosen, "chosen")
+    if reading.clear and not reading.out_of_scope:
+        return Decision(reading.agent, "model")
+    if reading.out_of_scope and reading.confidence >= max(NONE_CONFIDENCE, reading.min_confidence):
+        return Decision(None, "out_of_scope")
+    likely = reading.likely_agents(floor=OFFER_FLOOR)
+    keyword = {r.agent for r in (rules if rules is not None else RULES) if r.matches(text)}
+    hits = [a.agent for a in likely if a.agent in keyword]
+    if len(hits) == 1:
+        return Decision(hits[0], "keywords")
+    if not likely:
+        return Decision(None, "out_of_scope")
+    return Decision(None, "unclear", tuple(a.agent for a in likely))
+
+
 class OfflinePlanner(LanguageModel):
     name = "offline"
 
-    def __init__(self, rules: list[Rule] | None = None, examples: tuple[str, ...] = EXAMPLE_ASKS) -> None:
+    def __init__(
+        self, rules: list[Rule] | None = None, examples: tuple[str, ...] = EXAMPLE_ASKS, reader: IntentReader | None = None
+    ) -> None:
         self.rules = rules if rules is not None else RULES
         self.examples = examples
+        self._reader = reader
+
+    @property
+    def reader(self) -> IntentReader:
+        if self._reader is None:
+            self._reader = default_reader()
+        return self._reader
 
     def help_text(self) -> str:
         return "Asks that work today: " + "; ".join(f"`{e}`" for e in self.examples)
 
+    def rule_for(self, agent: str) -> Rule:
+        rule = next((r for r in self.rules if r.agent == agent), None)
+        if rule is None:
+            raise InvalidAsk(f"No agent named {agent!r}. " + self.help_text())
+        return rule
+
+    def offer(self, agent: str, entities: Entities) -> str:
+        """The words of a "did you mean" choice, e.g. "Investigate an incident on payments (production)?"."""
+        rule = self.rule_for(agent)
+        environment = entities.environment or rule.default_environment or ""
+        return rule.offer(entities, environment if rule.agent in REPORT_AGENTS or entities.environment else "")
+
+    def read(self, request: SpecRequest) -> Reading:
+        reading = request.reading
+        return reading if isinstance(reading, Reading) else self.reader.read(request.text)
+
     async def draft_spec(self, request: SpecRequest) -> SpecDraft:
         text = request.text
-        rule = next((r for r in self.rules if r.matches(text)), None)
-        if rule is None:
-            raise InvalidAsk("I can't map that to a task yet. " + self.help_text())
-        environments = words.environments(text)
-        if len(environments) > 1:
-            raise InvalidAsk(
-                f"That ask names more than one environment ({', '.join(environments)}); ask for one at a time, "
-                f"e.g. `{rule.example}`."
-            )
-        environment = environments[0] if environments else request.default_environment or rule.default_environment
-        if environment is None:
-            raise InvalidAsk(f"Which environment? Say prod, staging or dev, e.g. `{_with_environment(rule.example)}`.")
-        scope = _scope(text) if rule.scoped else Scope()
-        parameters = rule.parameters(text)
+        problem = screen(text)
+        if problem is not None:
+            raise InvalidAsk(f"{problem} {self.help_text()}")
+        reading = self.read(request)
+        decision = decide(reading, text, self.rules, request.agent)
+        if decision.agent is None:
+            if decision.how == "unclear":
+                choices = [
+                    Choice(agent=agent, label=self.offer(agent, reading.entities), confidence=_confidence(reading, agent))
+                    for agent in decision.choices
+                ]
+                raise UnclearAsk(
+                    "I'm not sure what you mean. Did you mean: "
+                    + " / ".join(f"_{c.label}_" for c in choices)
+                    + " "
+                    + self.help_text(),
+                    choices,
+                )
+            raise InvalidAsk("I can't map that to anything OpsPilot does. " + self.help_text())
+        rule = self.rule_for(decision.agent)
+        entities = reading.entities
+        parameters = rule.parameters(text, entities)
+        environment, note = self._environment(rule, entities, request, parameters)
+        scope, scope_note = _scope(rule, entities, environment) if rule.scoped else (Scope(), None)
         if "region" in parameters:
             scope = Scope(regions=[parameters["region"]])
         spec = TaskSpec(
             task_type=rule.task_type,
-            goal=rule.goal(environment, scope, parameters),
+            goal=rule.goal(environment, scope, parameters)[:500],
             context=SpecContext(environment=environment, scope=scope, parameters=parameters),
             agents=[AgentRef(name=rule.agent, priority=1)],
             tools_required=list(rule.tools),
@@ -311,7 +430,65 @@ class OfflinePlanner(LanguageModel):
             if rule.rollout
             else None,
         )
-        return SpecDraft(spec=spec, provider=self.name)
+        notes = [n for n in (note, scope_note) if n]
+        return SpecDraft(spec=spec, provider=self.name, note=" ".join(notes) or None)
+
+    def _environment(
+        self, rule: Rule, entities: Entities, request: SpecRequest, parameters: dict[str, Any]
+    ) -> tuple[str, str | None]:
+        """The environment the ask names, or the default a read-only report may assume (saying so). A change that names
+        none, or several, is asked about: an environment is never guessed for a change."""
+        named = [e for e in entities.environments if e != "all"]
+        change = rule.rollout or bool(parameters.get("remediate"))
+        if len(named) > 1 and entities.environment != "all" and (change or rule.agent not in ("image_agent",)):
+            if change:
+                raise InvalidAsk(
+                    f"That ask names more than one environment ({', '.join(named)}); ask for one at a time, "
+                    f"e.g. `{_with_environment(rule.example)}`."
+                )
+            return "all", f"It names {', '.join(named)}: reporting on all environments."
+        if entities.environment is not None:
+            return entities.environment, None
+        if request.default_environment:
+            return request.default_environment, None
+        if change or rule.default_environment is None:
+            raise InvalidAsk(f"Which environment? Say prod, staging or dev, e.g. `{_with_environment(rule.example)}`.")
+        environment = rule.default_environment
+        if rule.agent in REPORT_AGENTS or rule.agent in ("dr_agent", "image_agent"):
+            where = "all environments" if environment == "all" else environment
+            return environment, f"No environment named: {where} assumed; name one (prod, staging, dev) to narrow it."
+        return environment, None
+
+
+def _confidence(reading: Reading, agent: str) -> float:
+    if reading.agent == agent:
+        return reading.confidence
+    return next((a.confidence for a in reading.alternatives if a.agent == agent), 0.0)
+
+
+def _scope(rule: Rule, entities: Entities, environment: str) -> tuple[Scope, str | None]:
+    """Roles, platforms, regions, and the assets of the services, tags and hosts the ask names (in that environment)."""
+    named = [*entities.services, *entities.tags, *entities.hosts]
+    known = {name for name, _, _ in entities.scope_assets}
+    unknown = [n for n in named if n not in known]
+    in_environment = sorted({asset for name, asset, env in entities.scope_assets if environment in ("all", env)})
+    if named and known and not in_environment:
+        raise InvalidAsk(
+            f"The inventory has no {' or '.join(sorted(known))} assets in {_where(environment)}; "
+            f"they run in {', '.join(sorted({env for _, _, env in entities.scope_assets}))}."
+        )
+    roles = list(entities.scope_roles)
+    scope = Scope(
+        roles=roles,
+        platforms=list(entities.scope_platforms),
+        regions=list(entities.regions),
+        services=[n for n in entities.services if n in known],
+        tags=[n for n in entities.tags if n in known],
+        asset_ids=in_environment,
+        asset_filter=" ".join(f"role:{r}" for r in roles) or None,
+    )
+    note = f"{', '.join(unknown)}: not in the inventory, so not used to narrow the scope." if unknown else None
+    return scope, note
 
 
 def _with_environment(example: str) -> str:

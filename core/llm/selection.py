@@ -21,7 +21,7 @@ def build_language_model(config: Any, store: Any, *, max_retries: int = 2) -> La
     llm = config.llm
     key = config.anthropic_api_key.get_secret_value() if config.anthropic_api_key is not None else None
     if llm.provider == "offline" or (llm.provider == "auto" and not key):
-        logger.info("planner: offline rules (provider=%s, API key %s)", llm.provider, "set" if key else "not set")
+        logger.info("planner: offline intent model (provider=%s, API key %s)", llm.provider, "set" if key else "not set")
         return OfflinePlanner()
     if not key:
         raise ConfigError("llm.provider is anthropic but ANTHROPIC_API_KEY is not set")

@@ -130,11 +130,9 @@ def _plain_notice(event: CloudEvent) -> Notice:
     headline = event.type.replace(".", " ").replace("_", " ").capitalize()
     where = f" ({event.environment})" if event.environment else ""
     lines = [f"{headline}{where}.", ""]
-    width = max((len(k) for k in event.data), default=0) + 1
-    for key, value in event.data.items():
-        if value is None or isinstance(value, dict | list) or key.endswith("_id"):
-            continue
-        lines.append(f"{(key.replace('_', ' ').capitalize() + ':').ljust(width)} {value}")
+    shown = {k: v for k, v in event.data.items() if v is not None and not isinstance(v, dict | list) and not k.endswith("_id")}
+    width = max((len(k) for k in shown), default=0) + 1
+    lines += [f"{(key.replace('_', ' ').capitalize() + ':').ljust(width)} {value}" for key, value in shown.items()]
     ids = {k: event.data.get(k) for k in ("task_id", "plan_id", "run_id")}
     lines += ["", *(f"{k.removesuffix('_id').capitalize()} id: {v}" for k, v in ids.items() if v)]
     if ids["task_id"]:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
+from core.errors import ToolError
 from core.tools.base import ToolContext, tool
 from core.tools.common import ENVIRONMENT, STRINGS, TEXT, array_of, environment_matches, inputs, outputs, source
 
@@ -27,6 +28,8 @@ def _time(text: str) -> datetime:
             "environment": ENVIRONMENT,
             "min_level": {"enum": list(LEVELS)},
             "limit": {"type": "integer", "minimum": 1, "maximum": 500},
+            "since": TEXT,  # ISO 8601; lines at or after
+            "until": TEXT,  # ISO 8601; lines at or before
         }
     ),
     output_schema=outputs(
@@ -46,6 +49,7 @@ async def query_logs(args: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:
     logs = (await source(ctx, "logs"))["logs"]
     services = set(args.get("services", []))
     floor = LEVELS.index(args.get("min_level", "warn"))
+    since, until = _bound(args, "since"), _bound(args, "until")
     entries = sorted(
         (
             e
@@ -53,6 +57,8 @@ async def query_logs(args: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:
             if (not services or e["service"] in services)
             and LEVELS.index(e["level"]) >= floor
             and environment_matches(args.get("environment"), e.get("environment"))
+            and (since is None or _time(e["at"]) >= since)
+            and (until is None or _time(e["at"]) <= until)
         ),
         key=lambda e: e["at"],
     )
@@ -68,6 +74,16 @@ async def query_logs(args: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:
         "services_known": sorted({e["service"] for e in logs}),
         "summary": f"{len(entries)} log lines" + (f" from {entries[0]['at']} to {entries[-1]['at']}" if entries else ""),
     }
+
+
+def _bound(args: dict[str, Any], key: str) -> datetime | None:
+    if not args.get(key):
+        return None
+    try:
+        moment = _time(args[key])
+    except ValueError as exc:
+        raise ToolError(f"query_logs: {key} is not an ISO 8601 time: {args[key]!r}") from exc
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _shape(message: str) -> str:

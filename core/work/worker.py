@@ -68,6 +68,11 @@ class LeasedWorker:
             self._stopping = False
             self._loop = asyncio.create_task(self._run(), name=f"{self.kind}-worker {self.owner}")
 
+    @property
+    def running(self) -> bool:
+        """The claiming loop is up (``/ready`` of a worker replica)."""
+        return self._loop is not None and not self._loop.done()
+
     def wake(self) -> None:
         self._wake.set()
 

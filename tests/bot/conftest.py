@@ -28,7 +28,12 @@ class SlackWorld:
 
 
 async def start_world(
-    tmp_path: Path, *, rate_limit: RateLimit | None = None, env: dict[str, str] | None = None, **executor
+    tmp_path: Path,
+    *,
+    rate_limit: RateLimit | None = None,
+    env: dict[str, str] | None = None,
+    fleet: Path | None = None,
+    **executor,
 ) -> SlackWorld:
     tmp_path.mkdir(parents=True, exist_ok=True)
     emulator = SlackEmulator(signing_secret=SIGNING_SECRET, bot_token=BOT_TOKEN, rate_limit=rate_limit)
@@ -44,6 +49,8 @@ async def start_world(
     )
     config.approvers = [APPROVER_1, APPROVER_2]
     config.executor.wait_scale = 0.0
+    if fleet is not None:
+        config.inventory.path = fleet
     for key, value in executor.items():
         setattr(config.executor.simulate, key, value)
     bot = await start(config, host="127.0.0.1", port=0, mode="http")

@@ -17,11 +17,9 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from core.events import EventBus, PhaseStarted, PlanDecided, RunFinished, TaskCreated
+from core.events import PhaseStarted, PlanDecided, RunFinished, TaskCreated
 from core.intake import Ask
 from core.logcontext import ContextFilter, add, bind, current_ids, setup_logging
-from core.notify import NotificationHub, Notifier
-from core.notify.notice import Notice
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRETS = {
@@ -240,42 +238,45 @@ async def test_submit_decide_and_the_run_bind_their_ids(service, records: Record
     assert phases and set(phases) == {(plan.task_id, plan.id, decision.run.id)}
 
 
-async def test_notification_deliveries_bind_their_ids(records: Records) -> None:
+async def test_outbox_deliveries_bind_the_task_id(records: Records, tmp_path: Path) -> None:
+    from core.outbox import CloudEvent, Delivery, Subscriber
+    from core.outbox.dispatcher import Dispatcher
+    from core.outbox.writer import Outbox
+    from core.store import Database
+    from core.work.queue import WorkQueue
+
     heard = logging.getLogger("opspilot.test.heard")
 
-    class Logging(Notifier):
+    class Logging(Subscriber):
         name = "logging"
 
-        @property
-        def topics(self) -> frozenset[str]:
-            return frozenset({"task.completed"})
-
-        def wants(self, notice: Notice) -> bool:
+        def wants(self, event: CloudEvent) -> bool:
             return True
 
-        async def notify(self, notice: Notice) -> None:
+        async def deliver(self, delivery: Delivery) -> None:
             heard.info("delivering")
 
-    hub = NotificationHub([Logging()])
-    bus = EventBus()
-    hub.subscribe(bus)
-    await bus.publish(
-        RunFinished(
-            task_id="task-n",
-            plan_id="plan-n",
-            run_id="run-n",
-            state="failed",
-            reason="x",
-            assets_changed=0,
-            assets_rolled_back=0,
-            phases_completed=0,
-            total_phases=1,
-            duration_seconds=0.1,
-        )
+    database = Database(f"sqlite:///{tmp_path / 'log.db'}")
+    await database.upgrade()
+    outbox = Outbox(WorkQueue(database))
+    outbox.register(Logging())
+    finished = RunFinished(
+        task_id="task-n",
+        plan_id="plan-n",
+        run_id="run-n",
+        state="failed",
+        reason="x",
+        assets_changed=0,
+        assets_rolled_back=0,
+        phases_completed=0,
+        total_phases=1,
+        duration_seconds=0.1,
     )
-    assert await hub.drain(5)
-    await hub.close()
-    assert records.ids("delivering") == [("task-n", "plan-n", "run-n")]
+    async with database.engine.begin() as conn:
+        await outbox.add(conn, finished)
+    await Dispatcher(outbox, outbox.work).run_until_idle()
+    await database.dispose()
+    assert [ids[0] for ids in records.ids("delivering")] == ["task-n"]
 
 
 # -- the real command ------------------------------------------------------------------------

@@ -33,7 +33,10 @@ def test_plan_json_prints_one_object_whose_parts_follow_the_schemas(tmp_path: Pa
     result = opspilot("plan", "fix drift on prod web servers", "--json", tmp_path=tmp_path)
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
-    assert set(document) == {"task_spec", "plan", "message"}
+    assert set(document) == {"task_spec", "plan", "message", "intent"}
+    assert document["intent"]["agent"] == "drift_agent" and 0.55 <= document["intent"]["confidence"] <= 1
+    assert document["intent"]["entities"] == {"environment": "production", "roles": ["web-server"]}
+    assert [set(a) for a in document["intent"]["alternatives"]] == [{"agent", "confidence"}] * 3
     assert errors_for("task-spec", document["task_spec"]) == []
     assert errors_for("plan", document["plan"]) == []
     assert document["plan"]["payload"]["phases"][0]["name"] == "Canary"
@@ -49,8 +52,24 @@ def test_plan_text_and_unknown_ask(tmp_path: Path) -> None:
     assert "TaskSpec" in result.stdout and "Canary" in result.stdout
     unknown = opspilot("plan", "bake bread", "--json", tmp_path=tmp_path)
     assert unknown.returncode == 1
-    assert json.loads(unknown.stdout) == {"task_spec": None, "plan": None, "message": json.loads(unknown.stdout)["message"]}
-    assert "fix drift" in json.loads(unknown.stdout)["message"]
+    document = json.loads(unknown.stdout)
+    assert (document["task_spec"], document["plan"], document["intent"]["agent"]) == (None, None, "none")
+    assert "fix drift" in document["message"]
+
+
+def test_plan_json_reads_entities_and_offers_choices_when_unclear(tmp_path: Path) -> None:
+    result = opspilot("plan", "why did the payments service go down last night", "--json", tmp_path=tmp_path)
+    intent = json.loads(result.stdout)["intent"]
+    assert intent["agent"] == "incident_agent"
+    assert intent["entities"]["services"] == ["payments"] and intent["entities"]["time_range"]["text"] == "last night"
+
+    (tmp_path / "strict.yaml").write_text("intents:\n  min_confidence: 0.95\n")
+    unclear = opspilot(
+        "plan", "payments outage cost", "--json", tmp_path=tmp_path, env={"OPSPILOT_CONFIG": str(tmp_path / "strict.yaml")}
+    )
+    document = json.loads(unclear.stdout)
+    assert unclear.returncode == 1 and document["task_spec"] is None
+    assert {c["agent"] for c in document["choices"][:2]} == {"incident_agent", "cost_agent"}
 
 
 def test_db_upgrade_creates_the_schema(tmp_path: Path) -> None:

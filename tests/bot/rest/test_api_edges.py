@@ -147,7 +147,7 @@ async def test_api_is_closed_without_tokens(make_api_world) -> None:
 async def test_ready_and_metrics(api: ApiWorld, monkeypatch) -> None:
     async with api.session.get("/ready") as response:
         assert response.status == 200
-        assert await response.json() == {"status": "ready", "database": "ok"}
+        assert await response.json() == {"status": "ready", "database": "ok", "role": "all"}
 
     from bot.rest import monitoring
 
@@ -172,3 +172,28 @@ async def test_ready_and_metrics(api: ApiWorld, monkeypatch) -> None:
     ):
         assert f"# TYPE {name.removesuffix('_total')}" in text or f"# TYPE {name}" in text, name
     assert REQUESTER_TOKEN not in text
+
+
+async def test_metrics_show_the_delivery_backlog_dead_letters_and_lag(api: ApiWorld) -> None:
+    from core.errors import DeliveryFailed, DeliveryRejected
+    from core.outbox import CloudEvent, Delivery, Subscriber
+
+    class Down(Subscriber):
+        def __init__(self, name: str, error: Exception) -> None:
+            self.name, self.error = name, error
+
+        def wants(self, event: CloudEvent) -> bool:
+            return event.type == "task.planned"
+
+        async def deliver(self, delivery: Delivery) -> None:
+            raise self.error
+
+    api.service.outbox.register(Down("down", DeliveryFailed("receiver away")), Down("gone", DeliveryRejected("HTTP 410")))
+    assert (await api.execute(ASK)).status == 201
+    await api.service.dispatcher.run_until_idle()
+    values = await api.metrics()
+    assert metric(values, "opspilot_outbox_backlog", subscriber="down") == 1
+    assert metric(values, "opspilot_outbox_dead_letters", subscriber="gone") == 1
+    assert metric(values, "opspilot_outbox_dead_letters", subscriber="down") == 0
+    assert metric(values, "opspilot_outbox_lag_seconds") >= 0
+    assert metric(values, "opspilot_claimed_work", kind="delivery") == 0

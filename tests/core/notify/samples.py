@@ -41,7 +41,9 @@ def finished(state: str = "rolled_back", environment: str | None = "production")
 
 
 def phase_started(environment: str | None = "production") -> CloudEvent:
-    event = PhaseStarted(task_id="task-1", plan_id="plan-1", run_id="run-1", index=0, name="Canary", total_phases=3, assets=("a",))
+    event = PhaseStarted(
+        task_id="task-1", plan_id="plan-1", run_id="run-1", index=0, name="Canary", total_phases=3, assets=("a",)
+    )
     return envelope(event, environment)
 
 

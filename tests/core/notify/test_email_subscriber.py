@@ -71,9 +71,8 @@ async def test_starttls_encrypts_before_logging_in(certificate: Certificate) -> 
 
 
 async def test_starttls_against_an_untrusted_certificate_sends_nothing(certificate: Certificate) -> None:
-    with smtp_server("starttls", certificate) as server:
-        with pytest.raises(DeliveryFailed, match="certificate|SSL|TLS"):
-            await mailer(server, tls="starttls").deliver(samples.first(samples.finished()))
+    with smtp_server("starttls", certificate) as server, pytest.raises(DeliveryFailed, match=r"certificate|SSL|TLS"):
+        await mailer(server, tls="starttls").deliver(samples.first(samples.finished()))
     assert server.mails == []
 
 
@@ -119,7 +118,7 @@ async def test_a_refused_recipient_is_recorded_and_the_others_get_the_mail(plain
 
 
 async def test_every_recipient_refused_for_good_is_dead_lettered_and_audited(plain: SmtpRecorder, service: OpsPilot) -> None:
-    plain.refuse = {a: "550 5.1.1 no such user" for a in ONCALL}
+    plain.refuse = dict.fromkeys(ONCALL, "550 5.1.1 no such user")
     email = mailer(plain, store=service.store)
     with pytest.raises(DeliveryRejected, match="every recipient refused"):
         await email.deliver(samples.first(samples.finished()))
@@ -151,7 +150,9 @@ async def test_a_server_that_is_down_is_retried() -> None:
 
 async def test_routes_pick_the_recipients_by_type_environment_and_severity(plain: SmtpRecorder) -> None:
     routes = [
-        NotificationRouteConfig(events=["task.failed", "run.rolled_back"], environments=["production"], email=True, to=["prod@example.com"]),
+        NotificationRouteConfig(
+            events=["task.failed", "run.rolled_back"], environments=["production"], email=True, to=["prod@example.com"]
+        ),
         NotificationRouteConfig(severities=["critical"], email=True),  # to: notifications.email.to
         NotificationRouteConfig(events=["run.paused"], email=True, to=["prod@example.com"]),
     ]
