@@ -469,6 +469,7 @@ _FILE_KEYS = {
     "notifications",
     "events",
     "intake",
+    "retention",
     "api",
     "org_id",
     "shutdown_grace",
