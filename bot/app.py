@@ -256,11 +256,15 @@ def build_app(service: OpsPilot, client: AsyncWebClient, signing_secret: str) ->
 
     @app.action(APPROVE_ACTION)
     async def on_approve(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient) -> None:
-        await ack()
+        # The vote is committed before the ack (one short transaction): a replica killed right after the ack has
+        # recorded it, and Slack never retries an acked click.
         user_id, channel_id = _where(body)
-        outcome = await service.decide(
-            action.get("value", ""), user_id, "approved", seen_hash=seen_version(action.get("block_id"))
-        )
+        try:
+            outcome = await service.decide(
+                action.get("value", ""), user_id, "approved", seen_hash=seen_version(action.get("block_id"))
+            )
+        finally:
+            await ack()
         if _from_home(body):
             notice = None if outcome.changed else _refusal_text(outcome.status, outcome.message)
             await publish_home(service, client, user_id, notice)
@@ -283,11 +287,13 @@ def build_app(service: OpsPilot, client: AsyncWebClient, signing_secret: str) ->
 
     @app.view(REJECT_VIEW)
     async def on_reject_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient) -> None:
-        await ack()
         meta = json.loads(view.get("private_metadata") or "{}")
         reason = (((view.get("state") or {}).get("values") or {}).get(REASON_BLOCK) or {}).get(REASON_ACTION, {}).get("value")
         user_id = body["user"]["id"]
-        outcome = await service.decide(meta.get("plan_id", ""), user_id, "rejected", reason=(reason or "").strip() or None)
+        try:  # committed before the ack, as a vote
+            outcome = await service.decide(meta.get("plan_id", ""), user_id, "rejected", reason=(reason or "").strip() or None)
+        finally:
+            await ack()
         if not meta.get("channel_id"):  # opened from the App Home: show the outcome there
             notice = None if outcome.changed else _refusal_text(outcome.status, outcome.message)
             await publish_home(service, client, user_id, notice)
@@ -295,10 +301,20 @@ def build_app(service: OpsPilot, client: AsyncWebClient, signing_secret: str) ->
             await tell(client, meta.get("channel_id"), user_id, outcome.status, outcome.message)
 
     async def control(
-        body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient, verb: Literal["pause", "resume", "abort"]
+        body: dict[str, Any],
+        action: dict[str, Any],
+        client: AsyncWebClient,
+        verb: Literal["pause", "resume", "abort"],
+        ack: AsyncAck | None = None,
     ) -> None:
+        """Pause and resume commit before the ack (``ack`` given), so a replica killed after it has recorded them; an
+        abort is acked first because it waits for the rollback (its request is committed at once, before the wait)."""
         user_id, channel_id = _where(body)
-        outcome = await service.control_run(action.get("value", ""), user_id, verb)
+        try:
+            outcome = await service.control_run(action.get("value", ""), user_id, verb)
+        finally:
+            if ack is not None:
+                await ack()
         if outcome.status in ("paused", "resumed", "aborted"):
             return  # the thread and the card tell everyone, through SlackProgress
         if channel_id:
@@ -314,13 +330,11 @@ def build_app(service: OpsPilot, client: AsyncWebClient, signing_secret: str) ->
 
     @app.action(PAUSE_ACTION)
     async def on_pause(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient) -> None:
-        await ack()
-        await control(body, action, client, "pause")
+        await control(body, action, client, "pause", ack)
 
     @app.action(RESUME_ACTION)
     async def on_resume(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient) -> None:
-        await ack()
-        await control(body, action, client, "resume")
+        await control(body, action, client, "resume", ack)
 
     @app.action(ABORT_ACTION)
     async def on_abort(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient) -> None:
