@@ -25,19 +25,20 @@ from bot.blocks import (
     REJECT_VIEW,
     RESUME_ACTION,
     home_view,
+    plan_card,
     read_choice,
     reject_modal,
     run_status_card,
     seen_version,
 )
-from bot.catalogue import agents_text, tools_text
+from bot.catalogue import abilities, agents_text, tools_text
 from bot.intake import Intake, is_help
 from core.domain.spec import Environment
 from core.errors import ConfigError, NotFound
-from core.intake import normalize_text
+from core.intake import Ask, normalize_text
 from core.intake.keys import IntakeKey
 from core.llm.offline import EXAMPLE_ASKS
-from core.service import OpsPilot
+from core.service import AskOutcome, OpsPilot
 
 logger = logging.getLogger(__name__)
 
@@ -50,8 +51,17 @@ def build_client(token: str, api_url: str) -> AsyncWebClient:
     )
 
 
-async def status_answer(service: OpsPilot, run_id: str | None) -> dict:
-    """`/ops status RUN_ID`: the run's summary card, or what would work (an ephemeral response either way)."""
+RECENT_RUNS = 10  # how many runs `/ops runs` lists
+
+
+async def status_answer(service: OpsPilot, run_id: str | None, channel_id: str | None = None) -> dict:
+    """`/ops status RUN_ID`: the run's summary card, or what would work (an ephemeral response either way).
+    Without an id: the latest run asked for in ``channel_id``."""
+    if not run_id and channel_id:
+        latest = await service.queries.recent_runs(channel_id, limit=1)
+        if not latest:
+            return {"text": messages.no_run_here(), "response_type": "ephemeral", "replace_original": False}
+        run_id = latest[0].run_id
     if not run_id:
         return {"text": messages.status_usage(), "response_type": "ephemeral", "replace_original": False}
     try:
@@ -59,6 +69,54 @@ async def status_answer(service: OpsPilot, run_id: str | None) -> dict:
     except NotFound as exc:
         return {"text": messages.status_unknown(str(exc)), "response_type": "ephemeral", "replace_original": False}
     return {"text": card.text, "blocks": card.blocks, "response_type": "ephemeral", "replace_original": False}
+
+
+async def runs_answer(service: OpsPilot, channel_id: str) -> dict:
+    """`/ops runs`: the newest runs of this channel (of all channels when none was asked for here), ephemeral."""
+    rows = await service.queries.recent_runs(channel_id, limit=RECENT_RUNS)
+    here = bool(rows)
+    if not here:
+        rows = await service.queries.recent_runs(None, limit=RECENT_RUNS)
+    lines = [
+        messages.run_line(r.run_id, r.state, r.environment, r.ask, r.created_at.strftime("%Y-%m-%d %H:%M UTC")) for r in rows
+    ]
+    return {"text": messages.runs_list(lines, here=here), "response_type": "ephemeral", "replace_original": False}
+
+
+def dry_run_reply(outcome: AskOutcome) -> dict:
+    """What `/ops dry-run` answers privately: the plan card without buttons, or why there is no plan."""
+    if outcome.kind == "plan" and outcome.plan is not None and outcome.task is not None:
+        card = plan_card(outcome.task, outcome.plan, note=outcome.note)
+        note = {"type": "context", "elements": [{"type": "mrkdwn", "text": messages.dry_run_note()}]}
+        # Nothing on a dry run's card can be clicked: the plan was never stored.
+        blocks = [b for b in card.blocks if b.get("type") != "actions"]
+        blocks = [*blocks[:-1][:48], note, blocks[-1]]
+        return {"text": card.text, "blocks": blocks, "response_type": "ephemeral", "replace_original": False}
+    if outcome.kind == "no_change":
+        text = messages.no_change(outcome.message)
+    elif outcome.kind == "invalid" and outcome.choices:
+        text = messages.did_you_mean_text([c.label for c in outcome.choices])
+    elif outcome.kind == "invalid":
+        text = messages.cannot_map(outcome.message, EXAMPLE_ASKS)
+    else:
+        detail = outcome.message + "".join(f"\n• {e}" for e in outcome.errors[:5])
+        text = messages.planning_failed(detail)
+    return {"text": text, "response_type": "ephemeral", "replace_original": False}
+
+
+async def dry_run_answer(service: OpsPilot, text: str, user_id: str, channel_id: str) -> dict:
+    """`/ops dry-run ASK`: planned like any ask, but nothing is recorded, stored or started."""
+    ask = Ask.from_front(text, user_id, channel_id, front="slack", via="dry_run", channel=channel_id, user=user_id)
+    try:
+        outcome = await service.dry_run(ask)
+    except Exception:
+        logger.exception("dry run failed for %s", user_id)
+        return {
+            "text": messages.planning_failed("The dry run failed because of an internal error; it is in OpsPilot's log."),
+            "response_type": "ephemeral",
+            "replace_original": False,
+        }
+    return dry_run_reply(outcome)
 
 
 async def inventory_refresh_answer(service: OpsPilot) -> dict:
@@ -168,7 +226,7 @@ def build_app(service: OpsPilot, client: AsyncWebClient, signing_secret: str) ->
         keyword = text.lower()
         key: IntakeKey | None = context.get("intake_key")
         if keyword in ("", "help", "?"):
-            await ack(text=messages.usage(EXAMPLE_ASKS))
+            await ack(text=messages.usage(EXAMPLE_ASKS, abilities(service)))
             return
         if keyword == "agents":
             await ack(text=agents_text(service))
@@ -186,7 +244,21 @@ def build_app(service: OpsPilot, client: AsyncWebClient, signing_secret: str) ->
             await ack()
             await respond(**await approvals_answer(service, command["user_id"]))
             return
+        if keyword == "runs":
+            await ack()
+            await respond(**await runs_answer(service, command["channel_id"]))
+            return
         words = text.split()
+        if words and words[0].lower() == "dry-run":
+            ask = text[len(words[0]) :].strip()
+            if not ask:
+                await ack(text=messages.DRY_RUN_USAGE)
+                return
+            await ack(text=messages.dry_run_working(ask))  # within Slack's 3 s; planning may take longer
+            if not await first_delivery(key):
+                return
+            await respond(**await dry_run_answer(service, ask, command["user_id"], command["channel_id"]))
+            return
         if len(words) == 2 and words[0].lower() == "audit":
             audit = await audit_answer(service, words[1])
             if audit is not None:
@@ -203,7 +275,8 @@ def build_app(service: OpsPilot, client: AsyncWebClient, signing_secret: str) ->
             return
         if words and words[0].lower() == "status" and len(words) <= 2:
             await ack()
-            await respond(**await status_answer(service, words[1] if len(words) == 2 else None))
+            run_id = words[1] if len(words) == 2 else None
+            await respond(**await status_answer(service, run_id, command["channel_id"]))
             return
         # The ask is recorded (with the delivery's key, in one transaction) before the ack: an acked ask is never
         # lost. A worker plans it; the card or the answer comes through the outbox.
@@ -235,7 +308,9 @@ def build_app(service: OpsPilot, client: AsyncWebClient, signing_secret: str) ->
             return
         if is_help(normalize_text(event.get("text", ""))):
             try:
-                await client.chat_postEphemeral(channel=channel_id, user=user_id, text=messages.usage(EXAMPLE_ASKS))
+                await client.chat_postEphemeral(
+                    channel=channel_id, user=user_id, text=messages.usage(EXAMPLE_ASKS, abilities(service))
+                )
             except SlackApiError as exc:
                 logger.warning("could not answer mention privately: %s", exc.response.get("error"))
 

@@ -1,10 +1,15 @@
-"""`/ops agents` and `/ops tools`: what OpsPilot can do, listed from the live registries."""
+"""`/ops agents`, `/ops tools` and the abilities `/ops help` lists: what OpsPilot can do, listed from the live registries."""
 
 from __future__ import annotations
 
 from core.service import OpsPilot
 
 RISK_ICONS = {"read": ":mag:", "plan": ":memo:", "write": ":warning:"}
+
+
+def abilities(service: OpsPilot) -> list[tuple[str, str]]:
+    """What the live registry can do, for ``/ops help``: each agent's title and one-line description."""
+    return [(agent.title, agent.description) for agent in service.agents.all()]
 
 
 def agents_text(service: OpsPilot) -> str:

@@ -1,6 +1,6 @@
 """The ``opspilot`` command.
 
-opspilot serve [--host HOST] [--port PORT] [--playground] [--role all|front|worker]
+opspilot serve [--host HOST] [--port PORT] [--playground] [--socket-mode] [--role all|front|worker]
 opspilot plan "fix drift on prod web servers" [--json]
 opspilot db upgrade
 opspilot policy check PLAN.json | opspilot policy test
@@ -45,6 +45,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=int(os.environ.get("PORT") or 3000))
     serve.add_argument("--playground", action="store_true", help="use the local playground even when Slack credentials are set")
+    serve.add_argument(
+        "--socket-mode",
+        action="store_true",
+        help="the playground delivers over a local Socket Mode WebSocket instead of HTTP (real Slack: set SLACK_APP_TOKEN)",
+    )
     serve.add_argument(
         "--role",
         choices=["all", "front", "worker"],
@@ -118,7 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 async def _dispatch(args: argparse.Namespace, config: Config) -> int:
     if args.command == "serve":
-        return await _serve(config, args.host, args.port, args.playground, args.role)
+        return await _serve(config, args.host, args.port, args.playground, args.role, args.socket_mode)
     if args.command == "plan":
         return await _plan(config, args.ask, args.json, args.user)
     if args.command == "db":
@@ -147,7 +152,7 @@ async def _dispatch(args: argparse.Namespace, config: Config) -> int:
     raise AssertionError(args.command)
 
 
-async def _serve(config: Config, host: str, port: int, playground: bool, role: Role = "all") -> int:
+async def _serve(config: Config, host: str, port: int, playground: bool, role: Role = "all", socket_mode: bool = False) -> int:
     from bot.server import choose_mode, start
 
     mode = choose_mode(config, playground)
@@ -163,7 +168,7 @@ async def _serve(config: Config, host: str, port: int, playground: bool, role: R
     for signum in signals:  # before starting: a signal during startup stops the bot right after it
         loop.add_signal_handler(signum, on_signal, signum)
     try:
-        running = await start(config, host=host, port=port, mode=mode, role=role)
+        running = await start(config, host=host, port=port, mode=mode, role=role, socket_mode=socket_mode)
     except BaseException:
         for signum in signals:
             loop.remove_signal_handler(signum)
@@ -172,6 +177,8 @@ async def _serve(config: Config, host: str, port: int, playground: bool, role: R
         print(
             f"OpsPilot playground: open {running.url}/ in your browser (no Slack workspace needed). Ctrl-C stops it.", flush=True
         )
+        if socket_mode:
+            print("The playground delivers to the bot over Socket Mode (a local WebSocket), not HTTP.", flush=True)
     else:
         what = {"all": "serving Slack", "front": "serving Slack (front only)", "worker": "working (no Slack routes)"}[role]
         print(f"OpsPilot is {what} in {mode} mode; health at {running.url}/health", flush=True)

@@ -34,14 +34,21 @@ RESUME = "Resume"
 ABORT = "Abort"
 
 
-def usage(examples: Iterable[str]) -> str:
+def usage(examples: Iterable[str], abilities: Sequence[tuple[str, str]] = ()) -> str:
+    """``abilities``: (title, one-line description) of each agent in the live registry."""
     lines = [
         f"*{BOT_NAME}* turns an ask into a reviewed, phased plan. Approvers decide; nothing runs before that.",
         "",
         "*Ask for something:*",
         *(f"• `/ops {e}`" for e in examples),
+    ]
+    if abilities:
+        lines += ["", "*What I can do:*", *(f"• *{escape(t, 80)}*: {escape(d, 200)}" for t, d in abilities)]
+    lines += [
         "",
-        "*Also:* `/ops help` · `/ops agents` · `/ops tools` · `/ops status RUN_ID` · `/ops inventory refresh`"
+        "*Also:* `/ops help` · `/ops agents` · `/ops tools` · `/ops dry-run ASK` (the plan, privately; nothing is"
+        " stored or started) · `/ops status` (this channel's latest run) · `/ops status RUN_ID` · `/ops runs`"
+        " (recent runs) · `/ops inventory refresh`"
         " · `/ops approvals` (what waits for you) · `/ops audit ID` (who did what, for a task, plan or run)"
         " · `/ops freeze ENV REASON` / `/ops unfreeze ENV` (approvers of the environment's rule, or admins)"
         " · or mention me: `@OpsPilot fix drift on prod web servers`",
@@ -322,6 +329,35 @@ def run_status_line(state: str, changed: int, done: int, total: int) -> str:
 
 
 # -- /ops status RUN_ID ----------------------------------------------------------------------
+
+# -- /ops dry-run, /ops runs, /ops status without an id ---------------------------------------
+
+DRY_RUN_USAGE = ":information_source: What should I plan? `/ops dry-run fix drift on prod web servers`"
+
+
+def dry_run_working(text: str) -> str:
+    return f":test_tube: Dry run of _{escape(text, 200)}_ … (nothing is stored or started)"
+
+
+def dry_run_note() -> str:
+    return ":test_tube: Dry run: nothing was stored and nothing starts. Ask without `dry-run` to get a plan to approve."
+
+
+def no_run_here() -> str:
+    return f":information_source: No run in this channel yet. {STATUS_HINT}"
+
+
+def run_line(run_id: str, state: str, environment: str, ask: str, when: str) -> str:
+    return f"• `{run_id[:8]}` {STATE_WORDS.get(state, state)} · {environment} · _{escape(ask, 120)}_ · {when}"
+
+
+def runs_list(lines: Sequence[str], *, here: bool) -> str:
+    if not lines:
+        return ":information_source: No runs yet."
+    where = "in this channel" if here else "in all channels (none in this one yet)"
+    head = f":clipboard: *The {_count(len(lines), 'newest run')} {where}*"
+    return "\n".join([head, *lines, f"Details: {STATUS_HINT}"])
+
 
 STATUS_HINT = "`/ops status RUN_ID` — the id is in the card's thread (`Run started: …`)."
 STATE_WORDS = {

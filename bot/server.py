@@ -3,7 +3,8 @@ API under ``/api/v1/ai``) in one of three modes.
 
 - ``http``: real Slack delivers signed requests to ``/slack/events``.
 - ``socket``: real Slack over Socket Mode (``SLACK_APP_TOKEN``); the HTTP server still answers ``/health``.
-- ``playground``: no Slack at all; a local workspace emulator shares the server and serves the page at ``/``.
+- ``playground``: no Slack at all; a local workspace emulator shares the server and serves the page at ``/`` (and,
+  with ``socket_mode``, delivers over a local Socket Mode WebSocket instead of ``/slack/events``).
 
 and in one of three roles (``opspilot serve --role``): ``all`` (the default), ``front`` (answers Slack and the REST
 API, records asks, runs no worker) and ``worker`` (plans asks, runs rollouts, expires approvals and delivers the
@@ -41,7 +42,7 @@ from core.metrics import Metrics
 from core.service import OpsPilot, Role
 
 if TYPE_CHECKING:
-    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+    from bot.socket_mode import SocketModeHandler
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +83,7 @@ class Running:
     runner: web.AppRunner
     bolt: AsyncApp
     emulator: object | None = None
-    socket_handler: AsyncSocketModeHandler | None = None
+    socket_handler: SocketModeHandler | None = None
     slack: SlackSubscriber | None = None  # the outbox subscriber that writes cards and threads
     state: dict = field(default_factory=dict)
 
@@ -183,13 +184,21 @@ def health_routes(app: web.Application, state: dict) -> None:
 
 
 async def start(
-    config: Config, *, host: str = "127.0.0.1", port: int = 3000, mode: Mode | None = None, role: Role = "all"
+    config: Config,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 3000,
+    mode: Mode | None = None,
+    role: Role = "all",
+    socket_mode: bool = False,
 ) -> Running:
     """Start the service, the Slack front and the HTTP server; returns once ``/health`` says ok.
 
     ``role``: ``all`` (one process does everything), ``front`` (Slack and REST requests: asks are recorded, no
     worker runs) or ``worker`` (asks, runs, approval expiries and outbox deliveries; the HTTP server only answers
-    ``/health``, ``/ready`` and ``/metrics``)."""
+    ``/health``, ``/ready`` and ``/metrics``).
+
+    ``socket_mode``: in the playground, the emulator delivers over Socket Mode instead of signed HTTP requests."""
     mode = mode or choose_mode(config)
     if role not in ROLES:
         raise ConfigError(f"unknown role {role!r}: use one of {', '.join(ROLES)}")
@@ -197,7 +206,10 @@ async def start(
         raise ConfigError(
             "the playground runs in one process: use --role all (fronts and workers are for real Slack, or SLACK_API_URL)"
         )
+    if socket_mode and mode == "http":
+        raise ConfigError("--socket-mode needs SLACK_APP_TOKEN (xapp-...) with real Slack, or the playground")
     emulator = None
+    playground_app_token: str | None = None
     if mode == "playground":
         from bot.playground.emulator import APPROVER_1, APPROVER_2, SlackEmulator
 
@@ -208,7 +220,9 @@ async def start(
             config.approvers = [APPROVER_1, APPROVER_2]
         if config.source is None:
             config.executor.wait_scale = PLAYGROUND_WAIT_SCALE
-        emulator = SlackEmulator(signing_secret=signing_secret, bot_token=bot_token)
+        if socket_mode:
+            playground_app_token = "xapp-playground-" + secrets.token_hex(8)
+        emulator = SlackEmulator(signing_secret=signing_secret, bot_token=bot_token, app_token=playground_app_token)
     else:
         if config.slack.bot_token is None:
             raise ConfigError(
@@ -253,12 +267,13 @@ async def start(
             client.base_url = slack.client.base_url = emulator.api_url
 
         socket_handler = None
-        if mode == "socket" and role != "worker":
-            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+        if (mode == "socket" and role != "worker") or playground_app_token is not None:
+            from bot.socket_mode import SocketModeHandler
 
-            if config.slack.app_token is None:
+            app_token = playground_app_token or (config.slack.app_token.get_secret_value() if config.slack.app_token else None)
+            if app_token is None:
                 raise ConfigError("SLACK_APP_TOKEN is not set: socket mode needs the app-level token (xapp-...)")
-            socket_handler = AsyncSocketModeHandler(bolt, config.slack.app_token.get_secret_value())
+            socket_handler = SocketModeHandler(bolt, app_token)
             await socket_handler.connect_async()
 
         await service.start(role)

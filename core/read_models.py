@@ -8,6 +8,7 @@ their own requests, and runs they started, controlled or asked for.
     queries.home_view(user_id)         → HomeView(waiting, requests, runs)
     queries.waiting_for(user_id)       → [WaitingPlan]       (``/ops approvals``)
     queries.audit_of(any_id)           → Timeline | None     (``/ops audit ID``: a task, plan or run id)
+    queries.recent_runs(channel)       → [RecentRun]         (``/ops runs``, ``/ops status`` without an id)
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from core.replay import MIN_PREFIX
 from core.store import Store
 from core.store.message_refs import merge_message_ref
 from core.store.rate_limits import RateLimits
+from core.store.recent_runs import RecentRun, recent_runs
 from core.store.votes import Votes
 
 logger = logging.getLogger(__name__)
@@ -140,6 +142,10 @@ class Queries:
         plans = await self.store.plans_for_task(task_id)
         runs = [run for plan in plans for run in await self.store.runs_for_plan(plan.id)]
         return TaskHistory(task, plans, runs)
+
+    async def recent_runs(self, channel: str | None = None, limit: int = 10) -> list[RecentRun]:
+        """The newest runs (at most ``limit``), only those asked for in ``channel`` when it is given."""
+        return await recent_runs(self.store.database, channel=channel, limit=limit)
 
     async def run_with_audit(self, run_id: str) -> Run:
         """The run with its audit entries; NotFound when there is no such run."""

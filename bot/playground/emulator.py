@@ -30,6 +30,10 @@ Observation:
 Failures on demand: emu.fail_next("chat.postMessage", retry_after=30, channel=None, times=1) answers 429 (or
 `error=..., status=...`) instead of running the method.
 
+Socket Mode: with ``app_token="xapp-…"`` the emulator answers ``apps.connections.open`` and delivers everything
+as envelopes over the WebSocket instead of HTTP (``emu.socket_mode``: disconnect, send_raw, acks, opened; see
+``bot.playground.socket_mode``).
+
 Channels may be given as ids or "#names". `message_events=True` also delivers plain
 `message` events; `trigger_ttl` is how long trigger ids stay valid (Slack: 3 s).
 """
@@ -73,6 +77,7 @@ from bot.playground.seeds import (
     TEAM_ID,
     dm_channel_id,
 )
+from bot.playground.socket_mode import SocketDeliverer, SocketModeServer
 from bot.playground.ui import PlaygroundUi
 from bot.playground.view_state import state_values
 from bot.playground.web_api import Injection, WebApi
@@ -122,6 +127,7 @@ class SlackEmulator:
         usergroups: Mapping[str, Sequence[str]] = DEFAULT_USERGROUPS,
         message_events: bool = False,
         trigger_ttl: float = 3.0,
+        app_token: str | None = None,
     ) -> None:
         self.bot_url = bot_url
         self.message_events = message_events
@@ -130,9 +136,17 @@ class SlackEmulator:
         self._triggers = TriggerRegistry(ttl=trigger_ttl)
         self._response_urls = ResponseUrlRegistry()
         self._payloads = PayloadFactory(self._workspace)
-        self._deliverer = BotDeliverer(signing_secret)
         limiter = ChannelRateLimiter(rate_limit) if rate_limit is not None else None
         self._web_api = WebApi(self._workspace, bot_token, self._triggers, limiter)
+        # With an app-level token the bot connects over Socket Mode and everything is delivered as envelopes.
+        self.socket_mode = SocketModeServer(app_token) if app_token is not None else None
+        self._deliverer: BotDeliverer | SocketDeliverer
+        if self.socket_mode is not None:
+            self._deliverer = SocketDeliverer(self.socket_mode)
+            server = self.socket_mode
+            self._web_api.add_app_method("apps.connections.open", server.app_token, lambda _: server.open_connection())
+        else:
+            self._deliverer = BotDeliverer(signing_secret)
         self._response_endpoint = ResponseUrls(self._workspace, self._response_urls)
         self._live = LiveStream()
         self._workspace.subscribe(lambda kind: self._live.publish(kind, self._workspace.version))
@@ -145,6 +159,8 @@ class SlackEmulator:
     def register(self, app: web.Application) -> None:
         """Adds the Web API, response URL, playground page and live stream routes to `app`."""
         self._web_api.register(app)
+        if self.socket_mode is not None:
+            self.socket_mode.register(app)
         self._response_endpoint.register(app)
         self._ui.register(app)
         app.on_shutdown.append(self._on_shutdown)
@@ -159,7 +175,7 @@ class SlackEmulator:
         await site.start()
         self._runner = runner
         bound_port = runner.addresses[0][1]
-        self._base_url = f"http://{host}:{bound_port}"
+        self.base_url = f"http://{host}:{bound_port}"
         logger.info("Slack emulator listening on %s", self._base_url)
 
     async def stop(self) -> None:
@@ -185,6 +201,8 @@ class SlackEmulator:
     @base_url.setter
     def base_url(self, value: str) -> None:
         self._base_url = value.rstrip("/")
+        if self.socket_mode is not None:
+            self.socket_mode.base_url = self._base_url
 
     @property
     def api_url(self) -> str:

@@ -84,6 +84,7 @@ class WebApi:
         self.triggers = triggers
         self.rate_limiter = rate_limiter
         self._injected: list[Injection] = []
+        self._app_methods: dict[str, tuple[str, Handler]] = {}  # methods that take the app-level token instead
         self._methods: dict[str, Handler] = {
             "auth.test": self.auth_test,
             "chat.postMessage": self.chat_post_message,
@@ -106,6 +107,10 @@ class WebApi:
     def register(self, app: web.Application) -> None:
         app.router.add_route("*", "/api/{method}", self.handle)
 
+    def add_app_method(self, method: str, app_token: str, handler: Handler) -> None:
+        """A method authenticated with the app-level token (``xapp-…``), as ``apps.connections.open`` is."""
+        self._app_methods[method] = (app_token, handler)
+
     async def handle(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         try:
@@ -115,6 +120,16 @@ class WebApi:
         token = _bearer_token(request) or params.pop("token", None)
         params.pop("token", None)
         try:
+            if method in self._app_methods:
+                app_token, app_handler = self._app_methods[method]
+                if not token:
+                    raise ApiError("not_authed")
+                if token != app_token:
+                    raise ApiError("not_allowed_token_type" if token == self._bot_token else "invalid_auth")
+                self._raise_injected(method, params)
+                result = app_handler(params)
+                self.workspace.record_call(method, params, None)
+                return web.json_response({"ok": True, **result})
             self._authenticate(token)
             handler = self._methods.get(method)
             if handler is None:

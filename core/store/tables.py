@@ -57,6 +57,7 @@ runs = Table(
     Column("completed_at", DateTime(timezone=True)),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_runs_created", "created_at"),  # the newest runs first (/ops runs)
 )
 
 audit_log = Table(

@@ -88,4 +88,5 @@ async def test_status_without_an_id_or_with_an_unknown_one_says_what_would_work(
         answer = await _status(world, text)
         assert "/ops status RUN_ID" in answer.text and "card's thread" in answer.text
     assert "no run with id nope-1234-5678" in answer.text
+    assert "No run in this channel yet" in (await _status(world, "status")).text
     assert not world.emulator.warnings
