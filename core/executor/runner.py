@@ -365,15 +365,19 @@ class Executor:
         reason = f"aborted by {actor}"
         if run.state == "queued":
             plan = await store.get_plan(run.plan_id)
-            async with store.database.engine.begin() as conn:
-                await self.engine.work.mark_done(RUN_WORK, run_id, conn)  # work row first: see pause()
-                _, appended = await store.transition_in(
-                    conn, "run", run_id, "failed", actor=actor, reason=reason, expect=("queued",)
-                )
-                finished = self._finished(run, plan, "failed", reason)
-                await store.emit_in(conn, finished)
-            await store.publish(appended, finished)
-            return await store.get_run(run_id)
+            try:
+                async with store.database.engine.begin() as conn:
+                    await self.engine.work.mark_done(RUN_WORK, run_id, conn)  # work row first: see pause()
+                    _, appended = await store.transition_in(
+                        conn, "run", run_id, "failed", actor=actor, reason=reason, expect=("queued",)
+                    )
+                    finished = self._finished(run, plan, "failed", reason)
+                    await store.emit_in(conn, finished)
+            except IllegalTransition:  # a worker started it meanwhile (nothing was written here): roll it back
+                run = await store.get_run(run_id, with_assets=False)
+            else:
+                await store.publish(appended, finished)
+                return await store.get_run(run_id)
         if run.state in TERMINAL_RUN_STATES:
             raise IllegalTransition("run", run_id, run.state, "rolled_back")
         # Both in one transaction: a holder finishing a phase either sees the request, or its release comes first
@@ -416,10 +420,15 @@ class Executor:
             total_phases=len(execution_phases(plan)),
             total_assets=len(plan.payload.affected_assets),
         )
-        async with holding.fenced() as conn:
-            await store.save_run_progress(run, conn)
-            _, appended = await store.transition_in(conn, "run", run.id, "executing", actor=SYSTEM_ACTOR, expect=("queued",))
-            await store.emit_in(conn, started)
+        try:
+            async with holding.fenced() as conn:
+                await store.save_run_progress(run, conn)
+                _, appended = await store.transition_in(conn, "run", run.id, "executing", actor=SYSTEM_ACTOR, expect=("queued",))
+                await store.emit_in(conn, started)
+        except IllegalTransition:  # aborted while queued, between the claim and this write: nothing to do
+            async with holding.fenced() as conn:
+                await self.engine.work.release(conn, holding.claim, done=True)
+            return False
         await store.publish(appended, started)
         return True
 
