@@ -307,7 +307,6 @@ class OpsPilot:
             "delivery": self.dispatcher.worker,
             "ask": self.ask_worker.worker,
         }
-        workers.update(getattr(self, "extra_workers", {}))
         return {kind: len(worker.holding) for kind, worker in workers.items()}
 
     @property

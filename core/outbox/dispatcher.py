@@ -27,7 +27,7 @@ from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from pydantic import ValidationError
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.clock import SYSTEM_CLOCK, Clock
@@ -35,7 +35,7 @@ from core.errors import DeliveryError, DeliveryRejected, LeaseLost
 from core.logcontext import bind
 from core.outbox.base import Delivery
 from core.outbox.envelope import CloudEvent
-from core.outbox.writer import DELIVERY_WORK, Outbox, split_subject
+from core.outbox.writer import DELIVERY_WORK, Outbox, split_subject, work_subject
 from core.store import Database
 from core.store.tables import outbox_deliveries, outbox_events, work_items
 from core.work.queue import Claim, WorkQueue, worker_id
@@ -130,7 +130,7 @@ class Dispatcher:
 
     @property
     def running(self) -> bool:
-        return self.worker._loop is not None and not self.worker._loop.done()
+        return self.worker.running
 
     async def run_until_idle(self, timeout: float = 10.0) -> None:
         """Deliver everything due now (tests, the CLI): claim rounds until nothing is due or held."""
@@ -263,8 +263,9 @@ class Dispatcher:
         if attempt >= self.retry.attempts:
             await self._dead(claim, row, f"gave up after {attempt} attempt(s): {error}", event, attempt)
             return True
+        # The peer's Retry-After wins (even beyond max_backoff: calling earlier would only be refused again).
         wait = retry_after if retry_after is not None and retry_after > 0 else self.retry.backoff(attempt, self.rng)
-        due = self.clock.now() + timedelta(seconds=min(wait, max(self.retry.max_backoff, retry_after or 0.0)))
+        due = self.clock.now() + timedelta(seconds=wait)
         logger.warning(
             "delivery of %s %s to %s failed (attempt %d of %d): %s; next try in %.1fs",
             event.type,
@@ -334,23 +335,36 @@ async def dead_letters(database: Database, limit: int = 200) -> list[DeadLetter]
 async def redeliver(database: Database, work: WorkQueue, ident: str) -> list[DeadLetter]:
     """Put dead deliveries back in the queue, due now: ``ident`` is a delivery id (from ``dead-letters``) or an event
     id (every dead delivery of it). Returns what was requeued; empty when nothing dead matched."""
-    letters = [d for d in await dead_letters(database, limit=10_000) if str(d.id) == ident or d.event_id == ident]
-    if not letters:
-        return []
+    matches = outbox_deliveries.c.event_id == ident
+    if ident.isdigit():
+        matches = or_(matches, outbox_deliveries.c.id == int(ident))
+    query = (
+        select(outbox_deliveries, outbox_events.c.type, outbox_events.c.subject)
+        .join(outbox_events, outbox_events.c.seq == outbox_deliveries.c.event_seq)
+        .where(outbox_deliveries.c.status == "dead", matches)
+    )
     now = work.clock.now()
+    letters: list[DeadLetter] = []
     async with database.engine.begin() as conn:
-        for letter in letters:
+        for row in (await conn.execute(query)).all():
             await conn.execute(
                 update(outbox_deliveries)
-                .where(outbox_deliveries.c.id == letter.id, outbox_deliveries.c.status == "dead")
+                .where(outbox_deliveries.c.id == row.id, outbox_deliveries.c.status == "dead")
                 .values(status="pending", attempt=0, due_at=now, started_at=None, updated_at=now)
             )
-            partition = (
-                await conn.execute(select(outbox_deliveries.c.partition).where(outbox_deliveries.c.id == letter.id))
-            ).scalar_one()
-            from core.outbox.writer import work_subject
-
-            await work.enqueue(DELIVERY_WORK, work_subject(letter.subscriber, partition), now, conn)
+            await work.enqueue(DELIVERY_WORK, work_subject(row.subscriber, row.partition), now, conn)
+            letters.append(
+                DeadLetter(
+                    row.id,
+                    row.event_id,
+                    row.type,
+                    row.subscriber,
+                    row.subject,
+                    row.attempt,
+                    row.last_error,
+                    _aware(row.updated_at),
+                )
+            )
     return letters
 
 
@@ -385,8 +399,6 @@ async def outbox_stats(database: Database, clock: Clock = SYSTEM_CLOCK) -> Outbo
 async def requeue_orphans(database: Database, work: WorkQueue) -> int:
     """Safety net: pending deliveries whose work item is not pending (a hand edit, an interrupted redelivery) get it
     back. Returns how many items were enqueued."""
-    from core.outbox.writer import work_subject
-
     query = (
         select(outbox_deliveries.c.subscriber, outbox_deliveries.c.partition)
         .where(outbox_deliveries.c.status == "pending")

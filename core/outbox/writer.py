@@ -9,7 +9,6 @@ dispatcher: a front that records a vote writes the deliveries a worker replica t
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterable
 
@@ -43,7 +42,6 @@ class Outbox:
         self.work = work
         self.clock = clock
         self._subscribers: dict[str, Subscriber] = {}
-        self.on_written: list = []  # callables(CloudEvent) after a write is *queued* (the caller commits)
 
     # -- subscribers ---------------------------------------------------------------------------
 
@@ -128,7 +126,3 @@ class Outbox:
             if found:
                 return str(found)
         return None
-
-
-def envelope_json(row_envelope: str) -> dict:
-    return json.loads(row_envelope)
