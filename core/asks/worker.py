@@ -20,7 +20,6 @@ ask fails and the asker is told.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from collections.abc import Callable
@@ -134,17 +133,7 @@ class AskWorker:
 
     async def run_until_idle(self, timeout: float = 30.0) -> None:
         """Plan every ask due now (tests, benchmarks): claim rounds until nothing is due or held."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while loop.time() < deadline:
-            await self.worker.tick()
-            if self.worker.holding:
-                await asyncio.wait(set(self.worker.holding.values()), timeout=max(0.0, deadline - loop.time()))
-                continue
-            due = await self.work.earliest_due(ASK_WORK)
-            if due is None or due > self.work.clock.now():
-                return
-        raise TimeoutError(f"asks still pending after {timeout:g}s")
+        await self.worker.run_until_idle(timeout)
 
     # -- one ask -------------------------------------------------------------------------------
 

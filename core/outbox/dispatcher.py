@@ -134,17 +134,7 @@ class Dispatcher:
 
     async def run_until_idle(self, timeout: float = 10.0) -> None:
         """Deliver everything due now (tests, the CLI): claim rounds until nothing is due or held."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while loop.time() < deadline:
-            await self.worker.tick()
-            if self.worker.holding:
-                await asyncio.wait(set(self.worker.holding.values()), timeout=max(0.0, deadline - loop.time()))
-                continue
-            due = await self.work.earliest_due(DELIVERY_WORK)
-            if due is None or due > self.clock.now():
-                return
-        raise TimeoutError(f"deliveries still due after {timeout}s")
+        await self.worker.run_until_idle(timeout)
 
     # -- one claim: a subscriber's pending events of one partition -----------------------------
 

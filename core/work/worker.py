@@ -106,6 +106,21 @@ class LeasedWorker:
             task.add_done_callback(functools.partial(self._released, claim.subject))
         return [c.subject for c in claims]
 
+    async def run_until_idle(self, timeout: float) -> None:
+        """Drive everything due now to completion (tests, benchmarks, the CLI): claim rounds until nothing of this kind
+        is due or held. Raises TimeoutError when work is still due after ``timeout`` seconds."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            await self.tick()
+            if self.holding:
+                await asyncio.wait(set(self.holding.values()), timeout=max(0.0, deadline - loop.time()))
+                continue
+            due = await self.work.earliest_due(self.kind)
+            if due is None or due > self.work.clock.now():
+                return
+        raise TimeoutError(f"{self.kind} work still due after {timeout:g}s")
+
     def arm(self, due: object) -> None:
         """Ring the alarm at ``due`` (a datetime): the database holds the due time, this only wakes the worker."""
         if self.scheduler is not None and self.scheduler.running:
