@@ -67,12 +67,64 @@ class Step(Document):
     when: Literal["always", "on_failure"] | None = None
 
 
+Severity = Literal["info", "low", "medium", "high", "critical"]
+ActionKind = Literal["patch", "drift_fix", "image_rollout", "sop_step"]
+
+
+class FindingAction(Document):
+    """The change a report's finding can become: an ask that is planned, validated and approved like any other.
+
+    Only findings whose change an agent can plan and a driver can carry out have one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: ActionKind
+    ask: str = Field(min_length=1, max_length=500)  # "patch CVE-2024-3094 on production"
+    label: str | None = Field(default=None, max_length=75)  # the button's text; a default per kind when absent
+
+
 class Finding(Document):
     title: str
-    severity: Literal["info", "low", "medium", "high", "critical"] | None = None
+    severity: Severity | None = None
     detail: str | None = None
     assets: list[str] | None = None
     recommendation: str | None = None
+    evidence: list[str] | None = None  # what was seen: log lines, scan results, bill lines
+    value: float | None = None  # the number the finding is about, for charts (a cost finding: USD saved per month)
+    action: FindingAction | None = None
+
+
+class ErrorBucket(Document):
+    """Errors and warnings logged in one slice of a report's time window (an incident timeline's bar)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    at: datetime
+    errors: int = Field(ge=0)
+    warnings: int = Field(default=0, ge=0)
+
+
+class TimelineEvent(Document):
+    """A change that happened in a report's window: a deploy, a config change, a restart."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    at: datetime
+    kind: str  # "deploy", "config_change", "restart", ...
+    detail: str
+    service: str | None = None
+
+
+class ReportScope(Document):
+    """What a report looked at: the time window and the sources examined, plus the timeline it drew from."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    window_start: datetime | None = None
+    window_end: datetime | None = None
+    sources: list[str] = Field(default_factory=list)  # "logs of checkout, payments", "billing 2026-11", "CVE feed"
+    timeline: list[ErrorBucket] = Field(default_factory=list)
+    events: list[TimelineEvent] = Field(default_factory=list)
 
 
 class UncheckedHost(Document):
@@ -105,6 +157,7 @@ class PlanPayload(Document):
     risk_assessment: str | None = None
     report_only: bool = False
     dry_run: DryRun | None = None  # plans of the ansible driver: the check-mode run they come from
+    report: ReportScope | None = None  # reports (report_only): the window and the sources examined
 
 
 class ValidationCheck(Document):
