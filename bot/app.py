@@ -8,6 +8,7 @@ import re
 from typing import Any, Literal, get_args
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
+from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetryHandler, AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
@@ -33,6 +34,7 @@ from bot.blocks import (
 )
 from bot.catalogue import abilities, agents_text, tools_text
 from bot.intake import Intake, is_help
+from bot.report_blocks import REPORT_ACT_ACTION, read_act_value
 from core.domain.spec import Environment
 from core.errors import ConfigError, NotFound
 from core.intake import Ask, normalize_text
@@ -54,29 +56,47 @@ def build_client(token: str, api_url: str) -> AsyncWebClient:
 RECENT_RUNS = 10  # how many runs `/ops runs` lists
 
 
-async def status_answer(service: OpsPilot, run_id: str | None, channel_id: str | None = None) -> dict:
+def team_of(body: dict[str, Any]) -> str | None:
+    """The workspace a Slack payload came from (commands, events, interactions each put it elsewhere)."""
+    team = body.get("team")
+    for candidate in (
+        body.get("team_id"),
+        team.get("id") if isinstance(team, dict) else team,
+        (body.get("user") or {}).get("team_id"),
+    ):
+        if isinstance(candidate, str) and candidate:
+            return candidate
+    return None
+
+
+def viewer(service: OpsPilot, body: dict[str, Any]) -> str | None:
+    """The ``org`` a request from this payload sees: its workspace in OAuth mode, everything with one workspace."""
+    return service.workspaces.viewer(team_of(body))
+
+
+async def status_answer(service: OpsPilot, run_id: str | None, channel_id: str | None = None, *, org: str | None = None) -> dict:
     """`/ops status RUN_ID`: the run's summary card, or what would work (an ephemeral response either way).
     Without an id: the latest run asked for in ``channel_id``."""
     if not run_id and channel_id:
-        latest = await service.queries.recent_runs(channel_id, limit=1)
+        latest = await service.queries.recent_runs(channel_id, limit=1, org=org)
         if not latest:
             return {"text": messages.no_run_here(), "response_type": "ephemeral", "replace_original": False}
         run_id = latest[0].run_id
     if not run_id:
         return {"text": messages.status_usage(), "response_type": "ephemeral", "replace_original": False}
     try:
-        card = run_status_card(await service.run_status(run_id))
+        card = run_status_card(await service.run_status(run_id, org=org))
     except NotFound as exc:
         return {"text": messages.status_unknown(str(exc)), "response_type": "ephemeral", "replace_original": False}
     return {"text": card.text, "blocks": card.blocks, "response_type": "ephemeral", "replace_original": False}
 
 
-async def runs_answer(service: OpsPilot, channel_id: str) -> dict:
+async def runs_answer(service: OpsPilot, channel_id: str, *, org: str | None = None) -> dict:
     """`/ops runs`: the newest runs of this channel (of all channels when none was asked for here), ephemeral."""
-    rows = await service.queries.recent_runs(channel_id, limit=RECENT_RUNS)
+    rows = await service.queries.recent_runs(channel_id, limit=RECENT_RUNS, org=org)
     here = bool(rows)
     if not here:
-        rows = await service.queries.recent_runs(None, limit=RECENT_RUNS)
+        rows = await service.queries.recent_runs(None, limit=RECENT_RUNS, org=org)
     lines = [
         messages.run_line(r.run_id, r.state, r.environment, r.ask, r.created_at.strftime("%Y-%m-%d %H:%M UTC")) for r in rows
     ]
@@ -86,10 +106,10 @@ async def runs_answer(service: OpsPilot, channel_id: str) -> dict:
 def dry_run_reply(outcome: AskOutcome) -> dict:
     """What `/ops dry-run` answers privately: the plan card without buttons, or why there is no plan."""
     if outcome.kind == "plan" and outcome.plan is not None and outcome.task is not None:
-        card = plan_card(outcome.task, outcome.plan, note=outcome.note)
+        card = plan_card(outcome.task, outcome.plan, note=outcome.note, stored=False)
         note = {"type": "context", "elements": [{"type": "mrkdwn", "text": messages.dry_run_note()}]}
-        # Nothing on a dry run's card can be clicked: the plan was never stored.
-        blocks = [b for b in card.blocks if b.get("type") != "actions"]
+        # Nothing on a dry run's card can be clicked: the plan was never stored (a report's finding buttons included).
+        blocks = [{k: v for k, v in b.items() if k != "accessory"} for b in card.blocks if b.get("type") != "actions"]
         blocks = [*blocks[:-1][:48], note, blocks[-1]]
         return {"text": card.text, "blocks": blocks, "response_type": "ephemeral", "replace_original": False}
     if outcome.kind == "no_change":
@@ -104,9 +124,10 @@ def dry_run_reply(outcome: AskOutcome) -> dict:
     return {"text": text, "response_type": "ephemeral", "replace_original": False}
 
 
-async def dry_run_answer(service: OpsPilot, text: str, user_id: str, channel_id: str) -> dict:
+async def dry_run_answer(service: OpsPilot, text: str, user_id: str, channel_id: str, *, team_id: str | None = None) -> dict:
     """`/ops dry-run ASK`: planned like any ask, but nothing is recorded, stored or started."""
-    ask = Ask.from_front(text, user_id, channel_id, front="slack", via="dry_run", channel=channel_id, user=user_id)
+    extra = {"team": team_id} if team_id else {}
+    ask = Ask.from_front(text, user_id, channel_id, front="slack", via="dry_run", channel=channel_id, user=user_id, **extra)
     try:
         outcome = await service.dry_run(ask)
     except Exception:
@@ -119,10 +140,10 @@ async def dry_run_answer(service: OpsPilot, text: str, user_id: str, channel_id:
     return dry_run_reply(outcome)
 
 
-async def inventory_refresh_answer(service: OpsPilot) -> dict:
+async def inventory_refresh_answer(service: OpsPilot, *, org: str | None = None) -> dict:
     """`/ops inventory refresh`: re-read the inventory and say what changed (ephemeral; anyone may, it changes no asset)."""
     try:
-        result = await service.refresh_inventory()
+        result = await service.refresh_inventory(org=org)
     except ConfigError as exc:
         text = messages.inventory_refresh_failed(str(exc))
     else:
@@ -137,21 +158,21 @@ async def inventory_refresh_answer(service: OpsPilot) -> dict:
     return {"text": text, "response_type": "ephemeral", "replace_original": False}
 
 
-async def approvals_answer(service: OpsPilot, user_id: str) -> dict:
+async def approvals_answer(service: OpsPilot, user_id: str, *, org: str | None = None) -> dict:
     """`/ops approvals`: the plans waiting for this user's approval (ephemeral)."""
     lines = [
         messages.waiting_line(
             w.plan.payload.summary, w.plan.environment, w.task.created_by, len(w.votes), w.required, w.plan.id, w.card
         )
-        for w in await service.queries.waiting_for(user_id)
+        for w in await service.queries.waiting_for(user_id, org=org)
     ]
     return {"text": messages.approvals_waiting(lines), "response_type": "ephemeral", "replace_original": False}
 
 
-async def audit_answer(service: OpsPilot, any_id: str) -> dict | None:
+async def audit_answer(service: OpsPilot, any_id: str, *, org: str | None = None) -> dict | None:
     """`/ops audit ID`: who did what and when for the task a task, plan or run id belongs to (ephemeral); None when
     there is no such id, so the text is an ask like any other ("audit our CIS controls in prod")."""
-    timeline = await service.queries.audit_of(any_id)
+    timeline = await service.queries.audit_of(any_id, org=org)
     if timeline is None:
         return None
     lines = [
@@ -179,25 +200,27 @@ def is_freeze_command(words: list[str]) -> bool:
     return (verb == "freeze" and len(words) >= 3) or (verb == "unfreeze" and len(words) == 2)
 
 
-async def freeze_answer(service: OpsPilot, words: list[str], user_id: str) -> dict | None:
+async def freeze_answer(service: OpsPilot, words: list[str], user_id: str, *, org: str | None = None) -> dict | None:
     """`/ops freeze ENV REASON` / `/ops unfreeze ENV` (ephemeral). None when the words are not that command."""
     if not is_freeze_command(words):
         return None
     verb, environment = words[0].lower(), words[1].lower()
     if verb == "freeze":
-        outcome = await service.freeze(environment, user_id, " ".join(words[2:]))
+        outcome = await service.freeze(environment, user_id, " ".join(words[2:]), org=org)
         text = messages.froze(environment, outcome.freeze.reason) if outcome.freeze is not None else None
     else:
-        outcome = await service.unfreeze(environment, user_id)
+        outcome = await service.unfreeze(environment, user_id, org=org)
         text = messages.unfroze(environment) if outcome.status == "unfrozen" else None
     if text is None:
         text = messages.freeze_refused(outcome.message)
     return {"text": text, "response_type": "ephemeral", "replace_original": False}
 
 
-async def publish_home(service: OpsPilot, client: AsyncWebClient, user_id: str, notice: str | None = None) -> None:
+async def publish_home(
+    service: OpsPilot, client: AsyncWebClient, user_id: str, notice: str | None = None, *, org: str | None = None
+) -> None:
     """The viewer's own App Home, built now (when it is opened, and after a decision made from it)."""
-    view = await service.queries.home_view(user_id)
+    view = await service.queries.home_view(user_id, org=org)
     await client.views_publish(user_id=user_id, view=home_view(view, EXAMPLE_ASKS, notice))
 
 
@@ -205,11 +228,20 @@ def _from_home(body: dict[str, Any]) -> bool:
     return (body.get("view") or {}).get("type") == "home"
 
 
-def build_app(service: OpsPilot, client: AsyncWebClient, signing_secret: str) -> AsyncApp:
+def build_app(
+    service: OpsPilot, client: AsyncWebClient, signing_secret: str, *, oauth_settings: AsyncOAuthSettings | None = None
+) -> AsyncApp:
+    """``oauth_settings``: OAuth mode (bot/oauth): ``client`` holds no token, and Bolt's authorize resolves each
+    request's workspace to its installation's bot token."""
     # The HTTP front (bot/server.py) checks the timestamp and the signature before Bolt sees a request, and Socket
     # Mode carries no signature: Bolt's own check would only verify the same HMAC a second time on every ack.
     app = AsyncApp(
-        client=client, signing_secret=signing_secret, process_before_response=False, request_verification_enabled=False
+        client=client,
+        signing_secret=signing_secret,
+        process_before_response=False,
+        request_verification_enabled=False,
+        oauth_settings=oauth_settings,
+        user_facing_authorize_error_message=messages.not_installed() if oauth_settings is not None else None,
     )
 
     async def first_delivery(key: IntakeKey | None) -> bool:
@@ -225,6 +257,7 @@ def build_app(service: OpsPilot, client: AsyncWebClient, signing_secret: str) ->
         text = normalize_text(command.get("text", ""))
         keyword = text.lower()
         key: IntakeKey | None = context.get("intake_key")
+        org = viewer(service, command)
         if keyword in ("", "help", "?"):
             await ack(text=messages.usage(EXAMPLE_ASKS, abilities(service)))
             return
@@ -238,15 +271,15 @@ def build_app(service: OpsPilot, client: AsyncWebClient, signing_secret: str) ->
             await ack()
             if not await first_delivery(key):
                 return
-            await respond(**await inventory_refresh_answer(service))
+            await respond(**await inventory_refresh_answer(service, org=org))
             return
         if keyword == "approvals":
             await ack()
-            await respond(**await approvals_answer(service, command["user_id"]))
+            await respond(**await approvals_answer(service, command["user_id"], org=org))
             return
         if keyword == "runs":
             await ack()
-            await respond(**await runs_answer(service, command["channel_id"]))
+            await respond(**await runs_answer(service, command["channel_id"], org=org))
             return
         words = text.split()
         if words and words[0].lower() == "dry-run":
@@ -257,10 +290,12 @@ def build_app(service: OpsPilot, client: AsyncWebClient, signing_secret: str) ->
             await ack(text=messages.dry_run_working(ask))  # within Slack's 3 s; planning may take longer
             if not await first_delivery(key):
                 return
-            await respond(**await dry_run_answer(service, ask, command["user_id"], command["channel_id"]))
+            await respond(
+                **await dry_run_answer(service, ask, command["user_id"], command["channel_id"], team_id=command.get("team_id"))
+            )
             return
         if len(words) == 2 and words[0].lower() == "audit":
-            audit = await audit_answer(service, words[1])
+            audit = await audit_answer(service, words[1], org=org)
             if audit is not None:
                 await ack()
                 await respond(**audit)
@@ -269,14 +304,14 @@ def build_app(service: OpsPilot, client: AsyncWebClient, signing_secret: str) ->
             await ack()
             if not await first_delivery(key):
                 return
-            frozen = await freeze_answer(service, words, command["user_id"])
+            frozen = await freeze_answer(service, words, command["user_id"], org=org)
             if frozen is not None:
                 await respond(**frozen)
             return
         if words and words[0].lower() == "status" and len(words) <= 2:
             await ack()
             run_id = words[1] if len(words) == 2 else None
-            await respond(**await status_answer(service, run_id, command["channel_id"]))
+            await respond(**await status_answer(service, run_id, command["channel_id"], org=org))
             return
         # The ask is recorded (with the delivery's key, in one transaction) before the ack: an acked ask is never
         # lost. A worker plans it; the card or the answer comes through the outbox.
@@ -336,13 +371,17 @@ def build_app(service: OpsPilot, client: AsyncWebClient, signing_secret: str) ->
         user_id, channel_id = _where(body)
         try:
             outcome = await service.decide(
-                action.get("value", ""), user_id, "approved", seen_hash=seen_version(action.get("block_id"))
+                action.get("value", ""),
+                user_id,
+                "approved",
+                seen_hash=seen_version(action.get("block_id")),
+                org=viewer(service, body),
             )
         finally:
             await ack()
         if _from_home(body):
             notice = None if outcome.changed else _refusal_text(outcome.status, outcome.message)
-            await publish_home(service, client, user_id, notice)
+            await publish_home(service, client, user_id, notice, org=viewer(service, body))
         elif not outcome.changed:  # a change rewrites the card through SlackProgress, whatever front decided
             await tell(client, channel_id, user_id, outcome.status, outcome.message)
 
@@ -350,10 +389,12 @@ def build_app(service: OpsPilot, client: AsyncWebClient, signing_secret: str) ->
     async def on_reject(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         user_id, channel_id = _where(body)
-        check = await service.may_decide(action.get("value", ""), user_id)
+        check = await service.may_decide(action.get("value", ""), user_id, org=viewer(service, body))
         if check.status != "allowed":
             if _from_home(body):
-                await publish_home(service, client, user_id, _refusal_text(check.status, check.message))
+                await publish_home(
+                    service, client, user_id, _refusal_text(check.status, check.message), org=viewer(service, body)
+                )
             else:
                 await tell(client, channel_id, user_id, check.status, check.message)
             return
@@ -366,12 +407,18 @@ def build_app(service: OpsPilot, client: AsyncWebClient, signing_secret: str) ->
         reason = (((view.get("state") or {}).get("values") or {}).get(REASON_BLOCK) or {}).get(REASON_ACTION, {}).get("value")
         user_id = body["user"]["id"]
         try:  # committed before the ack, as a vote
-            outcome = await service.decide(meta.get("plan_id", ""), user_id, "rejected", reason=(reason or "").strip() or None)
+            outcome = await service.decide(
+                meta.get("plan_id", ""),
+                user_id,
+                "rejected",
+                reason=(reason or "").strip() or None,
+                org=viewer(service, body),
+            )
         finally:
             await ack()
         if not meta.get("channel_id"):  # opened from the App Home: show the outcome there
             notice = None if outcome.changed else _refusal_text(outcome.status, outcome.message)
-            await publish_home(service, client, user_id, notice)
+            await publish_home(service, client, user_id, notice, org=viewer(service, body))
         elif not outcome.changed:
             await tell(client, meta.get("channel_id"), user_id, outcome.status, outcome.message)
 
@@ -386,7 +433,7 @@ def build_app(service: OpsPilot, client: AsyncWebClient, signing_secret: str) ->
         abort is acked first because it waits for the rollback (its request is committed at once, before the wait)."""
         user_id, channel_id = _where(body)
         try:
-            outcome = await service.control_run(action.get("value", ""), user_id, verb)
+            outcome = await service.control_run(action.get("value", ""), user_id, verb, org=viewer(service, body))
         finally:
             if ack is not None:
                 await ack()
@@ -451,11 +498,37 @@ def build_app(service: OpsPilot, client: AsyncWebClient, signing_secret: str) ->
             return
         await respond(text=messages.chose(label), response_type="ephemeral", replace_original=True)
 
+    @app.action(re.compile(rf"^{REPORT_ACT_ACTION}:\d+$"))
+    async def on_report_act(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond) -> None:
+        """A report finding's button: its change becomes an ask, recorded like a typed one before the ack (a worker
+        plans it; its card comes through the outbox). A bad or stale click gets a private answer and records nothing."""
+        user_id, channel_id = _where(body)
+        picked = read_act_value(action.get("value"))
+        text = messages.finding_refused("That button is not one of OpsPilot's.")
+        try:
+            if picked is not None and channel_id:
+                plan_id, index, seen = picked
+                origin = {"front": "slack", "via": "report_action", "channel": channel_id, "user": user_id}
+                team = team_of(body)
+                if team:
+                    origin["team"] = team
+                reply = {"response_url": body["response_url"]} if body.get("response_url") else None
+                outcome = await service.act_on_finding(
+                    plan_id, index, user_id, origin, channel_id=channel_id, reply=reply, seen=seen, org=viewer(service, body)
+                )
+                text = messages.finding_asked(outcome.message) if outcome.recorded else messages.finding_refused(outcome.message)
+        except Exception:
+            logger.exception("could not act on a report finding for %s", user_id)
+            text = messages.planning_failed("OpsPilot could not record that just now; click it again in a moment.")
+        finally:
+            await ack()
+        await respond(text=text, response_type="ephemeral", replace_original=False)
+
     @app.event("app_home_opened")
-    async def on_home(event: dict[str, Any], client: AsyncWebClient) -> None:
+    async def on_home(event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient) -> None:
         if event.get("tab", "home") != "home":
             return
-        await publish_home(service, client, event["user"])
+        await publish_home(service, client, event["user"], org=viewer(service, body))
 
     @app.event("message")
     async def on_message(event: dict[str, Any]) -> None:

@@ -202,11 +202,19 @@ def plan_card(
     note: str | None = None,
     ballot: Ballot | None = None,
     frozen: str | None = None,
+    stored: bool = True,
 ) -> Card:
     """The card for a plan in whatever state it is in; re-rendered after every change. ``frozen``: the line saying
-    the plan's environment is frozen (messages.frozen_line)."""
+    the plan's environment is frozen (messages.frozen_line). ``stored`` False: a dry run's plan, whose id names
+    nothing and is left out of the footer."""
     title = messages.TITLES.get(plan.type, ":memo: Plan")
     payload = plan.payload
+    if plan.is_report:
+        # A report has no plan machinery (phases, checks, approval): bot/report_blocks.py.
+        from bot.report_blocks import report_card
+
+        report = report_card(task, plan, note=note, footer=_footer(task, plan, stored), frozen=frozen)
+        return Card(text=messages.fallback_text(title, payload.summary), blocks=[b.to_dict() for b in report[:50]])
     blocks: list[Block] = [
         HeaderBlock(text=PlainTextObject(text=_clip(title, 150), emoji=True)),
         SectionBlock(text=_md(payload.summary)),
@@ -267,10 +275,8 @@ def plan_card(
         blocks.append(ActionsBlock(block_id=version, elements=_decision_buttons(plan)))
     elif plan.state == "draft" and plan.validation is not None and not plan.validation.overall_valid:
         blocks.append(SectionBlock(text=_md(messages.invalid_plan(plan.validation.errors))))
-    elif plan.is_report:
-        blocks.append(ContextBlock(elements=[_md(messages.report_note())]))
 
-    blocks.append(ContextBlock(elements=[_md(_footer(task, plan))]))
+    blocks.append(ContextBlock(elements=[_md(_footer(task, plan, stored))]))
     return Card(text=messages.fallback_text(title, payload.summary), blocks=[b.to_dict() for b in blocks[:50]])
 
 
@@ -305,8 +311,8 @@ def _run_buttons(run: Run) -> list[ButtonElement]:
     return [toggle, abort]
 
 
-def _footer(task: Task, plan: Plan) -> str:
-    parts = [f"Plan `{plan.id[:8]}`", f"agent {plan.agent or 'n/a'}"]
+def _footer(task: Task, plan: Plan, stored: bool = True) -> str:
+    parts = [f"Plan `{plan.id[:8]}`" if stored else messages.DRY_RUN_FOOTER, f"agent {plan.agent or 'n/a'}"]
     if plan.approval is not None and plan.approval.plan_hash:
         parts.append(f"approved version `{plan.approval.plan_hash[:12]}`")
     usage = task.usage

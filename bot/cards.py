@@ -30,7 +30,7 @@ async def current_card(service: OpsPilot, plan_id: str, *, note: str | None = No
             plan.approval.decision, plan.approval.decided_by, _when(plan.approval.decided_at), plan.approval.reason
         )
     ballot = await service.ballot(plan) if plan.state == "awaiting_approval" else None
-    freeze = await service.frozen(plan.environment)
+    freeze = await service.frozen(plan.environment, org=task.org_id)
     frozen = messages.frozen_line(freeze.environment, freeze.reason, freeze.actor) if freeze is not None else None
     return plan_card(task, plan, decision_line=decision, run=run, note=note, ballot=ballot, frozen=frozen)
 

@@ -165,8 +165,91 @@ def invalid_plan(errors: list[str]) -> str:
     )
 
 
-def report_note() -> str:
-    return ":information_source: This is a report: nothing will change, so there is nothing to approve."
+def report_note(actionable: bool = False) -> str:
+    """The last line of a report card: a report changes nothing; its findings' buttons ask for the change."""
+    if actionable:
+        return (
+            ":information_source: This report changes nothing. A finding's button asks for its change, which is planned,"
+            " checked and sent for approval like any other ask."
+        )
+    return ":information_source: This report changes nothing, so there is nothing to approve."
+
+
+# -- report cards (bot/report_blocks.py) and acting on a finding -------------------------------
+
+REPORT_ACTION_LABELS = {
+    "patch": "Plan this patch",
+    "drift_fix": "Plan the fix",
+    "image_rollout": "Plan the image rollout",
+    "sop_step": "Write the SOP",
+}
+SEVERITY_WORDS = {
+    "critical": ":red_circle: Critical",
+    "high": ":large_orange_circle: High",
+    "medium": ":large_yellow_circle: Medium",
+    "low": ":large_blue_circle: Low",
+    "info": ":white_circle: Info",
+    None: ":white_circle: Unrated",
+}
+
+
+def report_action_label(kind: str, label: str | None) -> str:
+    return _clip(label or REPORT_ACTION_LABELS.get(kind, "Plan this change"), 75)
+
+
+def report_window(start: datetime | None, end: datetime | None) -> str:
+    def when(moment: datetime) -> str:
+        return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+    if start is not None and end is not None:
+        return f"{when(start)} → {when(end)}"
+    if end is not None:
+        return f"as of {when(end)}"
+    if start is not None:
+        return f"since {when(start)}"
+    return "n/a"
+
+
+def report_counts(counts: Sequence[tuple[str, int]]) -> str:
+    """``[("critical", 2), ("high", 1)]`` → ``2 critical · 1 high``."""
+    return " · ".join(f"{n} {severity}" for severity, n in counts) or "none"
+
+
+def report_group(severity: str | None, count: int) -> str:
+    return f"*{SEVERITY_WORDS.get(severity, SEVERITY_WORDS[None])}* ({count})"
+
+
+def report_finding(title: str, detail: str | None, evidence: Sequence[str], more: int, recommendation: str | None) -> str:
+    """One finding: title, detail, a few evidence lines as code, the recommendation. Every part is untrusted tool text,
+    escaped and clipped."""
+    text = f"*{escape(title, 300)}*"
+    if detail:
+        text += "\n" + "\n".join(escape(line, 300) for line in detail.splitlines()[:6] if line.strip())
+    if evidence:
+        lines = [escape(line, 200).replace("```", "ˋˋˋ") for line in evidence]
+        if more:
+            lines.append(f"…and {more} more")
+        text += "\n```\n" + "\n".join(lines) + "\n```"
+    if recommendation:
+        text += f"\n→ {escape(recommendation, 400)}"
+    return text
+
+
+def report_more_findings(counts: Sequence[tuple[str, int]]) -> str:
+    total = sum(n for _, n in counts)
+    return f"…and {total} more finding{'s' if total != 1 else ''} ({report_counts(counts)}) not shown here."
+
+
+def report_sources(sources: Sequence[str]) -> str:
+    return ":mag: Sources examined: " + "; ".join(escape(s, 200) for s in sources[:10])
+
+
+def finding_asked(ask: str) -> str:
+    return f":hourglass_flowing_sand: Asked: “{escape(ask, 300)}”. Its plan card follows in this channel, for approval like any other."
+
+
+def finding_refused(message: str) -> str:
+    return f":warning: {message} Nothing was asked."
 
 
 # -- dry runs (ansible check mode) on the plan card ------------------------------------------
@@ -332,6 +415,7 @@ def run_status_line(state: str, changed: int, done: int, total: int) -> str:
 
 # -- /ops dry-run, /ops runs, /ops status without an id ---------------------------------------
 
+DRY_RUN_FOOTER = "Dry run: no plan stored"
 DRY_RUN_USAGE = ":information_source: What should I plan? `/ops dry-run fix drift on prod web servers`"
 
 
@@ -559,3 +643,143 @@ def unfroze(environment: str) -> str:
 
 def freeze_refused(message: str) -> str:
     return f":no_entry: {_clip(message, 500)}"
+
+
+# -- Slack OAuth install (bot/oauth; the pages /slack/install and /slack/oauth_redirect show) --------------------
+
+INSTALL_PATH = "/slack/install"
+INSTALLED_TITLE = f"{BOT_NAME} is installed"
+NOT_INSTALLED_TITLE = f"{BOT_NAME} was not installed"
+OAUTH_FAILURES = {
+    "invalid_state": "This install link is not valid any more: it was already used, it expired (links last 10 minutes), "
+    "or it was not issued by this OpsPilot.",
+    "invalid_browser": "This install was started in another browser (or its cookie is gone), so OpsPilot cannot tell "
+    "it is yours.",
+    "missing_code": "Slack did not send an authorization code with this redirect.",
+    "invalid_code": "Slack refused the authorization code: codes work once and expire after 10 minutes.",
+    "access_denied": "The install was cancelled in Slack.",
+    "storage_error": "OpsPilot could not save the installation just now.",
+}
+
+
+def install_failed(reason: str) -> str:
+    """Why an OAuth install ended without an installation, and what works (an HTML page's text)."""
+    why = OAUTH_FAILURES.get(reason, f"Slack answered {reason!r}.")
+    return f"{why} Nothing was installed or changed. Start again from {INSTALL_PATH}."
+
+
+def install_succeeded(team_name: str | None) -> str:
+    where = f" to {team_name}" if team_name else ""
+    return f"{BOT_NAME} is installed{where}. Try /ops help in any channel {BOT_NAME} is in."
+
+
+def not_installed() -> str:
+    """What Slack shows when a workspace's installation is missing or cannot be read (OAuth mode)."""
+    return (
+        f"{BOT_NAME} has no working installation for this workspace. An admin can install it again from "
+        f"{INSTALL_PATH} on OpsPilot's address."
+    )
+
+
+# -- charts in threads (bot/charts): the alt text carries the same numbers as the image ----------------------------
+
+PHASE_STATES = {
+    "completed": "completed",
+    "failed": "failed",
+    "rolled_back": "rolled back",
+    "skipped": "skipped",
+    "running": "running",
+    "pending": "not started",
+}
+
+
+def usd(value: float) -> str:
+    return f"${value:,.0f}"
+
+
+def short_duration(seconds: float) -> str:
+    """``"<1s"``, ``"45s"``, ``"2m10s"``, ``"1h05m"``: a phase's length in a chart."""
+    total = round(seconds)
+    if total < 1:
+        return "<1s" if seconds > 0 else "0s"
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
+
+
+def cost_chart_title(total: float) -> str:
+    return f"Savings per recommendation: {usd(total)}/month in total"
+
+
+def cost_chart_alt(items: Sequence[tuple[str, float]], total: float) -> str:
+    listed = "; ".join(f"{label} {usd(value)}/month" for label, value in items)
+    return f"Savings per recommendation: {listed}; total {usd(total)}/month"
+
+
+def bucket_width(seconds: float) -> str:
+    """``"10 min"``, ``"hour"``, ``"2 h"``, ``"30 s"``: one bar of an incident timeline."""
+    whole = round(seconds)
+    if whole == 3600:
+        return "hour"
+    if whole and whole % 3600 == 0:
+        return f"{whole // 3600} h"
+    if whole and whole % 60 == 0:
+        return f"{whole // 60} min"
+    return f"{whole} s"
+
+
+def timeline_event(kind: str, detail: str, service: str | None, at: str) -> str:
+    """``"deploy checkout v2.3 at 09:42"``."""
+    what = kind.replace("_", " ")
+    subject = detail if not service or service in detail else f"{service} {detail}"
+    return f"{what} {subject} at {at}"
+
+
+def incident_chart_title(width: str, start: str, end: str) -> str:
+    return f"Errors per {width}, {start}–{end} UTC"
+
+
+def incident_chart_alt(
+    width: str,
+    start: str,
+    end: str,
+    errors: Sequence[int],
+    warnings: Sequence[int],
+    events: Sequence[str],
+    cause: str | None,
+) -> str:
+    text = f"Errors per {width} from {start} to {end} UTC: {', '.join(str(n) for n in errors)}"
+    if any(warnings):
+        text += f"; warnings: {', '.join(str(n) for n in warnings)}"
+    if events:
+        text += "; " + "; ".join(events)
+    if cause:
+        text += f"; likely cause: {cause}"
+    return text
+
+
+def phase_chart_title(run_id: str, state: str, seconds: float) -> str:
+    return f"Phases of run {run_id[:8]}: {PHASE_STATES.get(state, state.replace('_', ' '))} in {short_duration(seconds)}"
+
+
+def phase_chart_line(name: str, seconds: float | None, state: str) -> str:
+    """``"canary 2m10s completed"``; a phase that never started has no length."""
+    shown = PHASE_STATES.get(state, state.replace("_", " "))
+    return f"{name} {shown}" if seconds is None else f"{name} {short_duration(seconds)} {shown}"
+
+
+def phase_chart_alt(run_id: str, state: str, seconds: float, lines: Sequence[str]) -> str:
+    ended = PHASE_STATES.get(state, state.replace("_", " "))
+    return f"Phases of run {run_id[:8]} ({ended} in {short_duration(seconds)}): " + "; ".join(lines)
+
+
+def chart_comment(title: str) -> str:
+    """The message the chart is posted with."""
+    return f":bar_chart: {title}"
+
+
+def chart_as_text(alt_text: str) -> str:
+    """A chart that could not be drawn or uploaded: its numbers as text."""
+    return f":bar_chart: {alt_text}"

@@ -30,6 +30,8 @@ from slack_sdk.signature import SignatureVerifier
 
 from bot.app import build_app
 from bot.groups import SlackGroupDirectory
+from bot.oauth.flow import oauth_routes
+from bot.oauth.mode import oauth_mode
 from bot.rest import monitoring_routes, rest_routes
 from bot.slack_delivery import SlackSubscriber
 from bot.slack_limits import SharedRateLimits, delivery_client, request_client, use_shared_limits
@@ -215,23 +217,26 @@ async def start(
 
         port = free_port(host, port) if port else 0
         signing_secret = secrets.token_hex(16)
-        bot_token = "xoxb-playground-" + secrets.token_hex(8)
+        playground_token = "xoxb-playground-" + secrets.token_hex(8)
+        bot_token: str | None = playground_token
         if not config.approvers:
             config.approvers = [APPROVER_1, APPROVER_2]
         if config.source is None:
             config.executor.wait_scale = PLAYGROUND_WAIT_SCALE
         if socket_mode:
             playground_app_token = "xapp-playground-" + secrets.token_hex(8)
-        emulator = SlackEmulator(signing_secret=signing_secret, bot_token=bot_token, app_token=playground_app_token)
+        emulator = SlackEmulator(signing_secret=signing_secret, bot_token=playground_token, app_token=playground_app_token)
     else:
-        if config.slack.bot_token is None:
+        if config.slack.bot_token is None and not config.slack.oauth:
             raise ConfigError(
-                "SLACK_BOT_TOKEN is not set: real Slack needs the bot token (or unset all Slack variables for the playground)"
+                "SLACK_BOT_TOKEN is not set: real Slack needs the bot token, or OAuth mode's SLACK_CLIENT_ID, "
+                "SLACK_CLIENT_SECRET, SLACK_STATE_SECRET and OPSPILOT_TOKEN_KEY (or unset all Slack variables for the "
+                "playground)"
             )
         if mode == "http" and role != "worker" and config.slack.signing_secret is None:
             raise ConfigError("SLACK_SIGNING_SECRET is not set: OpsPilot refuses unsigned requests")
         signing_secret = config.slack.signing_secret.get_secret_value() if config.slack.signing_secret else secrets.token_hex(16)
-        bot_token = config.slack.bot_token.get_secret_value()
+        bot_token = config.slack.bot_token.get_secret_value() if config.slack.bot_token else None
 
     service = await OpsPilot.create(config)
     try:
@@ -242,14 +247,19 @@ async def start(
         # One replica's 429 holds every replica's calls of that method to that channel (slack_rate_limits).
         limits = SharedRateLimits(service.queries, service.clock)
         client = request_client(bot_token, config.slack.api_url, limits)
-        bolt = build_app(service, client, signing_secret)
+        oauth = oauth_mode(config, service, limits) if emulator is None and config.slack.oauth else None
+        bolt = build_app(service, client, signing_secret, oauth_settings=oauth.settings if oauth else None)
         use_shared_limits(bolt, client)
-        service.use_groups(SlackGroupDirectory(client))
-        slack = SlackSubscriber(service, delivery_client(bot_token, config.slack.api_url, limits))
+        service.use_groups(SlackGroupDirectory(client, client_for=oauth.teams.client if oauth else None))
+        slack = SlackSubscriber(
+            service, delivery_client(bot_token, config.slack.api_url, limits), teams=oauth.teams if oauth else None
+        )
         service.outbox.register(slack)
         health_routes(app, state)
         if role != "worker":
             slack_routes(app, bolt, state, signing_secret, service.asks.pressure)
+            if bolt.oauth_flow is not None:
+                oauth_routes(app, bolt.oauth_flow)
             rest_routes(app, service, config)
             state["routes"] = True
         state["role"] = role

@@ -8,7 +8,8 @@ the outbox in event order per task, one delivery at a time, by whichever replica
   show the same is skipped (the ref keeps the card's fingerprint).
 - A run has one progress message in the card's thread, posted when it starts and edited at each phase end (phase x of
   y, assets done/total), and one reply per phase start and phase end; a failure or rollback is also broadcast to the
-  channel. Per run that is at most 3 + 3 × phases Web API calls, whatever the number of assets.
+  channel. Per run that is at most 3 + 3 × phases Web API calls, whatever the number of assets, and 2 more for the
+  phase timeline chart uploaded after the final message (``bot/slack_charts.py``; a report's card gets its chart too).
 - Idempotent by event id: every message carries ``metadata`` naming the event (and which of its messages it is).
   When an earlier attempt may have posted already (``unfinished``, or a retry), the thread (or the channel) is read
   first and a message found there is not posted again. Edits are idempotent by nature.
@@ -23,7 +24,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -33,6 +34,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 from bot import messages
 from bot.blocks import choices_card, text_card
 from bot.cards import current_card, fingerprint
+from bot.slack_charts import ChartPoster
 from bot.slack_limits import retry_after_of
 from core.approvals import SYSTEM_ACTOR
 from core.errors import DeliveryFailed, DeliveryRejected, NotFound
@@ -41,6 +43,9 @@ from core.llm.offline import EXAMPLE_ASKS
 from core.outbox.base import Delivery, Subscriber
 from core.outbox.envelope import CloudEvent
 from core.service import OpsPilot
+
+if TYPE_CHECKING:
+    from bot.oauth.team_clients import TeamClients
 
 logger = logging.getLogger(__name__)
 
@@ -91,11 +96,23 @@ def progress_key(run_id: str) -> str:
 class SlackSubscriber(Subscriber):
     name = NAME
 
-    def __init__(self, service: OpsPilot, client: AsyncWebClient, *, response_timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        service: OpsPilot,
+        client: AsyncWebClient,
+        *,
+        response_timeout: float = 10.0,
+        teams: TeamClients | None = None,
+    ) -> None:
+        """``teams``: OAuth mode, where each task's updates go out with its workspace's bot token (``client`` is
+        then only the template for the per-workspace clients)."""
         self.service = service
         self.client = client
         self.response_timeout = response_timeout
+        self.teams = teams
+        self._team_of_plan: OrderedDict[str, str | None] = OrderedDict()
         self._posted: OrderedDict[tuple[str, str], str] = OrderedDict()
+        self.charts = ChartPoster(service)  # a report's chart after its card, a run's phase timeline after its end
         self._handlers: dict[str, Callable[[_Attempt], Awaitable[dict[str, Any] | None]]] = {
             "task.planned": self._on_planned,
             "ask.answered": self._on_answered,
@@ -141,6 +158,7 @@ class SlackSubscriber(Subscriber):
     async def _card_ref(self, attempt: _Attempt, plan_id: str, *, post_missing: bool = True) -> dict[str, Any] | None:
         """Where the plan's Slack card is; a card that should exist and does not yet is posted now, from the
         current state. None when the plan is not Slack's (or is gone)."""
+        await self._use_plans_workspace(attempt, plan_id)
         ref = await self.service.queries.message_ref(plan_id)
         if ref:
             return ref if ref.get("front") == "slack" and ref.get("ts") else None
@@ -174,7 +192,7 @@ class SlackSubscriber(Subscriber):
         if ref.get("card") == shown:
             return  # the card already shows this
         try:
-            await self.client.chat_update(channel=ref["channel"], ts=ref["ts"], text=card.text, blocks=card.blocks)
+            await attempt.client.chat_update(channel=ref["channel"], ts=ref["ts"], text=card.text, blocks=card.blocks)
         except SlackApiError as exc:
             if _error(exc) in GONE_ERRORS:
                 logger.info("card of plan %s is gone (%s); not rewritten", plan_id, _error(exc))
@@ -194,7 +212,10 @@ class SlackSubscriber(Subscriber):
 
     async def _on_planned(self, attempt: _Attempt) -> dict[str, Any] | None:
         ref = await self._card_ref(attempt, attempt.data["plan_id"])
-        return {"ts": ref["ts"]} if ref else None
+        if ref is None:
+            return None
+        await self.charts.report(attempt, ref, attempt.data["plan_id"], self._chart_text(attempt, ref))
+        return {"ts": ref["ts"]}
 
     async def _on_card_change(self, attempt: _Attempt) -> dict[str, Any] | None:
         data = attempt.data
@@ -212,7 +233,7 @@ class SlackSubscriber(Subscriber):
     async def _on_freeze(self, attempt: _Attempt) -> dict[str, Any] | None:
         """Every open card of the environment (waiting plans, running or paused runs) shows the freeze, or stops."""
         refreshed = 0
-        for plan_id in await self.service.open_plan_ids(attempt.data["environment"]):
+        for plan_id in await self.service.open_plan_ids(attempt.data["environment"], workspace=attempt.data.get("workspace")):
             ref = await self._card_ref(attempt, plan_id, post_missing=False)
             if ref is not None:
                 await self._refresh_card(attempt, plan_id, ref)
@@ -301,7 +322,16 @@ class SlackSubscriber(Subscriber):
         if state != "completed":  # a completed run's last phase already brought its progress to N of N
             await self._edit_progress(attempt, ref, int(data.get("phases_completed") or 0), ended=True)
         await self._refresh_card(attempt, data["plan_id"], ref)
+        await self.charts.run(attempt, ref, data["plan_id"], data["run_id"], self._chart_text(attempt, ref))
         return None
+
+    def _chart_text(self, attempt: _Attempt, ref: dict[str, Any]) -> Callable[[str], Awaitable[None]]:
+        """Posts a chart's numbers as text in the card's thread (when the chart cannot be drawn or uploaded)."""
+
+        async def reply(text: str) -> None:
+            await self._reply(attempt, ref, "chart", text)
+
+        return reply
 
     async def _edit_progress(self, attempt: _Attempt, ref: dict[str, Any], phases_done: int, *, ended: bool = False) -> None:
         """The run's progress message says ``phases_done`` of its phases are done (and how it ended)."""
@@ -318,7 +348,7 @@ class SlackSubscriber(Subscriber):
         ts = ref.get(progress_key(run_id)) or await attempt.find_progress(ref, run_id)
         if ts is not None:
             try:
-                await self.client.chat_update(channel=ref["channel"], ts=ts, text=text)
+                await attempt.client.chat_update(channel=ref["channel"], ts=ts, text=text)
                 return
             except SlackApiError as exc:
                 if _error(exc) not in GONE_ERRORS:
@@ -333,6 +363,8 @@ class SlackSubscriber(Subscriber):
         origin = data.get("origin") or {}
         outcome, message = data.get("outcome"), str(data.get("message") or "")
         channel = origin.get("channel") or origin.get("channel_id")
+        if self.teams is not None:
+            attempt.client = await self.teams.client(origin.get("team"))
         if outcome == "no_change":
             text = messages.no_change(message)
             if channel:
@@ -343,12 +375,12 @@ class SlackSubscriber(Subscriber):
                     if _error(exc) not in REJECTED_ERRORS:
                         raise
                     logger.info("could not answer in %s (%s); answering privately", channel, _error(exc))
-            await self._privately(origin, text)
+            await self._privately(attempt, origin, text)
             return None
         choices = [c for c in data.get("choices") or [] if isinstance(c, dict) and c.get("agent")]
         if outcome == "invalid" and choices:
             card = choices_card(choices)  # "did you mean": a button per likely reading
-            await self._privately(origin, card.text, card.blocks)
+            await self._privately(attempt, origin, card.text, card.blocks)
             return None
         if outcome == "invalid":
             text = messages.cannot_map(message, EXAMPLE_ASKS)
@@ -356,10 +388,10 @@ class SlackSubscriber(Subscriber):
             errors = [str(e) for e in data.get("errors") or []]
             detail = message + ("\n" + "\n".join(f"• {e}" for e in errors[:5]) if errors else "")
             text = messages.planning_failed(detail)
-        await self._privately(origin, text)
+        await self._privately(attempt, origin, text)
         return None
 
-    async def _privately(self, origin: dict[str, Any], text: str, blocks: list[dict] | None = None) -> None:
+    async def _privately(self, attempt: _Attempt, origin: dict[str, Any], text: str, blocks: list[dict] | None = None) -> None:
         """Through the ask's response_url while Slack still takes it, else an ephemeral message in its channel."""
         url = origin.get("response_url")
         if url:
@@ -377,7 +409,27 @@ class SlackSubscriber(Subscriber):
         user = origin.get("user") or origin.get("user_id")
         if not channel or not user:
             raise DeliveryRejected("the ask names no channel and user to answer, and its response_url did not take it")
-        await self.client.chat_postEphemeral(channel=str(channel), user=str(user), text=text, blocks=blocks or None)
+        await attempt.client.chat_postEphemeral(channel=str(channel), user=str(user), text=text, blocks=blocks or None)
+
+    # -- which workspace (OAuth mode) ---------------------------------------------------------------
+
+    async def _use_plans_workspace(self, attempt: _Attempt, plan_id: str) -> None:
+        """OAuth mode: the attempt's calls about this plan go out with the bot token of the workspace its task came
+        from (the task's origin ``team``; remembered per plan, which never changes workspace)."""
+        if self.teams is None:
+            return
+        if plan_id in self._team_of_plan:
+            team = self._team_of_plan[plan_id]
+        else:
+            try:
+                context = await self.service.queries.card_context(plan_id)
+            except NotFound:
+                return
+            team = (context.task.origin or {}).get("team")
+            self._team_of_plan[plan_id] = team
+            while len(self._team_of_plan) > REMEMBERED:
+                self._team_of_plan.popitem(last=False)
+        attempt.client = await self.teams.client(team)
 
     # -- what this process posted (so a retry here needs no lookup) --------------------------------
 
@@ -455,6 +507,10 @@ class _Attempt:
             payload = metadata.get("event_payload") if isinstance(metadata, dict) else None
             return metadata.get("event_type") == METADATA_TYPE and isinstance(payload, dict) and match(payload)
 
+        return await self.find_message(channel, thread_ts, matches)
+
+    async def find_message(self, channel: str, thread_ts: str | None, matches: Callable[[dict[str, Any]], bool]) -> str | None:
+        """The ts of a message in the thread (or the channel's recent history) that ``matches``."""
         cursor: str | None = None
         for _ in range(LOOKUP_PAGES):
             options: dict[str, Any] = {"limit": 200, "include_all_metadata": True}

@@ -123,10 +123,12 @@ def channel_of(call: dict[str, Any]) -> str:
         part = call.get(key)
         if isinstance(part, dict) and part.get("channel"):
             return str(part["channel"])
+        if isinstance(part, dict) and part.get("channel_id"):  # files.completeUploadExternal
+            return str(part["channel_id"])
     return ""
 
 
-def request_client(token: str, api_url: str, limits: SharedRateLimits | None) -> LimitedWebClient:
+def request_client(token: str | None, api_url: str, limits: SharedRateLimits | None) -> LimitedWebClient:
     """Bolt's client (listeners, after their ack): waits out a short window, retries a dropped connection."""
     return LimitedWebClient(
         token=token,
@@ -137,7 +139,7 @@ def request_client(token: str, api_url: str, limits: SharedRateLimits | None) ->
     )
 
 
-def delivery_client(token: str, api_url: str, limits: SharedRateLimits | None) -> LimitedWebClient:
+def delivery_client(token: str | None, api_url: str, limits: SharedRateLimits | None) -> LimitedWebClient:
     """The outbox subscriber's client: one try per call and no waiting; the dispatcher retries (a post repeated by an
     HTTP-level retry could show twice, a delivery retry checks the thread first)."""
     return LimitedWebClient(
@@ -147,10 +149,23 @@ def delivery_client(token: str, api_url: str, limits: SharedRateLimits | None) -
 
 def use_shared_limits(app: AsyncApp, client: AsyncWebClient) -> None:
     """Listeners get ``client`` (the limited one) instead of the plain client Bolt builds per request, so their calls
-    honour the shared windows too. One workspace, one token: the same client serves every request."""
+    honour the shared windows too. One workspace, one token: the same client serves every request. OAuth mode
+    (``client`` holds no token): a limited client with the bot token Bolt's authorize found for the request's
+    workspace."""
 
     async def limited_client(context: AsyncBoltContext, next: Callable[[], Awaitable[BoltResponse]]) -> BoltResponse:
-        context["client"] = client
+        token = context.bot_token or context.user_token
+        if client.token is None and token:
+            context["client"] = LimitedWebClient(
+                token=token,
+                base_url=client.base_url,
+                timeout=client.timeout,
+                retry_handlers=list(client.retry_handlers or []),
+                limits=getattr(client, "limits", None),
+                wait_up_to=getattr(client, "wait_up_to", REQUEST_WAIT_SECONDS),
+            )
+        else:
+            context["client"] = client
         return await next()
 
     app.middleware(limited_client)

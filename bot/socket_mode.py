@@ -20,7 +20,8 @@ from slack_sdk.socket_mode.async_client import AsyncBaseSocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
-from bot.untrusted import excerpt
+from bot.slack_request import shape_problem
+from bot.untrusted import excerpt, structure_problem
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +38,12 @@ class SocketModeHandler(AsyncSocketModeHandler):
         started = time.time()
         if req.type not in ENVELOPE_TYPES or not req.payload:
             logger.warning("Socket Mode envelope %s of type %s ignored", excerpt(str(req.envelope_id)), excerpt(str(req.type)))
+            await _ack(client, req.envelope_id)
+            return
+        # The same shape checks as a request over HTTP (bot/slack_request.py), where the answer would be a 400.
+        problem = structure_problem(req.payload) or shape_problem(req.payload)
+        if problem:
+            logger.warning("Socket Mode %s envelope with a malformed payload ignored: %s", req.type, excerpt(problem))
             await _ack(client, req.envelope_id)
             return
         try:

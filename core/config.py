@@ -18,9 +18,12 @@ from core.approvals.rules import ApprovalsConfig, People, RequesterRule
 from core.errors import ConfigError
 from core.paths import SAMPLE_DATA_DIR
 from core.timeutil import Duration
+from core.workspaces import check_team_ids
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///opspilot.db"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+DEFAULT_SLACK_AUTHORIZE_URL = "https://slack.com/oauth/v2/authorize"
+OAUTH_VARIABLES = ("SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET", "SLACK_STATE_SECRET", "OPSPILOT_TOKEN_KEY")
 
 
 class _Section(BaseModel):
@@ -382,10 +385,32 @@ class SlackSecrets(BaseModel):
     signing_secret: SecretStr | None = None
     app_token: SecretStr | None = None
     api_url: str = DEFAULT_SLACK_API_URL
+    # OAuth mode (docs/slack-oauth.md): all four set, or none.
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    state_secret: SecretStr | None = None
+    token_key: SecretStr | None = None
+    authorize_url: str = DEFAULT_SLACK_AUTHORIZE_URL  # SLACK_AUTHORIZE_URL: where /slack/install sends the browser
+
+    @property
+    def oauth(self) -> bool:
+        """Many workspaces: tokens come from installations (``/slack/install``), not from SLACK_BOT_TOKEN."""
+        return self.client_id is not None
 
     @property
     def has_credentials(self) -> bool:
-        return self.bot_token is not None or self.app_token is not None
+        return self.bot_token is not None or self.app_token is not None or self.oauth
+
+
+class WorkspaceConfig(_Section):
+    """One workspace's own rules and fleet (``workspaces.<team_id>``, OAuth mode; core/workspaces.py): the same keys
+    as the top level's. ``inventory`` unset: the workspace plans against the top-level inventory."""
+
+    approvals: ApprovalsConfig = Field(default_factory=ApprovalsConfig)
+    approvers: list[str] = Field(default_factory=list)
+    requesters: list[RequesterRule] = Field(default_factory=list)
+    admins: People = Field(default_factory=People)
+    inventory: InventoryConfig | None = None
 
 
 class IntakeConfig(_Section):
@@ -418,6 +443,8 @@ class Config(BaseModel):
     approvals: ApprovalsConfig = Field(default_factory=ApprovalsConfig)  # rules: who approves what, how many
     requesters: list[RequesterRule] = Field(default_factory=list)
     admins: People = Field(default_factory=People)
+    # OAuth mode: each workspace's own approval rules, approvers, requesters and admins, by team ID (core/workspaces.py).
+    workspaces: dict[str, WorkspaceConfig] = Field(default_factory=dict)
     notifications: NotificationsConfig = Field(default_factory=NotificationsConfig)
     events: EventsConfig = Field(default_factory=EventsConfig)
     api: ApiConfig = Field(default_factory=ApiConfig)
@@ -438,6 +465,12 @@ class Config(BaseModel):
     api_tokens: SecretStr | None = None  # OPSPILOT_API_TOKENS: "token=USER_ID,token=USER_ID"
     audit_key: SecretStr | None = None  # OPSPILOT_AUDIT_KEY: signs the audit chain's head (docs/audit.md)
     source: Path | None = None
+
+    @field_validator("workspaces")
+    @classmethod
+    def _team_ids(cls, value: dict[str, WorkspaceConfig]) -> dict[str, WorkspaceConfig]:
+        check_team_ids(value)
+        return value
 
     @field_validator("approvers")
     @classmethod
@@ -466,6 +499,7 @@ _FILE_KEYS = {
     "approvals",
     "requesters",
     "admins",
+    "workspaces",
     "notifications",
     "events",
     "intake",
@@ -508,6 +542,7 @@ def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, st
         signing_secret=env.get("SLACK_SIGNING_SECRET") or None,
         app_token=env.get("SLACK_APP_TOKEN") or None,
         api_url=_with_slash(env.get("SLACK_API_URL") or DEFAULT_SLACK_API_URL),
+        **_oauth_settings(env),
     )
     data.update(
         database_url=env.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
@@ -536,8 +571,46 @@ def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, st
     return config
 
 
+def _oauth_settings(env: Mapping[str, str]) -> dict[str, Any]:
+    """OAuth mode's four variables: none set keeps token mode; some set is refused, naming the missing ones; a
+    malformed OPSPILOT_TOKEN_KEY is refused with how to make a key."""
+    given = {name: env[name].strip() for name in OAUTH_VARIABLES if (env.get(name) or "").strip()}
+    if not given:
+        return {}
+    missing = [name for name in OAUTH_VARIABLES if name not in given]
+    if missing:
+        raise ConfigError(
+            f"OAuth mode needs all of {', '.join(OAUTH_VARIABLES)}; {', '.join(sorted(given))} "
+            f"{'is' if len(given) == 1 else 'are'} set but {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} "
+            "not (unset them all for single-workspace token mode with SLACK_BOT_TOKEN; docs/slack-oauth.md)"
+        )
+    if (env.get("SLACK_BOT_TOKEN") or "").strip():
+        raise ConfigError(
+            "SLACK_BOT_TOKEN is set together with OAuth mode's variables: in OAuth mode every workspace's token comes "
+            "from its installation (/slack/install); unset SLACK_BOT_TOKEN, or unset the OAuth variables for token mode"
+        )
+    from core.token_crypto import TokenCipher  # late: cryptography is only needed in OAuth mode
+
+    TokenCipher.from_key(given["OPSPILOT_TOKEN_KEY"])  # a ConfigError that says how to make a key
+    return {
+        "client_id": given["SLACK_CLIENT_ID"],
+        "client_secret": SecretStr(given["SLACK_CLIENT_SECRET"]),
+        "state_secret": SecretStr(given["SLACK_STATE_SECRET"]),
+        "token_key": SecretStr(given["OPSPILOT_TOKEN_KEY"]),
+        "authorize_url": env.get("SLACK_AUTHORIZE_URL") or DEFAULT_SLACK_AUTHORIZE_URL,
+    }
+
+
 def _resolve_paths(data: dict, base: Path) -> dict:
     data = dict(data)
+    workspaces = data.get("workspaces")
+    if isinstance(workspaces, dict):  # each workspace's inventory paths, as the top level's
+        data["workspaces"] = {
+            team: {**entry, **_resolve_paths({"inventory": entry["inventory"]}, base)}
+            if isinstance(entry, dict) and isinstance(entry.get("inventory"), dict)
+            else entry
+            for team, entry in workspaces.items()
+        }
     for section, key in (("inventory", "path"), ("inventory", "data_dir"), ("policies", "dir"), ("intents", "extra_corpus")):
         value = (data.get(section) or {}).get(key) if isinstance(data.get(section), dict) else None
         if isinstance(value, str):

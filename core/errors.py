@@ -2,6 +2,7 @@
 
     OpsPilotError
     ├── ConfigError              bad or unreadable configuration / data files
+    │   └── SealedTokenUnreadable  a stored Slack token does not open with OPSPILOT_TOKEN_KEY
     ├── InvalidAsk               the ask cannot be turned into a task (empty, unknown, ambiguous)
     │   └── UnclearAsk           several readings are likely: the person picks one (carries the choices)
     ├── SpecError                a TaskSpec failed schema validation (after repair, for LLM output)
@@ -35,6 +36,10 @@ class OpsPilotError(Exception):
 
 class ConfigError(OpsPilotError):
     pass
+
+
+class SealedTokenUnreadable(ConfigError):
+    """A Slack token stored in the database does not decrypt with the configured OPSPILOT_TOKEN_KEY."""
 
 
 class InvalidAsk(OpsPilotError):
@@ -131,6 +136,11 @@ class DeliveryError(OpsPilotError):
     def __init__(self, message: str, *, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class ChartUnavailable(OpsPilotError):
+    """A chart cannot be drawn (its data is missing or unusable, or the plotting library is absent): its numbers are
+    posted as text instead."""
 
 
 class DeliveryFailed(DeliveryError):

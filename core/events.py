@@ -139,6 +139,7 @@ class FreezeChanged(Event):
     environment: str
     actor: str
     reason: str | None
+    workspace: str | None = None  # OAuth mode: the team whose environment it is (None: the only workspace)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -27,10 +27,13 @@ from core.errors import NotFound
 from core.outbox.dispatcher import OutboxStats, outbox_stats
 from core.replay import MIN_PREFIX
 from core.store import Store
+from core.store.installations import Installations
 from core.store.message_refs import merge_message_ref
 from core.store.rate_limits import RateLimits
 from core.store.recent_runs import RecentRun, recent_runs
 from core.store.votes import Votes
+from core.token_crypto import TokenCipher
+from core.workspaces import Workspaces
 
 logger = logging.getLogger(__name__)
 
@@ -88,8 +91,19 @@ class TaskHistory:
 
 
 class Queries:
-    def __init__(self, store: Store, authorizer: Authorizer, votes: Votes, plan_hash: Callable[[Plan], str]) -> None:
+    """What fronts read. ``org`` arguments: the viewer's workspace (core/workspaces.py); in OAuth mode another
+    workspace's tasks, plans and runs are left out of lists and are not found by id. None: the system (every one)."""
+
+    def __init__(
+        self,
+        store: Store,
+        authorizer: Authorizer,
+        votes: Votes,
+        plan_hash: Callable[[Plan], str],
+        workspaces: Workspaces | None = None,
+    ) -> None:
         self.store = store
+        self.workspaces = workspaces
         self.authorizer = authorizer
         self.votes = votes
         self.plan_hash = plan_hash
@@ -128,32 +142,54 @@ class Queries:
     async def record_rate_limit(self, method: str, channel: str, until: datetime, now: datetime) -> None:
         await self._rate_limits.record(method, channel, until, now)
 
+    # -- Slack installations (OAuth mode; tokens sealed with ``cipher``) ----------------------------
+
+    def installations(self, cipher: TokenCipher) -> Installations:
+        """The installation and OAuth-state store the Slack front's OAuth adapters use (``bot/oauth``)."""
+        return Installations(self.store.database, cipher)
+
     # -- tasks, plans, runs -----------------------------------------------------------------------
 
-    async def recent_tasks(self, limit: int = 20, state: str | None = None) -> list[Task]:
-        return await self.store.recent_tasks(limit=limit, state=state)
+    def _scope(self, org: str | None) -> str | None:
+        """The org to filter by: None with one workspace (everyone sees everything) or for the system."""
+        return org if self.workspaces is not None and self.workspaces.multi else None
 
-    async def plans_for_task(self, task_id: str) -> list[Plan]:
+    async def _check(self, task: Task, org: str | None, what: str) -> None:
+        if self.workspaces is not None:
+            self.workspaces.check(task.org_id, org, what)
+
+    async def recent_tasks(self, limit: int = 20, state: str | None = None, *, org: str | None = None) -> list[Task]:
+        return await self.store.recent_tasks(limit=limit, state=state, org_id=self._scope(org))
+
+    async def plans_for_task(self, task_id: str, *, org: str | None = None) -> list[Plan]:
+        if self._scope(org) is not None:
+            await self._check(await self.store.get_task(task_id), org, f"no task {task_id}")
         return await self.store.plans_for_task(task_id)
 
-    async def task_history(self, task_id: str) -> TaskHistory:
+    async def task_history(self, task_id: str, *, org: str | None = None) -> TaskHistory:
         """The task, its plans and every run of them (with their assets). NotFound when there is no such task."""
         task = await self.store.get_task(task_id)
+        await self._check(task, org, f"no task {task_id}")
         plans = await self.store.plans_for_task(task_id)
         runs = [run for plan in plans for run in await self.store.runs_for_plan(plan.id)]
         return TaskHistory(task, plans, runs)
 
-    async def recent_runs(self, channel: str | None = None, limit: int = 10) -> list[RecentRun]:
+    async def recent_runs(self, channel: str | None = None, limit: int = 10, *, org: str | None = None) -> list[RecentRun]:
         """The newest runs (at most ``limit``), only those asked for in ``channel`` when it is given."""
-        return await recent_runs(self.store.database, channel=channel, limit=limit)
+        return await recent_runs(self.store.database, channel=channel, limit=limit, org=self._scope(org))
 
-    async def run_with_audit(self, run_id: str) -> Run:
+    async def run_with_audit(self, run_id: str, *, org: str | None = None) -> Run:
         """The run with its audit entries; NotFound when there is no such run."""
-        return await self.store.get_run(run_id, with_audit=True)
+        run = await self.store.get_run(run_id, with_audit=True)
+        if self._scope(org) is not None:
+            await self._check(await self.store.get_task(await self._task_of_run(run_id)), org, f"no run {run_id}")
+        return run
 
     # -- audit ----------------------------------------------------------------------------------
 
-    async def audit_timeline(self, task_id: str) -> Timeline:
+    async def audit_timeline(self, task_id: str, *, org: str | None = None) -> Timeline:
+        if self._scope(org) is not None:
+            await self._check(await self.store.get_task(task_id), org, f"no task {task_id}")
         return await replay(self.store, task_id)
 
     async def task_id_of(self, any_id: str) -> str | None:
@@ -171,10 +207,15 @@ class Queries:
                 return await self._task_of_run(matches[0])
         return None
 
-    async def audit_of(self, any_id: str) -> Timeline | None:
-        """The audit trail of the task that ``any_id`` (a task, plan or run id) belongs to; None: no such id."""
+    async def audit_of(self, any_id: str, *, org: str | None = None) -> Timeline | None:
+        """The audit trail of the task that ``any_id`` (a task, plan or run id) belongs to; None: no such id (or
+        another workspace's)."""
         task_id = await self.task_id_of(any_id)
-        return None if task_id is None else await replay(self.store, task_id)
+        if task_id is None:
+            return None
+        if self.workspaces is not None and not self.workspaces.visible((await self.store.get_task(task_id)).org_id, org):
+            return None
+        return await replay(self.store, task_id)
 
     async def _task_of_task(self, task_id: str) -> str:
         return (await self.store.get_task(task_id)).id
@@ -188,7 +229,7 @@ class Queries:
 
     # -- what waits for a person ------------------------------------------------------------------
 
-    async def waiting_for(self, user_id: str, limit: int = 20) -> list[WaitingPlan]:
+    async def waiting_for(self, user_id: str, limit: int = 20, *, org: str | None = None) -> list[WaitingPlan]:
         """Plans awaiting approval that ``user_id`` may approve now (the authorizer's answer, groups included:
         not their own high-risk asks, not plans they already voted on, not expired ones), newest first."""
         waiting: list[WaitingPlan] = []
@@ -197,11 +238,19 @@ class Queries:
                 task = await self.store.get_task(plan.task_id)
             except NotFound:
                 continue
+            if self.workspaces is not None and not self.workspaces.visible(task.org_id, org):
+                continue
             risk = task.task_spec.risk_level if task.task_spec else None
             version = self.plan_hash(plan)
             votes = await self.votes.for_version(plan.id, version)
             verdict = await self.authorizer.authorize(
-                user_id, "approve", plan, requester=task.created_by, risk=risk, voters={v.user_id for v in votes}
+                user_id,
+                "approve",
+                plan,
+                requester=task.created_by,
+                risk=risk,
+                voters={v.user_id for v in votes},
+                org=task.org_id,
             )
             if not isinstance(verdict, Allowed):
                 continue
@@ -215,12 +264,12 @@ class Queries:
                 break
         return waiting
 
-    async def home_view(self, user_id: str) -> HomeView:
+    async def home_view(self, user_id: str, *, org: str | None = None) -> HomeView:
         """What ``user_id``'s App Home shows: what waits for them, their requests, and their runs."""
-        waiting = await self.waiting_for(user_id)
+        waiting = await self.waiting_for(user_id, org=org)
         requests = []
         run_ids: dict[str, None] = {}
-        for task in await self.store.recent_tasks(limit=HOME_REQUESTS, created_by=user_id):
+        for task in await self.store.recent_tasks(limit=HOME_REQUESTS, created_by=user_id, org_id=self._scope(org)):
             plans = await self.store.plans_for_task(task.id)
             requests.append(RequestRow(task, plans[-1] if plans else None))
             for plan in plans:
@@ -233,6 +282,8 @@ class Queries:
             try:
                 run = await self.store.get_run(run_id, with_assets=False)
                 plan = await self.store.get_plan(run.plan_id)
+                if self._scope(org) is not None:
+                    await self._check(await self.store.get_task(plan.task_id), org, f"no run {run_id}")
             except NotFound:
                 continue
             runs.append(RunRow(run, plan.payload.summary))

@@ -9,6 +9,7 @@ Fronts render what comes back and subscribe to :mod:`core.events` for what happe
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -64,6 +65,7 @@ from core.intake.idempotency import IdempotencyKeys
 from core.intake.screen import screen
 from core.intents import Choice, IntentReader, Lexicon, Reading, build_reader, default_reader
 from core.inventory import Inventory, InventoryRefresh
+from core.inventory.sources.workspaces import WorkspaceFleets
 from core.llm import MetaPromptEngine, SpecRequest, build_language_model
 from core.logcontext import add as add_log_ids
 from core.logcontext import bind
@@ -73,6 +75,7 @@ from core.outbox.writer import Outbox
 from core.read_models import Queries
 from core.replay import Replay
 from core.replay import replay as replay_run
+from core.report_actions import FindingActOutcome, act_on_finding
 from core.retention import RetentionWorker
 from core.sources import file_sources
 from core.store import Database, Store
@@ -82,6 +85,7 @@ from core.store.votes import AlreadyVoted, Votes
 from core.tools import ToolContext, ToolRegistry, default_registry
 from core.validation import PlanContext, ValidationPipeline, build_evaluator, build_validator
 from core.work.queue import WorkQueue
+from core.workspaces import Workspaces
 
 logger = logging.getLogger(__name__)
 
@@ -154,8 +158,11 @@ class OpsPilot:
         self.scheduler = scheduler
         self.bus = bus
         self.tool_context = tool_context
+        self.fleets: dict[str, tuple[Inventory, ToolContext]] = {}  # OAuth mode: workspaces with their own inventory
         self.rules = RuleBook.from_config(config)
-        self.authorizer = Authorizer(self.rules, StaticGroupDirectory(), now=clock.now)
+        # Who owns what: one workspace, or (OAuth mode) one per Slack team with its own rules (core/workspaces.py).
+        self.workspaces = Workspaces(config.org_id, self.rules, multi=config.slack.oauth, configured=config.workspaces)
+        self.authorizer = Authorizer(self.rules, StaticGroupDirectory(), now=clock.now, workspaces=self.workspaces)
         self.votes = Votes(store.database)
         self.freezes = Freezes(store.database)
         # Approval ttl as durable work (kind approval_expiry): a worker next to the executor's, stopped at drain.
@@ -197,7 +204,7 @@ class OpsPilot:
         # REST Idempotency-Key answers (bot/rest/idempotency.py), kept retention.intake_keys.
         self.idempotency = IdempotencyKeys(store.database, clock, keep_seconds=config.retention.intake_keys)
         self.role: Role = "all"
-        self.queries = Queries(store, self.authorizer, self.votes, self.plan_hash)  # what fronts read
+        self.queries = Queries(store, self.authorizer, self.votes, self.plan_hash, self.workspaces)  # what fronts read
         self._reader: IntentReader | None = None  # create() trains it; else the shipped corpus and sample names
         self._drained = False
 
@@ -221,13 +228,32 @@ class OpsPilot:
         database = Database(scratch_database_url(config.database_url) if read_only else config.database_url)
         store = Store(database, bus, audit_key=config.audit_key)
         inventory = Inventory.from_config(config.inventory, store)
+        # OAuth mode: a workspace may plan against its own fleet (workspaces.<team>.inventory); runs look assets up
+        # in all of them at once.
+        own = (
+            {team: Inventory.from_config(entry.inventory, store) for team, entry in config.workspaces.items() if entry.inventory}
+            if config.slack.oauth
+            else {}
+        )
+        every = Inventory(WorkspaceFleets({config.org_id: inventory, **own}), store) if own else inventory
         try:
             await inventory.check()  # a missing or invalid fleet file or Ansible inventory stops startup, not the first ask
+            for team, theirs in own.items():
+                try:
+                    await theirs.check()
+                except ConfigError as exc:
+                    raise ConfigError(f"workspaces.{team}.inventory: {exc}") from exc
         except ConfigError:
             await database.dispose()
             raise
         if migrate or database.is_scratch:
             await database.upgrade()
+        if own:
+            try:
+                await every.check()  # an asset ID in two workspaces' fleets (reads applied versions: after migrating)
+            except ConfigError:
+                await database.dispose()
+                raise
         tools = default_registry()
         model = build_language_model(config, store)
         # Trained once per process and corpus (cached on disk too), before anything is served. Not in a thread: a
@@ -242,16 +268,16 @@ class OpsPilot:
         validator = build_validator(config, store, evaluator)
         scheduler = AsyncIOScheduler(timezone="UTC")
         probe = probe_for(config.executor, config.inventory.ansible.inventory)
-        probe.use_addresses(_addresses_of(inventory))
+        probe.use_addresses(_addresses_of(every))
         executor = Executor(
             store,
-            build_driver(config.executor, inventory, ansible_inventory=config.inventory.ansible.inventory),
+            build_driver(config.executor, every, ansible_inventory=config.inventory.ansible.inventory),
             probe,
             scheduler,
             bus=bus,
             wait_scale=config.executor.wait_scale,
             settings=engine_settings(config.executor),
-            inventory=inventory,
+            inventory=every,
             clock=clock,
         )
         service = cls(
@@ -268,6 +294,9 @@ class OpsPilot:
             tool_context=tool_context,
             clock=clock,
         )
+        for team, theirs in own.items():
+            data_dir = config.workspaces[team].inventory.data_dir  # type: ignore[union-attr]  # own: entries with one
+            service.fleets[team] = (theirs, ToolContext(inventory=theirs, config=config, sources=file_sources(data_dir)))
         service._reader = reader
         executor.pre_start_check = service.recheck_before_run
         executor.engine.pre_phase_check = service.check_before_phase
@@ -386,7 +415,7 @@ class OpsPilot:
             text=ask.text,
             user_id=ask.user_id,
             channel_id=ask.channel_id,
-            org_id=self.config.org_id,
+            org_id=self._org_of(ask),
             agents=tuple(a.describe() for a in self.agents.all()),
             tools=tuple({"name": t.name, "description": t.description, "risk": t.risk} for t in self.tools.all()),
             reading=reading,
@@ -417,14 +446,15 @@ class OpsPilot:
                 "failed", f"I could not understand that ask reliably: {exc}", task=task, errors=getattr(exc, "errors", [])
             )
         # requesters rules: decided on the understood ask, before anything is stored.
-        refused = await self.authorizer.may_request(ask.user_id, draft.spec.environment, draft.spec.risk_level)
+        org = self._org_of(ask)
+        refused = await self.authorizer.may_request(ask.user_id, draft.spec.environment, draft.spec.risk_level, org)
         if refused is not None:
             logger.info("ask by %s refused by the requesters rules", ask.user_id)
             return AskOutcome("invalid", refused.detail, spec=draft.spec, intent=reading)
 
         task = Task(
             id=task_id or str(uuid.uuid4()),
-            org_id=self.config.org_id,
+            org_id=org,
             created_by=ask.user_id,
             user_intent=ask.text,
             task_spec=draft.spec,
@@ -467,7 +497,7 @@ class OpsPilot:
     async def _failed_task(self, ask: Ask, reason: str, errors: list[str], task_id: str | None = None) -> Task:
         task = Task(
             id=task_id or str(uuid.uuid4()),
-            org_id=self.config.org_id,
+            org_id=self._org_of(ask),
             created_by=ask.user_id,
             user_intent=ask.text,
             origin=ask.origin,
@@ -488,10 +518,11 @@ class OpsPilot:
     async def _plan(self, task: Task, spec: TaskSpec, actor: str, *, persist: bool) -> AskOutcome:
         try:
             agent = self.agents.for_spec(spec)
+            inventory, tool_context = self._fleet_of(task.org_id)
             result = await agent.plan(
-                spec, task.id, AgentContext(self.tools, self.tool_context, llm=self.agents.loop, org_id=self.config.org_id)
+                spec, task.id, AgentContext(self.tools, tool_context, llm=self.agents.loop, org_id=task.org_id or "default")
             )
-            fleet = await self.inventory.fleet()
+            fleet = await inventory.fleet()
         except (PlanningError, ToolError) as exc:
             if persist:
                 await self._settle_task(task.id, "failed", reason=str(exc)[:1000])
@@ -524,7 +555,7 @@ class OpsPilot:
         if plan.validation.overall_valid:
             await self.store.transition("plan", plan.id, "validated", actor=SYSTEM_ACTOR, details={"quality": plan.quality_score})
             if not plan.is_report:
-                await self._await_approval(plan, spec)
+                await self._await_approval(plan, spec, task.org_id)
         else:
             await self.store.set_plan_reason(plan.id, ("failed validation: " + "; ".join(plan.validation.errors))[:1000])
             await self.store.append_audit(
@@ -559,10 +590,10 @@ class OpsPilot:
             plan = await self.store.get_plan(plan.id)
         return AskOutcome("plan", result.message, task=task, spec=spec, plan=plan, usage=result.usage, note=result.note)
 
-    async def _await_approval(self, plan: Plan, spec: TaskSpec) -> None:
+    async def _await_approval(self, plan: Plan, spec: TaskSpec, org: str | None) -> None:
         """Move the plan to awaiting_approval and, when its rule has a ttl, write its expiry row in the same
         transaction (so a crash cannot leave a waiting plan that never expires)."""
-        rule = self.rules.rule_for(plan.environment, spec.risk_level)
+        rule = self.authorizer.rule_for(plan, spec.risk_level, org)
         async with self.store.database.engine.begin() as conn:
             _, appended = await self.store.transition_in(conn, "plan", plan.id, "awaiting_approval", actor=SYSTEM_ACTOR)
             due = await self.expiry.schedule_in(conn, plan.id, rule)
@@ -571,11 +602,22 @@ class OpsPilot:
 
     async def _rule_of(self, plan: Plan) -> ApprovalRule | None:
         task = await self.store.get_task(plan.task_id)
-        return self.authorizer.rule_for(plan, task.task_spec.risk_level if task.task_spec else None)
+        return self.authorizer.rule_for(plan, task.task_spec.risk_level if task.task_spec else None, task.org_id)
 
-    async def replan(self, task_id: str, actor: str) -> AskOutcome:
-        """Plan a task again (inventory or policies changed); the new plan supersedes the task's open plans."""
+    def _fleet_of(self, org: str | None) -> tuple[Inventory, ToolContext]:
+        """The inventory a workspace plans against (and the tools' view of it): its own, else the top-level one."""
+        return self.fleets.get(org or "", (self.inventory, self.tool_context))
+
+    def _org_of(self, ask: Ask) -> str:
+        """The workspace a new task belongs to: the team it was asked from (OAuth mode), else ``org_id``."""
+        team = ask.origin.get("team")
+        return self.workspaces.org_for(team if isinstance(team, str) else None)
+
+    async def replan(self, task_id: str, actor: str, *, org: str | None = None) -> AskOutcome:
+        """Plan a task again (inventory or policies changed); the new plan supersedes the task's open plans.
+        ``org``: the viewer's workspace (core/workspaces.py); another workspace's task is not found."""
         task = await self.store.get_task(task_id)
+        self.workspaces.check(task.org_id, org, f"no task {task_id}")
         if actor != task.created_by and not await self._approver_of_task(actor, task):
             await self.store.append_audit("task", task.id, "task.replan_refused", actor)
             return AskOutcome("failed", "Only the requester or an approver can plan this task again.", task=task)
@@ -642,11 +684,11 @@ class OpsPilot:
 
     # -- decisions ---------------------------------------------------------------------------
 
-    async def may_decide(self, plan_id: str, actor: str) -> DecisionOutcome:
+    async def may_decide(self, plan_id: str, actor: str, *, org: str | None = None) -> DecisionOutcome:
         """Whether ``actor`` could vote on the plan now (status "allowed"). Changes nothing, but a refusal is
         audited like a refused decision."""
         try:
-            plan = await self.store.get_plan(plan_id)
+            plan = await self._plan_seen_by(plan_id, org)
         except NotFound:
             return DecisionOutcome("not_found", "That plan no longer exists.")
         gate = await self._authorize(actor, "reject", plan)
@@ -662,18 +704,26 @@ class OpsPilot:
         reason: str | None = None,
         *,
         seen_hash: str | None = None,
+        org: str | None = None,
     ) -> DecisionOutcome:
         """A vote. A reject by an eligible approver rejects the plan; an approval counts towards the rule's quorum,
         and the vote that completes it approves the plan and starts its run, in one transaction. ``seen_hash``: the
-        plan hash (or its prefix) the voter was shown; a vote on a plan that changed since is refused (superseded)."""
+        plan hash (or its prefix) the voter was shown; a vote on a plan that changed since is refused (superseded).
+        ``org``: the voter's workspace; another workspace's plan is not found."""
         with bind(plan_id=plan_id):
-            return await self._decide(plan_id, actor, decision, reason, seen_hash)
+            return await self._decide(plan_id, actor, decision, reason, seen_hash, org)
 
     async def _decide(
-        self, plan_id: str, actor: str, decision: Literal["approved", "rejected"], reason: str | None, seen_hash: str | None
+        self,
+        plan_id: str,
+        actor: str,
+        decision: Literal["approved", "rejected"],
+        reason: str | None,
+        seen_hash: str | None,
+        org: str | None,
     ) -> DecisionOutcome:
         try:
-            plan = await self.store.get_plan(plan_id)
+            plan = await self._plan_seen_by(plan_id, org)
         except NotFound:
             return DecisionOutcome("not_found", "That plan no longer exists.")
         add_log_ids(task_id=plan.task_id)
@@ -761,13 +811,17 @@ class OpsPilot:
         await self.bus.publish(decided_event)
         return DecisionOutcome(decision, f"Plan {decision}.", plan, run, votes=ballot, required=required)
 
-    async def control_run(self, run_id: str, actor: str, action: Literal["pause", "resume", "abort"]) -> RunControlOutcome:
-        """Pause, resume or abort a run. Only the plan's approvers (and admins) may; an abort reverts what it changed."""
+    async def control_run(
+        self, run_id: str, actor: str, action: Literal["pause", "resume", "abort"], *, org: str | None = None
+    ) -> RunControlOutcome:
+        """Pause, resume or abort a run. Only the plan's approvers (and admins) may; an abort reverts what it changed.
+        ``org``: the actor's workspace; another workspace's run is not found."""
         try:
             run = await self.store.get_run(run_id)
+            plan = await self._plan_seen_by(run.plan_id, org)
         except NotFound:
             return RunControlOutcome("not_found", "That run no longer exists.")
-        gate = await self._authorize(actor, "run_control", await self.store.get_plan(run.plan_id), run_id=run_id, control=action)
+        gate = await self._authorize(actor, "run_control", plan, run_id=run_id, control=action)
         if isinstance(gate.verdict, Refused):
             return RunControlOutcome("not_allowed", gate.verdict.detail, run)
         operation = {"pause": self.executor.pause, "resume": self.executor.resume, "abort": self.executor.abort}.get(action)
@@ -804,7 +858,7 @@ class OpsPilot:
         voters: set[str] = set()
         if action != "run_control":
             voters = {v.user_id for v in await self.votes.for_version(plan.id, version)}
-        freeze = await self.freezes.get(plan.environment) if action != "run_control" else None
+        freeze = await self.freezes.get(self._freeze_key(plan.environment, task.org_id)) if action != "run_control" else None
         verdict = await self.authorizer.authorize(
             actor,
             action,
@@ -813,6 +867,7 @@ class OpsPilot:
             risk=risk,
             voters=voters,
             frozen=freeze.reason if freeze is not None else None,
+            org=task.org_id,
         )
         if isinstance(verdict, Refused) and verdict.code != "already_decided":
             details = {"code": verdict.code, "detail": verdict.detail}
@@ -833,28 +888,28 @@ class OpsPilot:
 
     async def ballot(self, plan: Plan) -> Ballot:
         task = await self.store.get_task(plan.task_id)
-        rule = self.authorizer.rule_for(plan, task.task_spec.risk_level if task.task_spec else None)
+        rule = self.authorizer.rule_for(plan, task.task_spec.risk_level if task.task_spec else None, task.org_id)
         version = plan.approval.plan_hash if plan.approval is not None and plan.approval.plan_hash else self.plan_hash(plan)
         votes = tuple(v.user_id for v in await self.votes.for_version(plan.id, version) if v.decision == "approve")
         if rule is None:
             return Ballot(None, 1, votes, version)
         risk = task.task_spec.risk_level if task.task_spec else None
         expires = plan.status.updated_at + timedelta(seconds=rule.ttl) if rule.ttl and plan.status.updated_at else None
-        eligible = await self.authorizer.eligible(rule, requester=task.created_by, risk=risk)
+        eligible = await self.authorizer.eligible(rule, requester=task.created_by, risk=risk, org=task.org_id)
         return Ballot(rule.describe(), rule.required, votes, version, expires, eligible)
 
     def _may_auto_approve(self, plan: Plan, task: Task) -> bool:
         """Auto-approval (approval.auto_approve_*) never stands in for several people or for a high-risk change."""
         risk = task.task_spec.risk_level if task.task_spec else None
-        rule = self.authorizer.rule_for(plan, risk)
+        rule = self.authorizer.rule_for(plan, risk, task.org_id)
         return risk not in HIGH_RISK and (rule is None or rule.required <= 1)
 
     async def _approver_of_task(self, actor: str, task: Task) -> bool:
         risk = task.task_spec.risk_level if task.task_spec else None
         plans = await self.store.plans_for_task(task.id)
         environment = plans[-1].environment if plans else (task.task_spec.environment if task.task_spec else None)
-        rule = self.rules.rule_for(environment, risk)
-        return rule is not None and (await self.authorizer.member_of(actor, rule.approvers))[0]
+        rule = self.authorizer.book(task.org_id).rule_for(environment, risk)
+        return rule is not None and (await self.authorizer.member_of(actor, rule.approvers, task.org_id))[0]
 
     async def recheck_before_run(self, plan: Plan) -> list[str]:
         """Policies or inventory may have changed since approval: validate once more before starting."""
@@ -863,23 +918,29 @@ class OpsPilot:
             plan=plan,
             task_spec=task.task_spec,
             requester=task.created_by,
-            fleet=await self.inventory.fleet(),
+            fleet=await self._fleet_of(task.org_id)[0].fleet(),
             stage="run",
         )
         validation = await self.validator.validate(context)
         errors = [] if validation.overall_valid else list(validation.errors)
         errors += await self._assets_in_other_runs(plan)
-        errors += await self._freeze_problems(plan)
+        errors += await self._freeze_problems(plan, task.org_id)
         if errors:
             await self.store.append_audit("plan", plan.id, "plan.revalidation_failed", SYSTEM_ACTOR, {"errors": errors[:50]})
         return errors
 
     async def check_before_phase(self, plan: Plan) -> list[str]:
         """At every phase boundary of a running run: a freeze of its environment pauses it there."""
-        return await self._freeze_problems(plan)
+        return await self._freeze_problems(plan, (await self.store.get_task(plan.task_id)).org_id)
 
-    async def _freeze_problems(self, plan: Plan) -> list[str]:
-        freeze = await self.freezes.get(plan.environment)
+    def _freeze_key(self, environment: str | None, org: str | None) -> str | None:
+        """Freezes belong to a workspace in OAuth mode: one workspace's freeze never stops another's runs."""
+        if environment is None or org is None or not self.workspaces.multi or org == self.workspaces.default_org:
+            return environment
+        return f"{org}/{environment}"
+
+    async def _freeze_problems(self, plan: Plan, org: str | None) -> list[str]:
+        freeze = await self.frozen(plan.environment, org=org)
         if freeze is None:
             return []
         return [
@@ -888,52 +949,62 @@ class OpsPilot:
 
     # -- change freeze -----------------------------------------------------------------------
 
-    async def freeze(self, environment: str, actor: str, reason: str) -> FreezeOutcome:
+    async def freeze(self, environment: str, actor: str, reason: str, *, org: str | None = None) -> FreezeOutcome:
         """Freeze an environment: votes there are refused, its runs do not start, running ones pause at their next
-        phase boundary. Only the environment's rule approvers and admins may; audited either way."""
+        phase boundary. Only the environment's rule approvers and admins may; audited either way. ``org``: the
+        actor's workspace (OAuth mode: the freeze is that workspace's only)."""
         if not reason.strip():
             return FreezeOutcome("invalid", f"Say why: /ops freeze {environment} <reason>.")
-        refused = await self.authorizer.may_freeze(actor, environment)
+        key = self._freeze_key(environment, org) or environment
+        refused = await self.authorizer.may_freeze(actor, environment, org)
         if refused is not None:
-            await self.store.append_audit("environment", environment, "environment.freeze_refused", actor, {"code": refused.code})
+            await self.store.append_audit("environment", key, "environment.freeze_refused", actor, {"code": refused.code})
             return FreezeOutcome("not_allowed", refused.detail)
         at = self.clock.now()
         reason = reason.strip()[:500]
         async with self.store.database.engine.begin() as conn:
-            await self.freezes.set(conn, environment, reason, actor, at)
-            appended = await self.store.append_audit_in(
-                conn, "environment", environment, "environment.frozen", actor, {"reason": reason}
-            )
-            changed = FreezeChanged(environment=environment, actor=actor, reason=reason)
+            await self.freezes.set(conn, key, reason, actor, at)
+            appended = await self.store.append_audit_in(conn, "environment", key, "environment.frozen", actor, {"reason": reason})
+            changed = FreezeChanged(environment=environment, actor=actor, reason=reason, workspace=self._workspace_of(org))
             await self.store.emit_in(conn, changed)
         await self.store.publish(appended, changed)
         return FreezeOutcome("frozen", f"{environment} is frozen: {reason}", Freeze(environment, reason, actor, at))
 
-    async def unfreeze(self, environment: str, actor: str) -> FreezeOutcome:
+    async def unfreeze(self, environment: str, actor: str, *, org: str | None = None) -> FreezeOutcome:
         """Lift a freeze; paused runs stay paused until a person resumes them."""
-        refused = await self.authorizer.may_freeze(actor, environment)
+        key = self._freeze_key(environment, org) or environment
+        refused = await self.authorizer.may_freeze(actor, environment, org)
         if refused is not None:
-            await self.store.append_audit(
-                "environment", environment, "environment.unfreeze_refused", actor, {"code": refused.code}
-            )
+            await self.store.append_audit("environment", key, "environment.unfreeze_refused", actor, {"code": refused.code})
             return FreezeOutcome("not_allowed", refused.detail)
         async with self.store.database.engine.begin() as conn:
-            if not await self.freezes.clear(conn, environment):
+            if not await self.freezes.clear(conn, key):
                 return FreezeOutcome("not_frozen", f"{environment} is not frozen.")
-            appended = await self.store.append_audit_in(conn, "environment", environment, "environment.unfrozen", actor)
-            changed = FreezeChanged(environment=environment, actor=actor, reason=None)
+            appended = await self.store.append_audit_in(conn, "environment", key, "environment.unfrozen", actor)
+            changed = FreezeChanged(environment=environment, actor=actor, reason=None, workspace=self._workspace_of(org))
             await self.store.emit_in(conn, changed)
         await self.store.publish(appended, changed)
         return FreezeOutcome("unfrozen", f"{environment} is no longer frozen; paused runs go on when someone resumes them.")
 
-    async def frozen(self, environment: str | None) -> Freeze | None:
-        """The freeze of an environment, if any (cards show it)."""
-        return await self.freezes.get(environment)
+    async def frozen(self, environment: str | None, *, org: str | None = None) -> Freeze | None:
+        """The freeze of an environment in ``org``'s workspace, if any (cards show it)."""
+        found = await self.freezes.get(self._freeze_key(environment, org))
+        if found is None or environment is None:
+            return found
+        return dataclasses.replace(found, environment=environment)
 
-    async def open_plan_ids(self, environment: str) -> list[str]:
-        """Plans of the environment whose card a freeze changes: waiting for votes, or with a running or paused run."""
+    def _workspace_of(self, org: str | None) -> str | None:
+        """The workspace an event names: only in OAuth mode, and only another than the default org."""
+        return org if self.workspaces.multi and org != self.workspaces.default_org else None
+
+    async def open_plan_ids(self, environment: str, *, workspace: str | None = None) -> list[str]:
+        """Plans of the environment whose card a freeze changes: waiting for votes, or with a running or paused run.
+        ``workspace``: only that workspace's plans (OAuth mode; as FreezeChanged names it)."""
         ids = {p.id for p in await self.store.plans_by(state="awaiting_approval") if p.environment == environment}
         ids |= {r.plan_id for r in await self.store.runs_in_states(["executing", "paused"]) if r.environment == environment}
+        if self.workspaces.multi:
+            org = workspace or self.workspaces.default_org
+            ids = {i for i in ids if (await self.store.get_task((await self.store.get_plan(i)).task_id)).org_id == org}
         return sorted(ids)
 
     async def _assets_in_other_runs(self, plan: Plan) -> list[str]:
@@ -954,16 +1025,34 @@ class OpsPilot:
 
     # -- lookups -----------------------------------------------------------------------------
 
-    async def get_plan(self, plan_id: str) -> Plan:
-        return await self.store.get_plan(plan_id)
+    async def act_on_finding(
+        self, plan_id: str, index: int, actor: str, origin: dict[str, Any], **options: Any
+    ) -> FindingActOutcome:
+        """A report's finding becomes the ask of its action, recorded like a typed ask (core/report_actions.py)."""
+        return await act_on_finding(self, plan_id, index, actor, origin, **options)
 
-    async def get_task(self, task_id: str) -> Task:
-        return await self.store.get_task(task_id)
+    async def get_plan(self, plan_id: str, *, org: str | None = None) -> Plan:
+        """NotFound also for another workspace's plan (``org``: the viewer's workspace)."""
+        return await self._plan_seen_by(plan_id, org)
 
-    async def refresh_inventory(self) -> InventoryRefresh:
+    async def get_task(self, task_id: str, *, org: str | None = None) -> Task:
+        task = await self.store.get_task(task_id)
+        self.workspaces.check(task.org_id, org, f"no task {task_id}")
+        return task
+
+    async def _plan_seen_by(self, plan_id: str, org: str | None) -> Plan:
+        plan = await self.store.get_plan(plan_id)
+        if self.workspaces.multi and org is not None:
+            self.workspaces.check((await self.store.get_task(plan.task_id)).org_id, org, f"no plan {plan_id}")
+        return plan
+
+    async def refresh_inventory(self, *, org: str | None = None) -> InventoryRefresh:
         """Re-read the inventory source now (``/ops inventory refresh``); changes nothing but the cached fleet.
+        ``org``: the asker's workspace, whose own inventory is re-read when it has one.
 
         Raises ConfigError with the source's message when it cannot be read; the last good fleet stays."""
+        if org is not None and org in self.fleets:
+            return await self.fleets[org][0].refresh()
         result = await self.inventory.refresh()
         self._reader = self.reader.with_lexicon(await _lexicon(self.inventory, self.config))  # new services, hosts, tags
         logger.info(
@@ -976,9 +1065,14 @@ class OpsPilot:
         )
         return result
 
-    async def run_status(self, run_id: str) -> Replay:
-        """A run's replay (state, timeline, stats), by id or a unique prefix of 8+ characters; NotFound otherwise."""
-        return await replay_run(self.store, run_id)
+    async def run_status(self, run_id: str, *, org: str | None = None) -> Replay:
+        """A run's replay (state, timeline, stats), by id or a unique prefix of 8+ characters; NotFound otherwise
+        (also for another workspace's run: ``org`` is the viewer's workspace)."""
+        replay = await replay_run(self.store, run_id)
+        if self.workspaces.multi and org is not None:
+            task_id = (await self.store.get_plan(replay.run.plan_id)).task_id
+            self.workspaces.check((await self.store.get_task(task_id)).org_id, org, f"no run {run_id}")
+        return replay
 
 
 @dataclass(frozen=True)

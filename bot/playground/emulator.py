@@ -24,11 +24,17 @@ Observation:
     emu.calls, emu.calls_to("chat.update"), emu.deliveries, emu.warnings
     emu.messages(channel), emu.thread(channel, ts), emu.ephemerals(user), emu.find_message(channel, ts)
     emu.channel_history(channel)            # top-level messages and replies broadcast to the channel
+    emu.file(file_id)                       # an uploaded file (name, title, alt_txt, data); messages carry `files`
     emu.open_modal(user), emu.home_view(user), emu.views
     await emu.wait_for(lambda: ..., timeout=10.0)
 
 Failures on demand: emu.fail_next("chat.postMessage", retry_after=30, channel=None, times=1) answers 429 (or
 `error=..., status=...`) instead of running the method.
+
+OAuth installs: with ``client_id=…, client_secret=…`` the emulator serves Slack's authorize page
+(``emu.authorize_url``) and ``oauth.v2.access`` (``emu.oauth``: mint_code, issued; see ``bot.playground.oauth``);
+``send_slash_command(..., team=SECOND_TEAM_ID)`` comes from the second workspace, and every call records the
+workspace of the token that made it (``ApiCall.team``).
 
 Socket Mode: with ``app_token="xapp-…"`` the emulator answers ``apps.connections.open`` and delivers everything
 as envelopes over the WebSocket instead of HTTP (``emu.socket_mode``: disconnect, send_raw, acks, opened; see
@@ -50,8 +56,10 @@ from aiohttp import web
 
 from bot.playground.blocks import block_errors, view_errors, with_generated_ids
 from bot.playground.delivery import ACK_DEADLINE_SECONDS, BotDeliverer, DeliveryError
+from bot.playground.files import FileStore, StoredFile
 from bot.playground.interactions import ResponseTarget, ResponseUrlRegistry, TriggerRegistry
 from bot.playground.live import LiveStream
+from bot.playground.oauth import AUTHORIZE_PATH, OAuthServer
 from bot.playground.payloads import PayloadFactory, button_action
 from bot.playground.rate_limit import ChannelRateLimiter
 from bot.playground.records import ApiCall, Delivery, Message, RateLimit, SeedChannel, SeedUser
@@ -75,6 +83,7 @@ from bot.playground.seeds import (
     SLACKBOT_USER_ID,
     TEAM_DOMAIN,
     TEAM_ID,
+    TEAMS,
     dm_channel_id,
 )
 from bot.playground.socket_mode import SocketDeliverer, SocketModeServer
@@ -128,6 +137,8 @@ class SlackEmulator:
         message_events: bool = False,
         trigger_ttl: float = 3.0,
         app_token: str | None = None,
+        client_id: str | None = None,
+        client_secret: str | None = None,
     ) -> None:
         self.bot_url = bot_url
         self.message_events = message_events
@@ -137,7 +148,8 @@ class SlackEmulator:
         self._response_urls = ResponseUrlRegistry()
         self._payloads = PayloadFactory(self._workspace)
         limiter = ChannelRateLimiter(rate_limit) if rate_limit is not None else None
-        self._web_api = WebApi(self._workspace, bot_token, self._triggers, limiter)
+        self._files = FileStore(self._workspace.ids, lambda: self.base_url)
+        self._web_api = WebApi(self._workspace, bot_token, self._triggers, limiter, self._files)
         # With an app-level token the bot connects over Socket Mode and everything is delivered as envelopes.
         self.socket_mode = SocketModeServer(app_token) if app_token is not None else None
         self._deliverer: BotDeliverer | SocketDeliverer
@@ -147,6 +159,8 @@ class SlackEmulator:
             self._web_api.add_app_method("apps.connections.open", server.app_token, lambda _: server.open_connection())
         else:
             self._deliverer = BotDeliverer(signing_secret)
+        # With a client id and secret the emulator also plays Slack's OAuth install (bot/playground/oauth.py).
+        self.oauth = OAuthServer(self._web_api, client_id, client_secret or "") if client_id is not None else None
         self._response_endpoint = ResponseUrls(self._workspace, self._response_urls)
         self._live = LiveStream()
         self._workspace.subscribe(lambda kind: self._live.publish(kind, self._workspace.version))
@@ -159,8 +173,11 @@ class SlackEmulator:
     def register(self, app: web.Application) -> None:
         """Adds the Web API, response URL, playground page and live stream routes to `app`."""
         self._web_api.register(app)
+        self._files.register(app)
         if self.socket_mode is not None:
             self.socket_mode.register(app)
+        if self.oauth is not None:
+            self.oauth.register(app)
         self._response_endpoint.register(app)
         self._ui.register(app)
         app.on_shutdown.append(self._on_shutdown)
@@ -208,13 +225,25 @@ class SlackEmulator:
     def api_url(self) -> str:
         return f"{self.base_url}/api/"
 
+    @property
+    def authorize_url(self) -> str:
+        """Slack's authorize page (OAuth installs; SLACK_AUTHORIZE_URL)."""
+        return f"{self.base_url}{AUTHORIZE_PATH}"
+
     # -- user actions --------------------------------------------------------
 
-    async def send_slash_command(self, user: str, channel: str, command: str = "/ops", text: str = "") -> Delivery:
+    async def send_slash_command(
+        self, user: str, channel: str, command: str = "/ops", text: str = "", *, team: str | None = None
+    ) -> Delivery:
+        """``team``: the workspace it comes from (OAuth mode: one of ``TEAMS``); the playground's by default."""
         channel_id = self._channel(channel)
         self._require_user(user)
         response_url = self._issue_response_url(ResponseTarget(user=user, channel=channel_id))
         fields = self._payloads.slash_command(user, channel_id, command, text, response_url, self._triggers.issue(user))
+        if team is not None:
+            if team not in TEAMS:
+                raise LookupError(f"unknown team {team!r}; known: {sorted(TEAMS)}")
+            fields["team_id"], fields["team_domain"] = team, TEAMS[team][1]
         try:
             delivery = await self._deliver("slash_command", self._deliverer.send_form(self.bot_url, fields, "slash_command"))
         except DeliveryError:
@@ -357,6 +386,10 @@ class SlackEmulator:
         channel_id = self._channel(channel)
         found = self._workspace.find(channel_id, ts) or self._workspace.find_ephemeral(ts)
         return found if found is not None and found.channel == channel_id else None
+
+    def file(self, file_id: str) -> StoredFile | None:
+        """A file the bot uploaded (``files_upload_v2``): its name, title, alt text and bytes."""
+        return self._files.files.get(file_id)
 
     def home_view(self, user: str) -> dict[str, Any] | None:
         return self._workspace.home_of(user)

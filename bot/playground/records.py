@@ -62,6 +62,7 @@ class ApiCall:
     ok: bool
     error: str | None
     at: float
+    team: str | None = None  # the workspace whose token made the call (OAuth: one token per installed workspace)
 
 
 @dataclass(frozen=True)

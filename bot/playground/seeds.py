@@ -7,6 +7,11 @@ from bot.playground.records import SeedChannel, SeedUser
 TEAM_ID = "T0PLAYGRND"
 TEAM_DOMAIN = "playground"
 TEAM_NAME = "Playground"
+# A second workspace, for OAuth mode (an install per workspace): its own id and name, the same people and channels.
+SECOND_TEAM_ID = "T0SECONDWS"
+SECOND_TEAM_DOMAIN = "second"
+SECOND_TEAM_NAME = "Second Workspace"
+TEAMS: dict[str, tuple[str, str]] = {TEAM_ID: (TEAM_NAME, TEAM_DOMAIN), SECOND_TEAM_ID: (SECOND_TEAM_NAME, SECOND_TEAM_DOMAIN)}
 APP_ID = "A0OPSPILOT"
 BOT_ID = "B0OPSPILOT"
 BOT_USER_ID = "U0OPSPILOT"

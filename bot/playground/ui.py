@@ -163,4 +163,9 @@ def _message_json(message: Message) -> dict[str, Any]:
         "ephemeral": message.ephemeral_for is not None,
         "edited": message.edited,
         "reactions": message.raw.get("reactions", []),
+        "files": [
+            {key: f.get(key) for key in ("id", "name", "title", "mimetype", "alt_txt", "url_private", "original_w", "original_h")}
+            for f in message.raw.get("files", [])
+            if isinstance(f, dict)
+        ],
     }

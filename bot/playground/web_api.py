@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 from collections.abc import Callable
@@ -11,9 +12,10 @@ from typing import Any
 from aiohttp import web
 
 from bot.playground.blocks import block_errors, view_errors, with_generated_ids
+from bot.playground.files import FileError, FileStore
 from bot.playground.interactions import InteractionError, TriggerRegistry
 from bot.playground.rate_limit import ChannelRateLimiter
-from bot.playground.seeds import BOT_ID, BOT_USER, BOT_USER_ID, TEAM_DOMAIN, TEAM_ID, TEAM_NAME, dm_channel_id
+from bot.playground.seeds import BOT_ID, BOT_USER, BOT_USER_ID, TEAM_DOMAIN, TEAM_ID, TEAM_NAME, TEAMS, dm_channel_id
 from bot.playground.workspace import Workspace, bot_extra
 
 logger = logging.getLogger(__name__)
@@ -78,9 +80,15 @@ class WebApi:
         bot_token: str,
         triggers: TriggerRegistry,
         rate_limiter: ChannelRateLimiter | None,
+        files: FileStore | None = None,
     ) -> None:
         self.workspace = workspace
+        self.files = files
         self._bot_token = bot_token
+        # token → the workspace it belongs to: the seeded bot token, and each token oauth.v2.access issued.
+        self._team_of_token: dict[str, str] = {bot_token: TEAM_ID}
+        self._team = TEAM_ID  # the calling token's workspace, for the method running now
+        self._client_methods: dict[str, Handler] = {}  # methods that take the app's client id and secret instead
         self.triggers = triggers
         self.rate_limiter = rate_limiter
         self._injected: list[Injection] = []
@@ -102,10 +110,21 @@ class WebApi:
             "conversations.replies": self.conversations_replies,
             "usergroups.users.list": self.usergroups_users_list,
             "reactions.add": self.reactions_add,
+            "files.getUploadURLExternal": self.files_get_upload_url_external,
+            "files.completeUploadExternal": self.files_complete_upload_external,
         }
 
     def register(self, app: web.Application) -> None:
         app.router.add_route("*", "/api/{method}", self.handle)
+
+    def add_team_token(self, token: str, team_id: str) -> None:
+        """A bot token of ``team_id`` (issued by an OAuth install): every method accepts it, for that workspace."""
+        self._team_of_token[token] = team_id
+
+    def add_client_method(self, method: str, handler: Handler) -> None:
+        """A method authenticated with the app's client id and secret (HTTP Basic or form fields), as
+        ``oauth.v2.access`` is; ``handler`` gets them as ``client_id`` / ``client_secret`` params and checks them."""
+        self._client_methods[method] = handler
 
     def add_app_method(self, method: str, app_token: str, handler: Handler) -> None:
         """A method authenticated with the app-level token (``xapp-…``), as ``apps.connections.open`` is."""
@@ -117,6 +136,8 @@ class WebApi:
             params = await read_params(request)
         except ValueError:
             return self._failure(method, {}, ApiError("invalid_json"))
+        if method in self._client_methods:
+            return self._client_call(method, request, params)
         token = _bearer_token(request) or params.pop("token", None)
         params.pop("token", None)
         try:
@@ -130,7 +151,7 @@ class WebApi:
                 result = app_handler(params)
                 self.workspace.record_call(method, params, None)
                 return web.json_response({"ok": True, **result})
-            self._authenticate(token)
+            self._team = self._authenticate(token)
             handler = self._methods.get(method)
             if handler is None:
                 self.workspace.warn(f"bot called {method}, which the playground does not implement")
@@ -139,21 +160,38 @@ class WebApi:
             result = handler(params)
         except ApiError as exc:
             return self._failure(method, params, exc)
+        self.workspace.record_call(method, params, None, self._team)
+        return web.json_response({"ok": True, **result})
+
+    def _client_call(self, method: str, request: web.Request, params: Params) -> web.Response:
+        basic = _basic_auth(request)
+        if basic is not None:
+            params["client_id"], params["client_secret"] = basic
+        try:
+            result = self._client_methods[method](params)
+        except ApiError as exc:
+            params.pop("client_secret", None)
+            return self._failure(method, params, exc)
+        params.pop("client_secret", None)
         self.workspace.record_call(method, params, None)
         return web.json_response({"ok": True, **result})
 
     def _failure(self, method: str, params: Params, exc: ApiError) -> web.Response:
-        self.workspace.record_call(method, params, exc.error)
+        self.workspace.record_call(method, params, exc.error, self._team)
         body: Params = {"ok": False, "error": exc.error}
         if exc.messages:
             body["response_metadata"] = {"messages": exc.messages}
         return web.json_response(body, status=exc.status, headers=exc.headers)
 
-    def _authenticate(self, token: str | None) -> None:
+    def _authenticate(self, token: str | None) -> str:
+        """The token's workspace."""
+        self._team = TEAM_ID
         if not token:
             raise ApiError("not_authed")
-        if token != self._bot_token:
+        team = self._team_of_token.get(token)
+        if team is None:
             raise ApiError("invalid_auth")
+        return team
 
     # -- failures on demand (tests) ------------------------------------------
 
@@ -235,11 +273,12 @@ class WebApi:
     # -- methods -------------------------------------------------------------
 
     def auth_test(self, params: Params) -> Params:
+        name, domain = TEAMS.get(self._team, (TEAM_NAME, TEAM_DOMAIN))
         return {
-            "url": f"https://{TEAM_DOMAIN}.slack.com/",
-            "team": TEAM_NAME,
+            "url": f"https://{domain}.slack.com/",
+            "team": name,
             "user": BOT_USER.name,
-            "team_id": TEAM_ID,
+            "team_id": self._team,
             "user_id": BOT_USER_ID,
             "bot_id": BOT_ID,
             "is_enterprise_install": False,
@@ -443,6 +482,41 @@ class WebApi:
             raise ApiError("already_reacted")
         return {}
 
+    # -- files (files_upload_v2: reserve, POST the bytes, complete; bot/playground/files.py) ----
+
+    def _file_store(self) -> FileStore:
+        if self.files is None:
+            raise ApiError("unknown_method")
+        return self.files
+
+    def files_get_upload_url_external(self, params: Params) -> Params:
+        try:
+            return self._file_store().reserve(params)
+        except FileError as exc:
+            raise ApiError(exc.error, exc.messages) from exc
+
+    def files_complete_upload_external(self, params: Params) -> Params:
+        """Shares the uploaded files: a message with them in ``channel_id`` (in ``thread_ts``'s thread), with
+        ``initial_comment`` as its text; without a channel they stay private."""
+        store = self._file_store()
+        files = params.get("files")
+        if isinstance(files, str):
+            try:
+                files = json.loads(files)
+            except ValueError as exc:
+                raise ApiError("invalid_arguments", ["[ERROR] files must be a JSON array"]) from exc
+        target = params.get("channel_id") or str(params.get("channels") or "").split(",")[0]
+        channel = self._channel({"channel": target}) if target else None
+        thread_ts = self._thread(channel, params) if channel else None
+        try:
+            completed = store.complete(files)
+        except FileError as exc:
+            raise ApiError(exc.error, exc.messages) from exc
+        if channel is not None:
+            extra = {**bot_extra(), "upload": True, "files": [store.describe(f, BOT_USER_ID) for f in completed]}
+            self.workspace.post(channel, BOT_USER_ID, str(params.get("initial_comment") or ""), None, thread_ts, extra)
+        return {"files": [{"id": f.id, "title": f.title} for f in completed]}
+
 
 @dataclass
 class Injection:
@@ -464,6 +538,18 @@ def _within(ts: str, params: Params) -> bool:
     except ValueError:
         return True
     return moment > oldest and (not latest or moment < latest)
+
+
+def _basic_auth(request: web.Request) -> tuple[str, str] | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        user, _, password = base64.b64decode(encoded.strip(), validate=True).decode("utf-8").partition(":")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return user, password
 
 
 def _bearer_token(request: web.Request) -> str | None:

@@ -327,8 +327,8 @@ class Workspace:
 
     # -- observation ---------------------------------------------------------
 
-    def record_call(self, method: str, params: Mapping[str, Any], error: str | None) -> ApiCall:
-        call = ApiCall(method=method, params=dict(params), ok=error is None, error=error, at=time.time())
+    def record_call(self, method: str, params: Mapping[str, Any], error: str | None, team: str | None = None) -> ApiCall:
+        call = ApiCall(method=method, params=dict(params), ok=error is None, error=error, at=time.time(), team=team)
         self.calls.append(call)
         if error is not None:
             logger.info("Web API %s failed: %s", method, error)

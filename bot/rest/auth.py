@@ -1,5 +1,8 @@
 """Bearer tokens of the REST API: ``OPSPILOT_API_TOKENS="token=U0APPROVER1,token=U0REQUESTER"``.
 
+A token may name its workspace too (``token=U0APPROVER1@T0123ABCD``): with OpsPilot installed in many workspaces
+(OAuth mode) the token then sees and acts on that workspace's tasks only, and every token must name one.
+
 Each token acts as the Slack user ID it maps to, so the approver list and the audit log treat an API
 call exactly like a click by that person. Tokens come from the environment only, are compared in
 constant time (``hmac.compare_digest``) and are never logged or echoed: error messages name the
@@ -34,19 +37,32 @@ class TokenTable:
 
     def user_for(self, token: str) -> str | None:
         """The user the token acts as, or None. Every entry is compared, so timing tells nothing."""
+        found = self.identity_for(token)
+        return found[0] if found is not None else None
+
+    def identity_for(self, token: str) -> tuple[str, str | None] | None:
+        """(user, workspace or None) the token acts as, or None."""
         try:
             offered = token.encode("utf-8")
         except UnicodeEncodeError:  # a header that was not UTF-8; it matches no token
             return None
         found = None
-        for known, user in self._entries:
+        for known, who in self._entries:
             if hmac.compare_digest(offered, known) and found is None:
-                found = user
-        return found
+                found = who
+        if found is None:
+            return None
+        user, _, team = found.partition("@")
+        return user, team or None
+
+    def unscoped(self) -> list[str]:
+        """The users of tokens that name no workspace (refused in OAuth mode)."""
+        return [who for _, who in self._entries if "@" not in who]
 
 
 def parse_tokens(raw: SecretStr | str | None) -> TokenTable:
-    """Read ``token=USER_ID`` pairs separated by commas; ConfigError (naming no token) when malformed."""
+    """Read ``token=USER_ID`` (or ``token=USER_ID@TEAM_ID``) pairs separated by commas; ConfigError (naming no
+    token) when malformed."""
     text = raw.get_secret_value() if isinstance(raw, SecretStr) else (raw or "")
     entries: list[tuple[bytes, str]] = []
     for number, raw_item in enumerate(text.split(","), start=1):

@@ -22,7 +22,7 @@ from bot.rest.views import agents_view, outcome_view, plan_view, run_view, task_
 from bot.untrusted import structure_problem, text_problem
 from core.config import ApiConfig, Config
 from core.domain import Task
-from core.errors import NotFound, OpsPilotError
+from core.errors import ConfigError, NotFound, OpsPilotError
 from core.intake import Ask
 from core.service import OpsPilot
 
@@ -34,6 +34,7 @@ SERVICE = web.AppKey("opspilot_service", OpsPilot)
 TOKENS = web.AppKey("opspilot_api_tokens", TokenTable)
 SETTINGS = web.AppKey("opspilot_api_settings", ApiConfig)
 ACTOR: Any = web.RequestKey("opspilot_api_actor", str) if hasattr(web, "RequestKey") else "opspilot.api.actor"  # aiohttp < 3.12
+TEAM: Any = web.RequestKey("opspilot_api_team", object) if hasattr(web, "RequestKey") else "opspilot.api.team"
 CONTROL_ACTIONS: dict[str, Literal["pause", "resume", "abort"]] = {"pause": "pause", "resume": "resume", "cancel": "abort"}
 CONTROL_STATUS = {"paused": 200, "resumed": 200, "aborted": 200, "not_allowed": 403, "not_found": 404, "invalid": 409}
 # A refusal answers 403 with the authorizer's code (core.approvals.authorizer), except already_decided: 409.
@@ -54,6 +55,12 @@ def build_api(service: OpsPilot, config: Config) -> web.Application:
     api = web.Application(middlewares=[_guard, idempotency(keys, lambda request: request.config_dict[SETTINGS].max_body_bytes)])
     api[SERVICE] = service
     api[TOKENS] = parse_tokens(config.api_tokens)
+    unscoped = api[TOKENS].unscoped()
+    if config.slack.oauth and unscoped:
+        raise ConfigError(
+            f"{ENV_NAME}: with OpsPilot installed in many workspaces (OAuth mode) every token must name its workspace, "
+            f"e.g. <token>=U0APPROVER1@T0123ABCD; these users' tokens name none: {', '.join(sorted(set(unscoped)))}"
+        )
     api[SETTINGS] = config.api
     if api[SETTINGS].enabled and api[TOKENS].configured:
         logger.info("REST API on %s for %d token(s)", PREFIX, len(api[TOKENS]))
@@ -100,15 +107,15 @@ async def _guard(request: web.Request, handler: Handler) -> web.StreamResponse:
             f"Send the header `Authorization: Bearer <token>` with a token from {ENV_NAME}.",
             headers={"WWW-Authenticate": REALM},
         )
-    actor = tokens.user_for(token)
-    if actor is None:
+    identity = tokens.identity_for(token)
+    if identity is None:
         return error_response(
             401,
             "invalid_token",
             f"That bearer token is not one of {ENV_NAME}; check it, or ask for one.",
             headers={"WWW-Authenticate": f'{REALM}, error="invalid_token"'},
         )
-    request[ACTOR] = actor
+    request[ACTOR], request[TEAM] = identity
     for name, value in request.match_info.items():
         problem = text_problem(value)
         if problem:
@@ -175,10 +182,15 @@ def _service(request: web.Request) -> OpsPilot:
     return request.config_dict[SERVICE]
 
 
+def _org(request: web.Request) -> str | None:
+    """What the token's caller sees: its workspace in OAuth mode (core/workspaces.py), everything otherwise."""
+    return _service(request).workspaces.viewer(request[TEAM])
+
+
 async def _task(request: web.Request) -> Task:
     task_id = request.match_info["task_id"]
     try:
-        return await _service(request).get_task(task_id)
+        return await _service(request).get_task(task_id, org=_org(request))
     except NotFound:
         raise ApiError(404, "not_found", f"There is no task {task_id}; GET {PREFIX}/tasks lists the recent ones.") from None
 
@@ -193,7 +205,8 @@ def _json(body: Any, status: int = 200, **headers: str) -> web.Response:
 async def execute(request: web.Request) -> web.Response:
     body = await read_body(request, ExecuteRequest)
     service = _service(request)
-    ask = Ask.from_front(body.intent, request[ACTOR], front="api")
+    team = {"team": request[TEAM]} if request[TEAM] else {}
+    ask = Ask.from_front(body.intent, request[ACTOR], front="api", **team)
     outcome = await (service.dry_run(ask) if body.dry_run else service.submit(ask))
     if outcome.kind == "invalid":
         # An unclear ask: the likeliest readings, so a client can ask the person which one they meant.
@@ -218,13 +231,13 @@ async def execute(request: web.Request) -> web.Response:
 
 async def list_tasks(request: web.Request) -> web.Response:
     query = read_query(request, TaskQuery)
-    tasks = await _service(request).queries.recent_tasks(limit=query.limit, state=query.state)
+    tasks = await _service(request).queries.recent_tasks(limit=query.limit, state=query.state, org=_org(request))
     return _json({"tasks": [task_view(t) for t in tasks], "count": len(tasks)})
 
 
 async def get_task(request: web.Request) -> web.Response:
     task = await _task(request)
-    history = await _service(request).queries.task_history(task.id)
+    history = await _service(request).queries.task_history(task.id, org=_org(request))
     plans, runs = history.plans, history.runs
     return _json({"task": task_view(task), "plans": [plan_view(p) for p in plans], "runs": [run_view(r) for r in runs]})
 
@@ -241,7 +254,7 @@ async def _decide(request: web.Request, decision: Literal["approved", "rejected"
     body = await read_body(request, DecisionRequest, optional=True)
     task = await _task(request)
     service = _service(request)
-    plans = await service.queries.plans_for_task(task.id)
+    plans = await service.queries.plans_for_task(task.id, org=_org(request))
     if not plans:
         why = f": {task.status.reason}" if task.status.reason else ""
         raise ApiError(
@@ -249,7 +262,7 @@ async def _decide(request: web.Request, decision: Literal["approved", "rejected"
         )
     # The open plan if there is one, else the newest, whose state the service explains.
     plan = next((p for p in reversed(plans) if p.state == "awaiting_approval"), plans[-1])
-    outcome = await service.decide(plan.id, request[ACTOR], decision, body.reason, seen_hash=body.plan_hash)
+    outcome = await service.decide(plan.id, request[ACTOR], decision, body.reason, seen_hash=body.plan_hash, org=_org(request))
     status = DECISION_STATUS.get(outcome.status, 403 if outcome.refused else 409)
     if status != 200:
         undecidable = outcome.plan is not None and outcome.plan.approval is None  # a report, or a plan that failed validation
@@ -269,13 +282,13 @@ async def _decide(request: web.Request, decision: Literal["approved", "rejected"
 
 async def task_executions(request: web.Request) -> web.Response:
     task = await _task(request)
-    runs = (await _service(request).queries.task_history(task.id)).runs
+    runs = (await _service(request).queries.task_history(task.id, org=_org(request))).runs
     return _json({"task_id": task.id, "executions": [run_view(r) for r in runs]})
 
 
 async def task_audit(request: web.Request) -> web.Response:
     task = await _task(request)
-    timeline = await _service(request).queries.audit_timeline(task.id)
+    timeline = await _service(request).queries.audit_timeline(task.id, org=_org(request))
     return _json(timeline.to_document())
 
 
@@ -285,7 +298,7 @@ async def task_audit(request: web.Request) -> web.Response:
 async def get_execution(request: web.Request) -> web.Response:
     run_id = request.match_info["run_id"]
     try:
-        run = await _service(request).queries.run_with_audit(run_id)
+        run = await _service(request).queries.run_with_audit(run_id, org=_org(request))
     except NotFound:
         raise ApiError(
             404, "not_found", f"There is no execution {run_id}; GET {PREFIX}/tasks/{{id}}/executions lists a task's executions."
@@ -295,7 +308,7 @@ async def get_execution(request: web.Request) -> web.Response:
 
 async def control_execution(request: web.Request) -> web.Response:
     run_id, action = request.match_info["run_id"], request.match_info["action"]
-    outcome = await _service(request).control_run(run_id, request[ACTOR], CONTROL_ACTIONS[action])
+    outcome = await _service(request).control_run(run_id, request[ACTOR], CONTROL_ACTIONS[action], org=_org(request))
     status = CONTROL_STATUS.get(outcome.status, 409)
     if status != 200:
         code = {403: "not_allowed", 404: "not_found"}.get(status, "conflict")

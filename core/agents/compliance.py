@@ -4,6 +4,7 @@ from typing import Any
 
 from core.agents.base import Agent, AgentContext, AgentResult
 from core.agents.common import describe_scope, parameter_list
+from core.agents.report import evidence as evidence_lines
 from core.domain import TaskSpec
 
 
@@ -35,7 +36,7 @@ class ComplianceAgent(Agent):
             )
         evidence = await ctx.call("generate_evidence", environment=spec.environment, results=results)
         failing = [r for r in results if r["failing"]]
-        findings = [_finding(r) for r in sorted(results, key=lambda r: (not r["failing"], r["control_id"]))]
+        findings = [_finding(r, spec.environment) for r in sorted(results, key=lambda r: (not r["failing"], r["control_id"]))]
         findings.append(
             {
                 "title": f"Evidence {evidence['evidence_id']}",
@@ -55,6 +56,13 @@ class ComplianceAgent(Agent):
             "affected_assets": bad_assets,
             "total_assets": checked["assets_checked"],
             "findings": findings,
+            "report": {
+                "window_end": evidence["generated_at"],  # the facts were read when the evidence was written
+                "sources": [
+                    f"{len(results)} control{'s' if len(results) != 1 else ''} ({label})",
+                    f"observed configuration facts of {checked['assets_checked']} assets in {where}",
+                ],
+            },
             "report_only": True,
             "risk_assessment": "No change proposed; this is a report." if failing else "Compliant; nothing to change.",
         }
@@ -93,19 +101,32 @@ class ComplianceAgent(Agent):
         payload["summary"] += f"; proposes automated remediation on {len(ordered)} assets"
 
 
-def _finding(result: dict[str, Any]) -> dict[str, Any]:
+def _finding(result: dict[str, Any], environment: str) -> dict[str, Any]:
     if not result["failing"]:
         return {
             "title": f"{result['control_id']} {result['title']}: passes",
             "severity": "info",
             "detail": f"{result['checked']} assets checked",
         }
-    finding = {
+    observed = result.get("observed") or {}
+    finding: dict[str, Any] = {
         "title": f"{result['control_id']} {result['title']}: {len(result['failing'])} of {result['checked']} assets fail",
         "severity": result["severity"],
         "assets": result["failing"],
         "detail": f"expected {result['expected']!r}",
+        "evidence": evidence_lines(
+            f"{a}: {result.get('fact', 'fact')} = {observed[a]!r}"
+            if a in observed
+            else f"{a}: does not meet {result['expected']!r}"
+            for a in result["failing"]
+        ),
+        "value": len(result["failing"]),
     }
-    if result.get("remediation"):
-        finding["recommendation"] = result["remediation"].get("description", result["remediation"]["action"])
+    remediation = result.get("remediation") or {}
+    if remediation:
+        finding["recommendation"] = remediation.get("description", remediation["action"])
+    if remediation.get("automated") and environment != "all":
+        # Configuration drift from the control: the compliance agent plans its automated fix (remediate_controls
+        # changes, canary first) when the ask says remediate; the driver applies it.
+        finding["action"] = {"kind": "drift_fix", "ask": f"remediate {result['control_id']} in {environment}"}
     return finding

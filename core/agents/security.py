@@ -4,7 +4,10 @@ from typing import Any
 
 from core.agents.base import Agent, AgentContext, AgentResult
 from core.agents.common import describe_scope, listing
+from core.agents.report import evidence, iso
 from core.domain import TaskSpec
+from core.inventory import AssetQuery
+from core.timeutil import utcnow
 
 
 class SecurityAgent(Agent):
@@ -21,7 +24,9 @@ class SecurityAgent(Agent):
         where = describe_scope(spec)
         findings: list[dict[str, Any]] = []
         parts = []
+        scanned_at = iso(utcnow())  # the tools read the fleet and the feed as they are now: the scan's time
         exposure = await ctx.call("check_exposure", environment=spec.environment, **roles)
+        sources = [f"open ports of the {exposure['assets_checked']} assets in {where} (observed facts)"]
         for e in exposure["exposures"]:
             findings.append(
                 {
@@ -29,6 +34,8 @@ class SecurityAgent(Agent):
                     "severity": e["severity"],
                     "assets": [e["asset_id"]],
                     "detail": f"{e['role']} in {e['environment']}",
+                    "evidence": [f"{e['asset_id']}: internet-facing, port {e['port']}/{e['service']} open"],
+                    # No button: no agent plans firewall changes; a person closes the port.
                     "recommendation": f"Close port {e['port']} to 0.0.0.0/0; allow only the bastion or application subnets",
                 }
             )
@@ -37,7 +44,10 @@ class SecurityAgent(Agent):
         if focus != "exposure":
             scan = await ctx.call("scan_vulns", environment=spec.environment, min_severity="medium", **roles)
             scanned = scan["assets_scanned"]
+            sources.append(f"CVE feed (medium and above) against the image versions of {scanned} assets")
+            versions = await self._versions(ctx, spec.environment)
             for v in scan["vulnerabilities"]:
+                fixed = v.get("fixed_in") or {}
                 findings.append(
                     {
                         "title": f"{v['cve_id']}: {v['title']}",
@@ -46,7 +56,18 @@ class SecurityAgent(Agent):
                         "detail": f"CVSS {v['cvss']}"
                         + (", exploited in the wild" if v["exploited"] else "")
                         + f"; {len(v['assets'])} assets",
-                        "recommendation": f"Ask: patch {v['cve_id']} on {spec.environment}",
+                        "evidence": evidence(
+                            f"{a}: {versions.get(a, ('?', '?'))[0]} {versions.get(a, ('?', '?'))[1]}"
+                            + (f" (fixed in {fixed[versions[a][0]]})" if a in versions and versions[a][0] in fixed else "")
+                            for a in v["assets"]
+                        ),
+                        "value": v["cvss"],
+                        "recommendation": f"Patch {v['cve_id']} on {spec.environment}",
+                        **(
+                            {"action": {"kind": "patch", "ask": f"patch {v['cve_id']} on {spec.environment}"}}
+                            if fixed and spec.environment != "all"
+                            else {}
+                        ),
                     }
                 )
             parts.append(
@@ -68,8 +89,15 @@ class SecurityAgent(Agent):
             "affected_assets": affected,
             "total_assets": scanned,
             "findings": findings,
+            "report": {"window_end": scanned_at, "sources": sources},
             "report_only": True,
             "risk_assessment": (f"Critical: {listing(worst, 3)}" if worst else "No critical findings")
             + ". Report only; nothing was changed.",
         }
         return AgentResult(self.new_plan(spec, task_id, payload), summary, ctx.trace)
+
+    @staticmethod
+    async def _versions(ctx: AgentContext, environment: str) -> dict[str, tuple[str, str]]:
+        """Each asset's image and version, for the evidence lines."""
+        assets = await ctx.tool_context.inventory.query(AssetQuery(environment=environment))
+        return {a.id: (a.image, a.image_version) for a in assets}

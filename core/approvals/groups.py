@@ -20,8 +20,9 @@ class GroupLookupFailed(OpsPilotError):
 
 
 class GroupDirectory(Protocol):
-    async def members(self, group_id: str) -> frozenset[str]:
-        """The user IDs in the group; raises GroupLookupFailed when that cannot be known."""
+    async def members(self, group_id: str, workspace: str | None = None) -> frozenset[str]:
+        """The user IDs in the group; raises GroupLookupFailed when that cannot be known. ``workspace``: the team
+        whose group it is (OAuth mode; None with one workspace)."""
         ...
 
 
@@ -31,7 +32,7 @@ class StaticGroupDirectory:
     def __init__(self, groups: Mapping[str, Sequence[str]] | None = None) -> None:
         self.groups = {g: frozenset(users) for g, users in (groups or {}).items()}
 
-    async def members(self, group_id: str) -> frozenset[str]:
+    async def members(self, group_id: str, workspace: str | None = None) -> frozenset[str]:
         found = self.groups.get(group_id)
         if found is None:
             raise GroupLookupFailed(group_id, "no such group")

@@ -25,8 +25,8 @@ class RecentRun:
     created_at: datetime
 
 
-def recent_runs_query(channel: str | None = None, limit: int = 10) -> Select:
-    """The query itself (tests read its plan)."""
+def recent_runs_query(channel: str | None = None, limit: int = 10, org: str | None = None) -> Select:
+    """The query itself (tests read its plan). ``org``: only runs of that workspace's tasks."""
     query = (
         select(runs.c.id, runs.c.state, runs.c.environment, runs.c.created_at, tasks.c.user_intent, plans.c.payload)
         .select_from(runs.join(plans, plans.c.id == runs.c.plan_id).join(tasks, tasks.c.id == plans.c.task_id))
@@ -35,12 +35,16 @@ def recent_runs_query(channel: str | None = None, limit: int = 10) -> Select:
     )
     if channel is not None:
         query = query.where(tasks.c.origin["channel"].as_string() == channel)
+    if org is not None:
+        query = query.where(tasks.c.org_id == org)
     return query
 
 
-async def recent_runs(database: Database, *, channel: str | None = None, limit: int = 10) -> list[RecentRun]:
-    """At most ``limit`` runs, newest first; only those of tasks asked in ``channel`` when it is given."""
-    query = recent_runs_query(channel, limit)
+async def recent_runs(
+    database: Database, *, channel: str | None = None, limit: int = 10, org: str | None = None
+) -> list[RecentRun]:
+    """At most ``limit`` runs, newest first; only those of tasks asked in ``channel`` (and of ``org``) when given."""
+    query = recent_runs_query(channel, limit, org)
     async with database.engine.connect() as conn:
         rows = (await conn.execute(query)).all()
     return [

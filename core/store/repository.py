@@ -331,8 +331,12 @@ class Store:
             created_at=_aware(row["created_at"]),
         )
 
-    async def recent_tasks(self, limit: int = 20, created_by: str | None = None, state: str | None = None) -> list[Task]:
+    async def recent_tasks(
+        self, limit: int = 20, created_by: str | None = None, state: str | None = None, org_id: str | None = None
+    ) -> list[Task]:
         query = select(tables.tasks.c.id).order_by(tables.tasks.c.created_at.desc()).limit(limit)
+        if org_id is not None:
+            query = query.where(tables.tasks.c.org_id == org_id)
         if created_by:
             query = query.where(tables.tasks.c.created_by == created_by)
         if state:

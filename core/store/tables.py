@@ -1,6 +1,20 @@
 from __future__ import annotations
 
-from sqlalchemy import JSON, Column, DateTime, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 
 metadata = MetaData()
 
@@ -18,6 +32,7 @@ tasks = Table(
     Column("reason", Text),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_tasks_org_created", "org_id", "created_at"),  # a workspace's newest tasks (OAuth mode)
 )
 
 plans = Table(
@@ -271,4 +286,72 @@ slack_rate_limits = Table(
     Column("method", String(60), primary_key=True),
     Column("channel", String(40), primary_key=True),  # "" when the method is limited workspace-wide
     Column("until", DateTime(timezone=True), nullable=False),
+)
+
+# Slack OAuth mode (migration 0008): one row per workspace (or org) and installing user, and the latest bot of each
+# workspace. Key columns hold "" for "none" (unique constraints and NULL do not mix); every token column is sealed
+# with OPSPILOT_TOKEN_KEY (core/token_crypto.py), never stored in clear.
+slack_installations = Table(
+    "slack_installations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("client_id", String(64), nullable=False),
+    Column("app_id", String(32)),
+    Column("enterprise_id", String(32), nullable=False),  # "" when none
+    Column("enterprise_name", String(200)),
+    Column("enterprise_url", String(300)),
+    Column("team_id", String(32), nullable=False),  # "" for an org-wide (enterprise) install
+    Column("team_name", String(200)),
+    Column("bot_token", Text),  # sealed
+    Column("bot_id", String(32)),
+    Column("bot_user_id", String(32)),
+    Column("bot_scopes", Text),
+    Column("bot_refresh_token", Text),  # sealed
+    Column("bot_token_expires_at", DateTime(timezone=True)),
+    Column("user_id", String(32), nullable=False),
+    Column("user_token", Text),  # sealed
+    Column("user_scopes", Text),
+    Column("user_refresh_token", Text),  # sealed
+    Column("user_token_expires_at", DateTime(timezone=True)),
+    Column("incoming_webhook_url", Text),  # sealed: the URL is a credential
+    Column("incoming_webhook_channel", String(200)),
+    Column("incoming_webhook_channel_id", String(32)),
+    Column("incoming_webhook_configuration_url", Text),
+    Column("is_enterprise_install", Boolean, nullable=False),
+    Column("token_type", String(32)),
+    Column("installed_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("client_id", "enterprise_id", "team_id", "user_id", name="uq_slack_installation"),
+)
+
+slack_bots = Table(
+    "slack_bots",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("client_id", String(64), nullable=False),
+    Column("app_id", String(32)),
+    Column("enterprise_id", String(32), nullable=False),  # "" when none
+    Column("enterprise_name", String(200)),
+    Column("team_id", String(32), nullable=False),  # "" for an org-wide install
+    Column("team_name", String(200)),
+    Column("bot_token", Text, nullable=False),  # sealed
+    Column("bot_id", String(32)),
+    Column("bot_user_id", String(32)),
+    Column("bot_scopes", Text),
+    Column("bot_refresh_token", Text),  # sealed
+    Column("bot_token_expires_at", DateTime(timezone=True)),
+    Column("is_enterprise_install", Boolean, nullable=False),
+    Column("installed_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("client_id", "enterprise_id", "team_id", name="uq_slack_bot"),
+)
+
+# OAuth ``state`` values issued by /slack/install: consumed at most once (a compare-and-set on consumed_at), by any
+# replica. Only the state's SHA-256 is kept.
+slack_oauth_states = Table(
+    "slack_oauth_states",
+    metadata,
+    Column("state_hash", String(64), primary_key=True),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("consumed_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_slack_oauth_states_expires", "expires_at"),
 )

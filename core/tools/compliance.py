@@ -22,6 +22,8 @@ RESULT: dict[str, Any] = {
         "checked": {"type": "integer"},
         "failing": STRINGS,
         "expected": {},
+        "fact": TEXT,
+        "observed": {"type": "object"},  # the failing assets' observed values of the fact
         "remediation": {"type": "object"},
     },
 }
@@ -53,6 +55,7 @@ async def check_controls(args: dict[str, Any], ctx: ToolContext) -> dict[str, An
     for control in chosen:
         scoped = [a for a in assets if not control.get("roles") or a.role in control["roles"]]
         failing = [a.id for a in scoped if _fails(facts(a).get(control["fact"]), control["expected"])]
+        observed = {a.id: facts(a).get(control["fact"]) for a in scoped if a.id in failing}
         result = {
             "control_id": control["id"],
             "framework": control["framework"],
@@ -61,6 +64,8 @@ async def check_controls(args: dict[str, Any], ctx: ToolContext) -> dict[str, An
             "checked": len(scoped),
             "failing": failing,
             "expected": control["expected"],
+            "fact": control["fact"],
+            "observed": {k: v for k, v in observed.items() if isinstance(v, str | int | float | bool)},
         }
         if control.get("remediation"):
             result["remediation"] = control["remediation"]

@@ -69,6 +69,11 @@ async def test_requester_asks_outsider_is_refused_approver_approves_and_the_thre
                 await expect(thread).to_contain_text("Canary")
                 await expect(thread).to_contain_text("Run completed", timeout=60_000)
                 await expect(card).to_contain_text("Run completed")
+                # The run's phase timeline is uploaded to the thread and shows as an image with its numbers as alt.
+                chart = thread.locator("figure.file img")
+                await expect(chart).to_have_count(1, timeout=15_000)
+                assert (await chart.get_attribute("alt") or "").startswith("Phases of run ")
+                await page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=await chart.element_handle())
                 await page.screenshot(path=str(tmp_path / "thread.png"))
                 assert errors == []
             finally:

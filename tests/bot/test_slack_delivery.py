@@ -113,14 +113,16 @@ async def test_a_run_makes_at_most_3_plus_3_calls_per_phase_whatever_its_size(ma
     start = next(i for i, c in enumerate(calls) if c.method == "chat.postMessage" and "Run started" in c.params["text"])
     assert [c.method for c in calls[:start]] == ["chat.update"], "the decision rewrites the card once"
     run_calls = calls[start:]
-    assert len(run_calls) <= 3 + 3 * phases, [c.method for c in run_calls]
+    # ... and 2 for the phase timeline chart (files.getUploadURLExternal, files.completeUploadExternal)
+    assert len(run_calls) <= 3 + 3 * phases + 2, [c.method for c in run_calls]
     assert all(c.ok for c in run_calls)
 
     thread = emu.thread(OPS_CHANNEL, card.ts)
     progress = thread[0]
     assert progress.edited and f"phase {phases} of {phases} done · 300/300 assets" in progress.text
     assert sum("Run started" in m.text for m in thread) == 1, "one progress message, edited in place"
-    assert len(thread) == 2 + 2 * phases  # progress, a start and an end per phase, the end of the run
+    assert len(thread) == 2 + 2 * phases + 1  # progress, a start and an end per phase, the end of the run, the chart
+    assert thread[-1].raw["files"][0]["name"].startswith("phases-"), "the phase timeline ends the thread"
     [run] = await service.store.runs_for_plan(plan.id, with_assets=False)
     assert (await service.queries.message_ref(plan.id))[progress_key(run.id)] == progress.ts
     final = emu.find_message(OPS_CHANNEL, card.ts)
@@ -144,7 +146,7 @@ async def test_a_rollback_is_broadcast_to_the_channel_and_the_card_loses_its_con
     assert not any(m.broadcast for m in others), "only the failure goes to the channel"
     assert "stopped" in others[0].text, "the progress message says the run stopped"
     assert buttons(emu.find_message(OPS_CHANNEL, card.ts)) == []
-    assert len(emu.calls) - before <= 1 + 3 + 3 * len(plan.payload.phases)
+    assert len(emu.calls) - before <= 1 + 3 + 3 * len(plan.payload.phases) + 2  # + the phase chart's upload
 
 
 async def test_a_429_recorded_by_one_replica_holds_the_others_calls_until_retry_after(world) -> None:

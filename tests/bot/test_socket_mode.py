@@ -3,6 +3,7 @@ WebSocket; the bot (Bolt's aiohttp Socket Mode client, ``bot/socket_mode.py``) a
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -99,14 +100,21 @@ async def test_disconnect_mid_way_reconnects_and_the_next_envelope_is_handled_on
     assert len(server.envelopes) == 2 and {e["envelope_id"] for e in server.envelopes} <= acked(server)
 
 
-async def test_malformed_and_unknown_envelopes_are_acked_and_ignored(world: SlackWorld) -> None:
+async def test_malformed_and_unknown_envelopes_are_acked_and_ignored(world: SlackWorld, caplog: pytest.LogCaptureFixture) -> None:
     emu, server = world.emulator, sockets(world.emulator)
+    caplog.set_level(logging.WARNING, logger="bot.socket_mode")
     bad = {
         "no-payload": {"envelope_id": "no-payload", "type": "slash_commands"},
         "unknown-type": {"envelope_id": "unknown-type", "type": "mystery", "payload": {"text": "fix drift"}},
         "list-payload": {"envelope_id": "list-payload", "type": "events_api", "payload": [1, 2]},
         "empty-payload": {"envelope_id": "empty-payload", "type": "interactive", "payload": {}},
         "nonsense": {"envelope_id": "nonsense", "type": "interactive", "payload": {"type": "block_actions", "actions": 7}},
+        # Shapes the HTTP front answers 400 to: refused before Bolt reads them.
+        "bad-shape": {
+            "envelope_id": "bad-shape",
+            "type": "slash_commands",
+            "payload": {"command": "/ops", "text": ASK, "user_id": {"id": [7]}, "channel_id": OPS_CHANNEL, "team_id": 5},
+        },
     }
     await server.send_raw("this is not json")
     await server.send_raw('{"type": "events_api", "payload": {}}')  # no envelope id: nothing to ack
@@ -115,6 +123,7 @@ async def test_malformed_and_unknown_envelopes_are_acked_and_ignored(world: Slac
     await emu.wait_for(lambda: set(bad) <= acked(server))
     assert all("payload" not in ack for ack in server.acks), "an ignored envelope is acked without a payload"
     assert emu.messages(OPS_CHANNEL) == [] and emu.ephemerals() == []
+    assert any("malformed payload" in r.getMessage() for r in caplog.records), "the shape check refused bad-shape"
 
     # The connection survived: the next real envelope is handled.
     await emu.send_slash_command(REQUESTER, OPS_CHANNEL, "/ops", ASK)

@@ -476,6 +476,7 @@ function renderMessage(message, channel, { inThread = false } = {}) {
       message.edited ? h("span", { class: "edited" }, "(edited)") : null,
       message.ephemeral ? h("span", { class: "only-you" }, "Only visible to you") : null),
     content,
+    message.files?.length ? h("div", { class: "files" }, message.files.map(renderFile)) : null,
     message.reactions?.length ? h("div", { class: "reactions" }, message.reactions.map((r) =>
       h("span", { class: "reaction", title: r.users.join(", ") }, `${EMOJI[r.name] ?? `:${r.name}:`} ${r.count}`))) : null,
     !inThread && message.reply_count > 0
@@ -483,6 +484,16 @@ function renderMessage(message, channel, { inThread = false } = {}) {
         `${message.reply_count} ${message.reply_count === 1 ? "reply" : "replies"}`)
       : null),
   canReply ? h("button", { type: "button", class: "reply-action", title: "Reply in thread", onclick: () => openThread(message.ts) }, "💬") : null);
+}
+
+function renderFile(file) {
+  // An uploaded file (files.uploadV2): images show inline with their alt text, anything else as a link.
+  if (file.mimetype?.startsWith("image/")) {
+    return h("figure", { class: "file", dataset: { fileId: file.id } },
+      h("img", { src: file.url_private, alt: file.alt_txt || file.title || file.name, title: file.alt_txt || "", loading: "lazy" }),
+      h("figcaption", {}, file.title || file.name));
+  }
+  return h("div", { class: "file", dataset: { fileId: file.id } }, h("a", { href: file.url_private, target: "_blank" }, file.title || file.name));
 }
 
 function fillMessages(container, messages, channel, options) {
