@@ -277,9 +277,20 @@ class SlackEmulator:
         return delivery
 
     async def click_button(
-        self, user: str, channel: str, message_ts: str, action_id: str, *, block_id: str | None = None
+        self,
+        user: str,
+        channel: str,
+        message_ts: str,
+        action_id: str,
+        *,
+        block_id: str | None = None,
+        team: str | None = None,
     ) -> Delivery:
+        """``team``: the workspace the click comes from (OAuth mode: one of ``TEAMS``); the playground's by default.
+        The channel's messages are shared, so a click from another workspace plays a button replayed there."""
         self._require_user(user)
+        if team is not None and team not in TEAMS:
+            raise LookupError(f"unknown team {team!r}; known: {sorted(TEAMS)}")
         channel_id = self._channel(channel)
         message = self._workspace.find(channel_id, message_ts) or self._workspace.find_ephemeral(message_ts)
         if message is None or message.channel != channel_id:
@@ -299,6 +310,9 @@ class SlackEmulator:
         payload = self._payloads.message_block_actions(
             user, message, button_action(element, found_block_id), response_url, self._triggers.issue(user)
         )
+        if team is not None:
+            payload["team"] = {"id": team, "domain": TEAMS[team][1]}
+            payload["user"] = {**payload["user"], "team_id": team}
         return await self._deliver("block_actions", self._deliverer.send_interactive(self.bot_url, payload, "block_actions"))
 
     async def click_view_button(self, user: str, view_id: str, action_id: str, *, block_id: str | None = None) -> Delivery:

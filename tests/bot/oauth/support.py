@@ -11,7 +11,7 @@ import aiohttp
 
 from bot.playground.emulator import APPROVER_1, APPROVER_2, SlackEmulator
 from bot.server import Running, start
-from core.config import load_config
+from core.config import WorkspaceConfig, load_config
 
 SIGNING_SECRET = "oauth-test-signing-secret"
 CLIENT_ID = "1111.2222"
@@ -44,9 +44,13 @@ def oauth_env(emulator: SlackEmulator, database: Path, key: str) -> dict[str, st
     }
 
 
-async def start_bot(emulator: SlackEmulator, database: Path, key: str) -> Running:
+async def start_bot(
+    emulator: SlackEmulator, database: Path, key: str, *, workspaces: dict[str, WorkspaceConfig] | None = None
+) -> Running:
+    """``workspaces``: each workspace's own rules (``workspaces`` in the config)."""
     config = load_config(env=oauth_env(emulator, database, key))
     config.approvers = [APPROVER_1, APPROVER_2]
+    config.workspaces = dict(workspaces or {})
     config.executor.wait_scale = 0.0
     bot = await start(config, host="127.0.0.1", port=0)  # the mode follows the variables: http
     emulator.bot_url = f"{bot.url}/slack/events"
